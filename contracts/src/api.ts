@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import {
+  CommentText,
+  Description,
+  DisplayName,
+  DueDate,
+  Email,
+  Labels,
+  Priority,
+  Role,
+  TaskStatus,
+  Title,
+  UserId,
+} from './domain/fields';
+
+/** Request and response bodies of the HTTP APIs (design §3). Strict: unknown fields are 400. */
+
+const utf8Bytes = (value: string) => Buffer.byteLength(value, 'utf8');
+export const Password = z
+  .string()
+  .refine((p) => utf8Bytes(p) >= 8, 'must be at least 8 UTF-8 bytes')
+  .refine((p) => utf8Bytes(p) <= 72, 'must be at most 72 UTF-8 bytes (bcrypt reads no further)');
+
+export const RegisterRequest = z.strictObject({
+  email: Email,
+  password: Password,
+  name: DisplayName.optional(),
+});
+export const LoginRequest = z.strictObject({
+  email: z.string().trim().toLowerCase().max(254),
+  password: z.string().max(1_000),
+});
+export const ChangeRoleRequest = z.strictObject({ role: Role });
+
+export const UserProfile = z.object({
+  id: UserId,
+  name: z.string(),
+  role: Role,
+  createdAt: z.string(),
+  email: z.string().optional(),
+});
+export const RegisterResponse = z.object({ user: UserProfile, position: z.string() });
+export const LoginResponse = z.object({
+  token: z.string(),
+  tokenType: z.literal('Bearer'),
+  expiresIn: z.number().int(),
+  user: UserProfile,
+});
+export const MeResponse = z.object({ user: UserProfile });
+
+export const CreateTaskRequest = z.strictObject({
+  title: Title,
+  description: Description.optional(),
+  status: TaskStatus.optional(),
+  assigneeId: UserId.nullable().optional(),
+  priority: Priority.optional(),
+  dueDate: DueDate.nullable().optional(),
+  labels: Labels.optional(),
+});
+export type CreateTaskRequest = z.output<typeof CreateTaskRequest>;
+
+export const UpdateTaskRequest = CreateTaskRequest.partial();
+export type UpdateTaskRequest = z.output<typeof UpdateTaskRequest>;
+
+export const AddCommentRequest = z.strictObject({ text: CommentText });
+
+export const WriteResponse = z.object({
+  id: z.uuid(),
+  revision: z.number().int(),
+  position: z.string(),
+});
+export const CommentResponse = WriteResponse.extend({ commentId: z.uuid() });

@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** The repository root: contracts/src/ is two levels below it. */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads `.env` (repository root, then the working directory) once, without overriding the environment. */
+export const loadDotEnv = () => {
+  for (const file of [join(process.cwd(), '.env'), join(repoRoot, '.env')]) {
+    if (existsSync(file)) {
+      process.loadEnvFile(file);
+      return file;
+    }
+  }
+  return undefined;
+};
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
+const flag = z
+  .enum(['0', '1', 'true', 'false'])
+  .default('0')
+  .transform((v) => v === '1' || v === 'true');
+
+/** Settings every service shares (design §8). */
+export const commonEnv = {
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  REDIS_URL: z.string().min(1).default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER: flag,
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/, 'letters, digits, ".", "-" or "_" only')
+    .default('ts'),
+  EVENT_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(1),
+  DATA_DIR: z.string().min(1).default(join(repoRoot, 'data')),
+};
+
+export const jwtEnv = {
+  JWT_SECRET: z.string().optional(),
+  JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
+};
+
+export const ports = {
+  IDENTITY_PORT: port(3003),
+  COMMAND_PORT: port(3002),
+  QUERY_PORT: port(3004),
+  NOTIFIER_PORT: port(3001),
+  PROJECTOR_PORT: port(3005),
+};
+
+/**
+ * Validates the environment against a service's schema. A wrong value throws a
+ * ConfigError naming every offending variable; `main` prints it and exits.
+ */
+export const parseConfig = <Shape extends z.ZodRawShape>(
+  shape: Shape,
+  env: NodeJS.ProcessEnv = process.env,
+): z.output<z.ZodObject<Shape>> => {
+  // An empty variable counts as unset, as in most process managers.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = z.object(shape).safeParse(present);
+  if (!result.success) {
+    const lines = result.error.issues.map(
+      (issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
+    );
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+};
+
+const MIN_SECRET_BYTES = 32;
+
+/**
+ * The JWT secret. In production it must be given and at least 32 bytes. In
+ * development a random one is kept in the data directory (never in the
+ * repository), so every service started from this checkout shares it.
+ */
+export const resolveJwtSecret = (config: {
+  NODE_ENV: string;
+  JWT_SECRET?: string | undefined;
+  DATA_DIR: string;
+}): { secret: string; generated: boolean } => {
+  if (config.JWT_SECRET !== undefined) {
+    if (config.NODE_ENV === 'production' && Buffer.byteLength(config.JWT_SECRET) < MIN_SECRET_BYTES) {
+      throw new ConfigError(`JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes in production.`);
+    }
+    return { secret: config.JWT_SECRET, generated: false };
+  }
+  if (config.NODE_ENV === 'production') {
+    throw new ConfigError('JWT_SECRET is required in production (at least 32 random bytes).');
+  }
+  const file = join(config.DATA_DIR, 'dev-jwt-secret');
+  if (existsSync(file)) return { secret: readFileSync(file, 'utf8').trim(), generated: false };
+  mkdirSync(config.DATA_DIR, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  try {
+    writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
+  } catch {
+    // Another service created it first: use theirs.
+    return { secret: readFileSync(file, 'utf8').trim(), generated: false };
+  }
+  return { secret, generated: true };
+};

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/** Field rules shared by requests and events (design §3). */
+export const TaskStatus = z.enum(['pending', 'in-progress', 'completed']);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+
+export const Priority = z.enum(['low', 'medium', 'high', 'urgent']);
+export type Priority = z.infer<typeof Priority>;
+
+export const Role = z.enum(['admin', 'member']);
+export type Role = z.infer<typeof Role>;
+
+export const Title = z.string().trim().min(1).max(200);
+export const Description = z.string().max(10_000);
+export const DueDate = z.iso.date();
+export const Label = z.string().trim().min(1).max(40);
+export const Labels = z
+  .array(Label)
+  .max(20)
+  .transform((labels) => [...new Set(labels)]);
+export const CommentText = z.string().trim().min(1).max(5_000);
+export const UserId = z.uuid();
+export const Email = z
+  .string()
+  .trim()
+  .max(254)
+  .pipe(z.email())
+  .transform((email) => email.toLowerCase());
+export const DisplayName = z.string().trim().min(1).max(100);

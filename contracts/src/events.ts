@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import {
+  CommentText,
+  Description,
+  DueDate,
+  Email,
+  Labels,
+  Priority,
+  Role,
+  TaskStatus,
+  Title,
+  UserId,
+} from './domain/fields';
+
+/** Event payloads, version 1 (design §2). Types are inferred, never written twice. */
+export const TaskCreated = z.object({
+  type: z.literal('TaskCreated'),
+  data: z.strictObject({
+    title: Title,
+    description: Description,
+    status: TaskStatus,
+    assigneeId: UserId.nullable(),
+    priority: Priority,
+    dueDate: DueDate.nullable(),
+    labels: Labels,
+    createdBy: UserId,
+  }),
+});
+export const TaskDetailsChanged = z.object({
+  type: z.literal('TaskDetailsChanged'),
+  data: z.strictObject({
+    title: Title.optional(),
+    description: Description.optional(),
+    priority: Priority.optional(),
+    dueDate: DueDate.nullable().optional(),
+    labels: Labels.optional(),
+  }),
+});
+export const TaskStatusChanged = z.object({
+  type: z.literal('TaskStatusChanged'),
+  data: z.strictObject({ from: TaskStatus, to: TaskStatus }),
+});
+export const TaskAssigned = z.object({
+  type: z.literal('TaskAssigned'),
+  data: z.strictObject({ assigneeId: UserId.nullable(), previous: UserId.nullable() }),
+});
+export const CommentAdded = z.object({
+  type: z.literal('CommentAdded'),
+  data: z.strictObject({ commentId: z.uuid(), text: CommentText, authorId: UserId }),
+});
+export const TaskDeleted = z.object({
+  type: z.literal('TaskDeleted'),
+  data: z.strictObject({}),
+});
+
+export const TaskEvent = z.discriminatedUnion('type', [
+  TaskCreated,
+  TaskDetailsChanged,
+  TaskStatusChanged,
+  TaskAssigned,
+  CommentAdded,
+  TaskDeleted,
+]);
+export type TaskEvent = z.infer<typeof TaskEvent>;
+
+export const UserRegistered = z.object({
+  type: z.literal('UserRegistered'),
+  data: z.strictObject({ email: Email, name: z.string().max(100), role: Role }),
+});
+export const UserRoleChanged = z.object({
+  type: z.literal('UserRoleChanged'),
+  data: z.strictObject({ from: Role, to: Role }),
+});
+
+export const UserEvent = z.discriminatedUnion('type', [UserRegistered, UserRoleChanged]);
+export type UserEvent = z.infer<typeof UserEvent>;
+
+export const DomainEvent = z.discriminatedUnion('type', [...TaskEvent.options, ...UserEvent.options]);
+export type DomainEvent = z.infer<typeof DomainEvent>;
+export type EventType = DomainEvent['type'];
+
+/** The schema version every producer writes today. */
+export const CURRENT_EVENT_VERSION = 1;
+
+/**
+ * Upcasters lift an older payload one version up: `upcasters[type][v]` turns a
+ * version-v payload into version v+1. None exist yet; a v2 schema adds its v1
+ * upcaster here, and every consumer reads old events through `decodeEvent`.
+ */
+export const upcasters: Partial<Record<EventType, Record<number, (data: unknown) => unknown>>> =
+  {};
+
+/** Metadata every stored event carries beside its payload (design §2, envelope). */
+export interface EventMeta {
+  /** Event id, uuid v7. */
+  id: string;
+  /** Aggregate id (task or user). */
+  agg: string;
+  /** Aggregate revision, 0 for the first event. */
+  rev: number;
+  /** ISO time. */
+  at: string;
+  /** User id or `system`. */
+  actor: string;
+  /** Correlation id: the HTTP request id that caused the event. */
+  corr: string;
+}
+
+export type StoredEvent<E extends DomainEvent = DomainEvent> = E &
+  EventMeta & {
+    /** Stream entry id; in a log it is the event's position. */
+    entryId: string;
+  };
+
+/** Event to append; the append script adds the aggregate id and revision. */
+export type NewEvent<E extends DomainEvent = DomainEvent> = E &
+  Pick<EventMeta, 'id' | 'at' | 'actor' | 'corr'>;
+
+export class EventDecodeError extends Error {
+  override readonly name = 'EventDecodeError';
+}
+
+const envelopeFields = z.object({
+  id: z.string().min(1),
+  type: z.string().min(1),
+  v: z.coerce.number().int().positive(),
+  agg: z.string().min(1),
+  rev: z.coerce.number().int().nonnegative(),
+  at: z.string().min(1),
+  actor: z.string().min(1),
+  corr: z.string(),
+  data: z.string(),
+});
+
+/** Turns a flat `[field, value, …]` stream entry into a map. */
+export const fieldsToRecord = (fields: string[]): Record<string, string> => {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+  return record;
+};
+
+/**
+ * Validates a stream entry against the envelope and its event schema, upcasting
+ * older versions first. Unknown types or versions throw, so a consumer sends
+ * them to its dead-letter stream instead of silently dropping them.
+ */
+export const decodeEvent = (entryId: string, fields: Record<string, string>): StoredEvent => {
+  const envelope = envelopeFields.safeParse(fields);
+  if (!envelope.success) throw new EventDecodeError(`entry ${entryId}: malformed envelope`);
+  const { type, v, data: rawData, ...meta } = envelope.data;
+  let data: unknown;
+  try {
+    data = JSON.parse(rawData);
+  } catch {
+    throw new EventDecodeError(`entry ${entryId}: data is not JSON`);
+  }
+  if (v > CURRENT_EVENT_VERSION) {
+    throw new EventDecodeError(`entry ${entryId}: ${type} v${v} is newer than this reader`);
+  }
+  for (let version = v; version < CURRENT_EVENT_VERSION; version++) {
+    const upcast = upcasters[type as EventType]?.[version];
+    if (!upcast) throw new EventDecodeError(`entry ${entryId}: no upcaster for ${type} v${version}`);
+    data = upcast(data);
+  }
+  const event = DomainEvent.safeParse({ type, data });
+  if (!event.success) {
+    throw new EventDecodeError(`entry ${entryId}: not a valid ${type} v${CURRENT_EVENT_VERSION}`);
+  }
+  return { ...event.data, ...meta, entryId };
+};

@@ -1,0 +1,160 @@
+import type { Server } from 'node:http';
+import express, { type Express, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { newId } from '../ids';
+import { notFoundHandler, problemHandler, ProblemError } from './problem';
+import './request';
+
+const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+export const BODY_LIMIT = '100kb';
+
+export interface ServiceMetrics {
+  registry: Registry;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+  counter(name: string, help: string, labelNames?: string[]): Counter<string>;
+}
+
+export const createMetrics = (service: string): ServiceMetrics => {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  return {
+    registry,
+    httpDuration,
+    counter: (name, help, labelNames = []) =>
+      new Counter({ name, help, labelNames, registers: [registry] }),
+  };
+};
+
+/**
+ * The middleware every TaskSync HTTP service starts with: request id, access
+ * log and metrics, JSON-only bodies up to 100 kB.
+ */
+export const createBaseApp = (options: { logger: Logger; metrics: ServiceMetrics }): Express => {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(requestContext(options.logger, options.metrics));
+  app.use(jsonOnly);
+  app.use(express.json({ limit: BODY_LIMIT, strict: true, type: 'application/json' }));
+  return app;
+};
+
+/** Adds the 404 fallback and the problem+json error handler; call after the routes. */
+export const finishApp = (app: Express, logger: Logger) => {
+  app.use(notFoundHandler);
+  app.use(problemHandler(logger));
+  return app;
+};
+
+const requestContext =
+  (logger: Logger, metrics: ServiceMetrics): RequestHandler =>
+  (req, res, next) => {
+    const started = process.hrtime.bigint();
+    const given = req.headers['x-request-id'];
+    req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
+    req.log = logger.child({ reqId: req.id });
+    res.setHeader('X-Request-Id', req.id);
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = req.route ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      metrics.httpDuration.observe(
+        { method: req.method, route, status: String(res.statusCode) },
+        seconds,
+      );
+      req.log.info(
+        { method: req.method, url: req.path, status: res.statusCode, ms: seconds * 1000 },
+        'request',
+      );
+    });
+    next();
+  };
+
+/** Bodies must be JSON (design §3); anything else is 415 before it is read. */
+const jsonOnly: RequestHandler = (req, _res, next) => {
+  const hasBody =
+    req.headers['transfer-encoding'] !== undefined ||
+    Number(req.headers['content-length'] ?? 0) > 0;
+  if (hasBody && !req.is('application/json')) {
+    return next(
+      new ProblemError(
+        415,
+        'unsupported-media-type',
+        'Unsupported media type',
+        'Send the body as application/json.',
+      ),
+    );
+  }
+  next();
+};
+
+/** `/health`, `/ready`, `/metrics` and `/openapi.json` (design §3). */
+export const operationalRoutes = (options: {
+  metrics: ServiceMetrics;
+  ready: () => Promise<Record<string, boolean>>;
+  openapi?: () => unknown;
+}) => {
+  const router = express.Router();
+  router.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/ready', async (_req, res) => {
+    const checks = await options.ready().catch(() => ({ ready: false }));
+    const ready = Object.values(checks).every(Boolean);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', checks });
+  });
+  router.get('/metrics', async (_req, res) => {
+    res.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
+  });
+  if (options.openapi) {
+    const document = options.openapi();
+    router.get('/openapi.json', (_req, res) => {
+      res.json(document);
+    });
+  }
+  return router;
+};
+
+/**
+ * Graceful shutdown on SIGTERM/SIGINT: stop accepting, let in-flight requests
+ * finish (bounded), then release resources and exit.
+ */
+export const shutdownOnSignals = (options: {
+  server: Server;
+  logger: Logger;
+  close: () => Promise<void>;
+  timeoutMs?: number;
+}) => {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    options.logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => options.server.closeAllConnections(), options.timeoutMs ?? 10_000);
+    force.unref();
+    await new Promise<void>((resolve) => {
+      options.server.close(() => resolve());
+      options.server.closeIdleConnections();
+    });
+    clearTimeout(force);
+    try {
+      await options.close();
+    } catch (error) {
+      options.logger.error({ err: error }, 'error while closing');
+    }
+    options.logger.info('stopped');
+    options.logger.flush?.();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+};

@@ -1,0 +1,139 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: { path: string; message: string }[];
+  [extension: string]: unknown;
+}
+
+export const problemType = (slug: string) => `urn:tasksync:problem:${slug}`;
+
+/** The one error type of TaskSync: it carries its HTTP status and answers as RFC 9457 problem+json. */
+export class ProblemError extends Error {
+  constructor(
+    readonly status: number,
+    readonly slug: string,
+    readonly title: string,
+    readonly detail: string,
+    readonly extra: {
+      errors?: { path: string; message: string }[];
+      headers?: Record<string, string>;
+      extensions?: Record<string, unknown>;
+    } = {},
+  ) {
+    super(detail);
+    this.name = 'ProblemError';
+  }
+
+  toJSON(): ProblemDetails {
+    return {
+      type: problemType(this.slug),
+      title: this.title,
+      status: this.status,
+      detail: this.detail,
+      ...(this.extra.errors ? { errors: this.extra.errors } : {}),
+      ...this.extra.extensions,
+    };
+  }
+}
+
+export const problems = {
+  validation: (errors: { path: string; message: string }[]) =>
+    new ProblemError(400, 'validation', 'Invalid request', 'The request does not match the schema.', {
+      errors,
+    }),
+  badRequest: (detail: string) => new ProblemError(400, 'bad-request', 'Bad request', detail),
+  unauthorized: (detail: string) =>
+    new ProblemError(401, 'unauthorized', 'Unauthorized', detail, {
+      headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+    }),
+  forbidden: (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail),
+  notFound: (detail: string) => new ProblemError(404, 'not-found', 'Not found', detail),
+  conflict: (slug: string, detail: string, extensions?: Record<string, unknown>) =>
+    new ProblemError(409, slug, 'Conflict', detail, extensions ? { extensions } : {}),
+  gone: (detail: string) => new ProblemError(410, 'gone', 'Gone', detail),
+  preconditionFailed: (detail: string, currentRevision: number) =>
+    new ProblemError(412, 'precondition-failed', 'Precondition failed', detail, {
+      extensions: { currentRevision },
+    }),
+  unprocessable: (slug: string, detail: string) =>
+    new ProblemError(422, slug, 'Unprocessable content', detail),
+  tooManyRequests: (detail: string, retryAfterSeconds: number) =>
+    new ProblemError(429, 'too-many-requests', 'Too many requests', detail, {
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    }),
+  unavailable: (slug: string, detail: string, retryAfterSeconds?: number) =>
+    new ProblemError(
+      503,
+      slug,
+      'Service unavailable',
+      detail,
+      retryAfterSeconds === undefined ? {} : { headers: { 'Retry-After': String(retryAfterSeconds) } },
+    ),
+};
+
+export const zodIssuesToErrors = (issues: z.core.$ZodIssue[]) =>
+  issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(body)',
+    message: issue.message,
+  }));
+
+/** Parses with a contract schema; a mismatch is a 400 listing every problem. */
+export const parseWith = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> => {
+  const result = schema.safeParse(value);
+  if (!result.success) throw problems.validation(zodIssuesToErrors(result.error.issues));
+  return result.data;
+};
+
+export const sendProblem = (res: Response, error: ProblemError) => {
+  for (const [name, value] of Object.entries(error.extra.headers ?? {})) res.setHeader(name, value);
+  res.status(error.status).type('application/problem+json').send(JSON.stringify(error.toJSON()));
+};
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+/** Errors body-parser raises for what the client sent, mapped to their 4xx answers. */
+const fromBodyParser = (error: BodyParserError): ProblemError | undefined => {
+  switch (error.type) {
+    case 'entity.too.large':
+      return new ProblemError(413, 'payload-too-large', 'Payload too large', 'The body exceeds 100 kB.');
+    case 'entity.parse.failed':
+      return problems.badRequest('The body is not valid JSON.');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ProblemError(415, 'unsupported-media-type', 'Unsupported media type', 'Send UTF-8 JSON.');
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return problems.badRequest('The body was not received whole.');
+    default:
+      return error.status && error.status >= 400 && error.status < 500
+        ? new ProblemError(error.status, 'bad-request', 'Bad request', 'The request was refused.')
+        : undefined;
+  }
+};
+
+/** Turns every error into problem+json; unexpected ones are logged and answered without internals. */
+export const problemHandler =
+  (logger: Logger): ErrorRequestHandler =>
+  (error: unknown, req, res, _next) => {
+    const problem =
+      error instanceof ProblemError ? error : fromBodyParser(error as BodyParserError);
+    if (problem) return sendProblem(res, problem);
+    (req.log ?? logger).error({ err: error }, 'unexpected error');
+    if (res.headersSent) return res.end();
+    sendProblem(
+      res,
+      new ProblemError(500, 'internal', 'Internal error', 'Something went wrong on our side.'),
+    );
+  };
+
+export const notFoundHandler: RequestHandler = (req, _res, next) =>
+  next(problems.notFound(`No route for ${req.method} ${req.path}.`));

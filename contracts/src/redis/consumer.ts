@@ -1,0 +1,222 @@
+import type { Logger } from 'pino';
+import { duplicateRedis, type RedisClient } from './client';
+
+export interface ConsumedEntry {
+  id: string;
+  fields: Record<string, string>;
+}
+
+export interface ConsumerOptions {
+  redis: RedisClient;
+  streamKey: string;
+  group: string;
+  consumer: string;
+  deadLetterKey: string;
+  /** Handles a batch; throwing leaves the entries pending for another try. */
+  handle: (entries: ConsumedEntry[]) => Promise<void>;
+  /** Where a new group starts: `0` (everything) or `$` (only new entries). */
+  startId?: string;
+  batchSize?: number;
+  blockMs?: number;
+  /** Entries idle this long in a dead consumer's list are claimed. */
+  claimIdleMs?: number;
+  claimIntervalMs?: number;
+  /** After this many failed deliveries an entry moves to the dead-letter stream. */
+  maxDeliveries?: number;
+  retryDelayMs?: number;
+  logger?: Logger;
+}
+
+export interface Consumer {
+  /** Resolves once the group exists and the loop runs. */
+  readonly started: Promise<void>;
+  /** Finishes the batch in hand, acks it, and resolves when the loop has ended. */
+  stop(): Promise<void>;
+}
+
+type ReadReply = [string, [string, string[] | null][]][] | null;
+
+const toEntries = (raw: [string, string[] | null][]) =>
+  raw.map(([id, fields]) => ({ id, fields: fields ? pairs(fields) : null }));
+
+const pairs = (fields: string[]) => {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+  return record;
+};
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+/**
+ * The consumer-group loop every consumer uses (design §4): its own pending
+ * entries first, XAUTOCLAIM of entries a dead consumer left idle, then new
+ * entries with XREADGROUP … BLOCK. A failing batch is retried entry by entry in
+ * order; the first failing entry stops the batch so later entries never
+ * overtake it, and after `maxDeliveries` it goes to the dead-letter stream with
+ * its error and is acked, so one poison entry never stops the flow.
+ */
+export const startConsumer = (options: ConsumerOptions): Consumer => {
+  const {
+    redis,
+    streamKey,
+    group,
+    consumer,
+    deadLetterKey,
+    handle,
+    startId = '0',
+    batchSize = 200,
+    blockMs = 2_000,
+    claimIdleMs = 30_000,
+    claimIntervalMs = 5_000,
+    maxDeliveries = 5,
+    retryDelayMs = 200,
+    logger,
+  } = options;
+  // Blocking reads get their own connection, so stop() can cut one short.
+  const blocking = duplicateRedis(redis);
+  const abort = new AbortController();
+  let readPending = true;
+  let lastClaim = 0;
+  let claimCursor = '0-0';
+
+  const ensureGroup = async () => {
+    try {
+      await redis.xgroup('CREATE', streamKey, group, startId, 'MKSTREAM');
+    } catch (error) {
+      if (!String(error).includes('BUSYGROUP')) throw error;
+    }
+  };
+
+  const deliveries = async (id: string): Promise<number> => {
+    const reply = (await redis.xpending(streamKey, group, id, id, 1)) as [string, string, number, number][];
+    return reply[0]?.[3] ?? 1;
+  };
+
+  const deadLetter = async (entry: ConsumedEntry, error: unknown, count: number) => {
+    await redis.xadd(
+      deadLetterKey,
+      '*',
+      'entry',
+      entry.id,
+      'stream',
+      streamKey,
+      'group',
+      group,
+      'consumer',
+      consumer,
+      'deliveries',
+      String(count),
+      'error',
+      error instanceof Error ? error.message : String(error),
+      'fields',
+      JSON.stringify(entry.fields),
+    );
+    await redis.xack(streamKey, group, entry.id);
+    logger?.error({ entry: entry.id, deliveries: count, err: error }, 'entry moved to dead letters');
+  };
+
+  /** Returns false when an entry failed and was left pending for a retry. */
+  const processEntries = async (raw: { id: string; fields: Record<string, string> | null }[]) => {
+    // An entry deleted from the stream while pending comes back without fields: nothing to do.
+    const gone = raw.filter((e) => e.fields === null).map((e) => e.id);
+    if (gone.length) await redis.xack(streamKey, group, ...gone);
+    const entries = raw.filter((e): e is ConsumedEntry => e.fields !== null);
+    if (!entries.length) return true;
+    try {
+      await handle(entries);
+      await redis.xack(streamKey, group, ...entries.map((e) => e.id));
+      return true;
+    } catch (batchError) {
+      if (entries.length === 1) return failed(entries[0]!, batchError);
+    }
+    for (const entry of entries) {
+      try {
+        await handle([entry]);
+        await redis.xack(streamKey, group, entry.id);
+      } catch (error) {
+        return failed(entry, error);
+      }
+    }
+    return true;
+  };
+
+  const failed = async (entry: ConsumedEntry, error: unknown) => {
+    const count = await deliveries(entry.id);
+    if (count >= maxDeliveries) {
+      await deadLetter(entry, error, count);
+      readPending = true;
+      return true;
+    }
+    logger?.warn({ entry: entry.id, deliveries: count, err: error }, 'handler failed; will retry');
+    readPending = true;
+    await sleep(Math.min(retryDelayMs * 2 ** (count - 1), 5_000), abort.signal);
+    return false;
+  };
+
+  const step = async () => {
+    if (readPending) {
+      const reply = (await redis.xreadgroup(
+        'GROUP', group, consumer, 'COUNT', batchSize, 'STREAMS', streamKey, '0',
+      )) as ReadReply;
+      const pending = reply?.[0]?.[1] ?? [];
+      if (!pending.length) readPending = false;
+      else await processEntries(toEntries(pending));
+      return;
+    }
+    if (Date.now() - lastClaim >= claimIntervalMs) {
+      const [cursor, claimed] = (await redis.xautoclaim(
+        streamKey, group, consumer, claimIdleMs, claimCursor, 'COUNT', batchSize,
+      )) as [string, [string, string[] | null][]];
+      claimCursor = cursor;
+      if (cursor === '0-0') lastClaim = Date.now();
+      if (claimed.length) {
+        logger?.info({ count: claimed.length }, 'claimed idle entries from another consumer');
+        await processEntries(toEntries(claimed));
+        return;
+      }
+    }
+    const reply = (await blocking.xreadgroup(
+      'GROUP', group, consumer, 'COUNT', batchSize, 'BLOCK', blockMs, 'STREAMS', streamKey, '>',
+    )) as ReadReply;
+    const fresh = reply?.[0]?.[1] ?? [];
+    if (fresh.length) await processEntries(toEntries(fresh));
+  };
+
+  const started = ensureGroup();
+  const loop = (async () => {
+    await started;
+    while (!abort.signal.aborted) {
+      try {
+        await step();
+      } catch (error) {
+        if (abort.signal.aborted) break;
+        if (String(error).includes('NOGROUP')) {
+          // Redis lost the group (restarted without persistence): recreate and reread.
+          await ensureGroup().catch(() => undefined);
+          readPending = true;
+          continue;
+        }
+        logger?.warn({ err: error }, 'consumer loop error; retrying');
+        await sleep(500, abort.signal);
+      }
+    }
+  })();
+
+  return {
+    started,
+    stop: async () => {
+      abort.abort();
+      // Cut a blocked read short; a batch being handled still finishes and acks.
+      blocking.disconnect();
+      await loop.catch(() => undefined);
+    },
+  };
+};

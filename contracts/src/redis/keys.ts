@@ -1,0 +1,55 @@
+import { fnv1a32 } from '../ids';
+
+/**
+ * The Redis key layout of design §2. Every key carries a hash tag so the layout
+ * runs unchanged on Redis Cluster: a task's stream, its partition's log and its
+ * idempotency records share `{t<P>}`; everything of identity shares `{id}`.
+ */
+export interface KeyLayout {
+  readonly prefix: string;
+  readonly partitions: number;
+  partitionOf(taskId: string): number;
+  taskLog(partition: number): string;
+  taskStream(taskId: string): string;
+  idempotency(partition: number, userId: string, key: string): string;
+  identityLog: string;
+  userStream(userId: string): string;
+  email(normalizedEmail: string): string;
+  credentials(userId: string): string;
+  loginFailures(normalizedEmail: string): string;
+  deadLetters(logKey: string, group: string): string;
+  meta: string;
+  /** All logs a reader of every event follows, with their position names. */
+  logs(): { name: string; key: string }[];
+  logKeyByName(name: string): string | undefined;
+}
+
+export const createKeyLayout = (prefix: string, partitions: number): KeyLayout => {
+  const partitionOf = (taskId: string) => fnv1a32(taskId) % partitions;
+  const taskLog = (p: number) => `${prefix}:{t${p}}:log`;
+  const identityLog = `${prefix}:{id}:log`;
+  const logs = () => [
+    ...Array.from({ length: partitions }, (_, p) => ({ name: `t${p}`, key: taskLog(p) })),
+    { name: 'id', key: identityLog },
+  ];
+  return {
+    prefix,
+    partitions,
+    partitionOf,
+    taskLog,
+    taskStream: (taskId) => `${prefix}:{t${partitionOf(taskId)}}:task:${taskId}`,
+    idempotency: (p, userId, key) => `${prefix}:{t${p}}:idem:${userId}:${key}`,
+    identityLog,
+    userStream: (userId) => `${prefix}:{id}:user:${userId}`,
+    email: (email) => `${prefix}:{id}:email:${email}`,
+    credentials: (userId) => `${prefix}:{id}:cred:${userId}`,
+    loginFailures: (email) => `${prefix}:{id}:login-failures:${email}`,
+    // The dead-letter stream sits beside its log: same hash tag, same slot.
+    deadLetters: (logKey, group) => logKey.replace(/:log$/, `:dlq:${group}`),
+    meta: `${prefix}:meta`,
+    logs,
+    logKeyByName: (name) => logs().find((log) => log.name === name)?.key,
+  };
+};
+
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();

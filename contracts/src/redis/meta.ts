@@ -1,0 +1,27 @@
+import type { KeyLayout } from './keys';
+import type { RedisClient } from './client';
+
+export const LAYOUT_VERSION = '1';
+
+export class LayoutMismatchError extends Error {
+  override readonly name = 'LayoutMismatchError';
+}
+
+/**
+ * Writes the partition count on first use and refuses a different one later:
+ * a task's partition is derived from it, so changing it would lose tasks (design §2).
+ */
+export const ensureLayout = async (redis: RedisClient, keys: KeyLayout) => {
+  await redis.hsetnx(keys.meta, 'layoutVersion', LAYOUT_VERSION);
+  await redis.hsetnx(keys.meta, 'partitions', String(keys.partitions));
+  const [version, partitions] = await redis.hmget(keys.meta, 'layoutVersion', 'partitions');
+  if (version !== LAYOUT_VERSION) {
+    throw new LayoutMismatchError(`Redis holds key layout v${version}, this build writes v${LAYOUT_VERSION}.`);
+  }
+  if (Number(partitions) !== keys.partitions) {
+    throw new LayoutMismatchError(
+      `EVENT_PARTITIONS is ${keys.partitions} but the data in Redis was written with ${partitions}; ` +
+        `start with EVENT_PARTITIONS=${partitions}.`,
+    );
+  }
+};

@@ -1,0 +1,49 @@
+import { decodeEvent, fieldsToRecord, type StoredEvent } from '../events';
+import type { RedisClient } from './client';
+
+export type RawEntry = [id: string, fields: string[]];
+
+/** Reads an aggregate's events after `afterEntryId` (exclusive), in order. */
+export const readStream = async (
+  redis: RedisClient,
+  streamKey: string,
+  afterEntryId?: string,
+): Promise<StoredEvent[]> => {
+  const entries = (await redis.xrange(
+    streamKey,
+    afterEntryId ? `(${afterEntryId}` : '-',
+    '+',
+  )) as RawEntry[];
+  return entries.map(([id, fields]) => decodeEvent(id, fieldsToRecord(fields)));
+};
+
+/** Reads up to `count` raw entries of a log after `afterEntryId` (exclusive; `0` for the start). */
+export const readLog = async (
+  redis: RedisClient,
+  logKey: string,
+  afterEntryId: string,
+  count: number,
+): Promise<RawEntry[]> =>
+  (await redis.xrange(
+    logKey,
+    afterEntryId === '0' ? '-' : `(${afterEntryId}`,
+    '+',
+    'COUNT',
+    count,
+  )) as RawEntry[];
+
+/** Walks a whole log in pages, decoding each event. */
+export async function* readLogEvents(
+  redis: RedisClient,
+  logKey: string,
+  options: { after?: string; pageSize?: number } = {},
+): AsyncGenerator<StoredEvent> {
+  let after = options.after ?? '0';
+  const pageSize = options.pageSize ?? 1000;
+  for (;;) {
+    const page = await readLog(redis, logKey, after, pageSize);
+    for (const [id, fields] of page) yield decodeEvent(id, fieldsToRecord(fields));
+    if (page.length < pageSize) return;
+    after = page[page.length - 1]![0];
+  }
+}
