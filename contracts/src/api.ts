@@ -70,3 +70,12 @@ export const WriteResponse = z.object({
   position: z.string(),
 });
 export const CommentResponse = WriteResponse.extend({ commentId: z.uuid() });
+
+/** Commands of the task aggregate, as `decide` receives them. */
+export const TaskCommand = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('CreateTask'), fields: CreateTaskRequest }),
+  z.object({ type: z.literal('UpdateTask'), changes: UpdateTaskRequest }),
+  z.object({ type: z.literal('AddComment'), commentId: z.uuid(), text: CommentText }),
+  z.object({ type: z.literal('DeleteTask') }),
+]);
+export type TaskCommand = z.infer<typeof TaskCommand>;

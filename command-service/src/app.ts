@@ -1,0 +1,40 @@
+import {
+  createBaseApp,
+  finishApp,
+  isRedisReady,
+  type KeyLayout,
+  type Logger,
+  operationalRoutes,
+  type RedisClient,
+  requireAuth,
+  type ServiceMetrics,
+  type TokenService,
+} from '@tasksync/contracts';
+import { commandOpenApi } from './openapi';
+import { taskRoutes } from './tasks/routes';
+import { createTaskStore } from './tasks/task-store';
+
+export interface CommandAppDeps {
+  redis: RedisClient;
+  keys: KeyLayout;
+  tokens: TokenService;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  now: () => Date;
+  newId: () => string;
+}
+
+/** Builds the command-service's express app from its dependencies, without listening. */
+export const buildCommandApp = (deps: CommandAppDeps) => {
+  const app = createBaseApp(deps);
+  app.use(
+    operationalRoutes({
+      metrics: deps.metrics,
+      ready: async () => ({ redis: await isRedisReady(deps.redis) }),
+      openapi: commandOpenApi,
+    }),
+  );
+  app.use(requireAuth(deps.tokens));
+  app.use(taskRoutes({ ...deps, tasks: createTaskStore(deps.redis, deps.keys) }));
+  return finishApp(app, deps.logger);
+};

@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+import {
+  type AuthContext,
+  appendToStream,
+  formatPosition,
+  type IdempotencyRecord,
+  type KeyLayout,
+  type NewEvent,
+  parseIdempotencyRecord,
+  ProblemError,
+  problems,
+  type RedisClient,
+  type TaskCommand,
+} from '@tasksync/contracts';
+import { decide } from './decide';
+import type { TaskStore } from './task-store';
+
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** Revision conflicts without If-Match are retried this often before giving up with 409. */
+export const MAX_ATTEMPTS = 5;
+
+export interface CommandDeps {
+  redis: RedisClient;
+  keys: KeyLayout;
+  tasks: TaskStore;
+  now: () => Date;
+  newId: () => string;
+}
+
+export interface CommandRequest {
+  taskId: string;
+  command: TaskCommand;
+  actor: AuthContext;
+  correlationId: string;
+  /** Revision from If-Match; a stale one is 412. */
+  ifMatch?: number;
+  idempotency?: { key: string; requestHash: string };
+  /** Status and body (without revision and position) of a success. */
+  success: { status: number; body: Record<string, unknown> | null };
+}
+
+export interface CommandOutcome {
+  status: number;
+  body: Record<string, unknown> | null;
+  revision: number;
+  position: string;
+  replayed: boolean;
+}
+
+export const requestHash = (method: string, path: string, body: unknown) =>
+  createHash('sha256').update(`${method} ${path}\n${JSON.stringify(body ?? null)}`).digest('base64url');
+
+const outcomeOf = (
+  logName: string,
+  record: Pick<IdempotencyRecord, 'status' | 'revision' | 'entryId'>,
+  body: Record<string, unknown> | null,
+  replayed: boolean,
+): CommandOutcome => {
+  const position = formatPosition(logName, record.entryId);
+  return {
+    status: record.status,
+    body: body && { ...body, revision: record.revision, position },
+    revision: record.revision,
+    position,
+    replayed,
+  };
+};
+
+const replay = (logName: string, record: IdempotencyRecord, expectedHash: string) => {
+  if (record.requestHash !== expectedHash) {
+    throw problems.unprocessable(
+      'idempotency-key-reused',
+      'This Idempotency-Key was used with a different request within the last 24 hours.',
+    );
+  }
+  return outcomeOf(logName, record, record.body ? JSON.parse(record.body) : null, true);
+};
+
+/**
+ * Runs a task command: load, decide, append with the loaded revision. A
+ * revision conflict reloads and decides again (bounded); with If-Match it is 412.
+ * A repeated Idempotency-Key answers what the first request answered.
+ */
+export const executeTaskCommand = async (deps: CommandDeps, request: CommandRequest): Promise<CommandOutcome> => {
+  const { keys, redis } = deps;
+  const partition = keys.partitionOf(request.taskId);
+  const logName = `t${partition}`;
+  const idemKey = request.idempotency && keys.idempotency(partition, request.actor.userId, request.idempotency.key);
+  if (idemKey && request.idempotency) {
+    const stored = await redis.get(idemKey);
+    if (stored) return replay(logName, parseIdempotencyRecord(stored), request.idempotency.requestHash);
+  }
+  const assigneeId =
+    request.command.type === 'CreateTask'
+      ? request.command.fields.assigneeId
+      : request.command.type === 'UpdateTask'
+        ? request.command.changes.assigneeId
+        : undefined;
+  const assigneeRegistered = assigneeId ? (await redis.exists(keys.userStream(assigneeId))) === 1 : false;
+
+  // A create skips the load: the append's expected revision `none` proves the task is new,
+  // and only after a conflict is there a state worth reading.
+  let skipLoad = request.command.type === 'CreateTask';
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const loaded = skipLoad ? { state: null, lastEntryId: '' } : await deps.tasks.load(request.taskId);
+    if (request.ifMatch !== undefined && loaded.state && loaded.state.revision !== request.ifMatch) {
+      throw problems.preconditionFailed(
+        `If-Match names revision ${request.ifMatch}, the task is at ${loaded.state.revision}.`,
+        loaded.state.revision,
+      );
+    }
+    const decided = decide(loaded.state, request.command, { actor: request.actor, assigneeRegistered });
+    if (!decided.length && !idemKey && loaded.state) {
+      return outcomeOf(
+        logName,
+        { status: request.success.status, revision: loaded.state.revision, entryId: loaded.lastEntryId },
+        request.success.body,
+        false,
+      );
+    }
+    const at = deps.now().toISOString();
+    const events = decided.map(
+      (event): NewEvent => ({ ...event, id: deps.newId(), at, actor: request.actor.userId, corr: request.correlationId }),
+    );
+    const result = await appendToStream(redis, {
+      streamKey: keys.taskStream(request.taskId),
+      logKey: keys.taskLog(partition),
+      aggregateId: request.taskId,
+      expectedRevision: loaded.state ? loaded.state.revision : 'none',
+      events,
+      ...(idemKey && request.idempotency
+        ? {
+            idempotency: {
+              key: idemKey,
+              requestHash: request.idempotency.requestHash,
+              status: request.success.status,
+              body: request.success.body ? JSON.stringify(request.success.body) : '',
+              ttlSeconds: IDEMPOTENCY_TTL_SECONDS,
+            },
+          }
+        : {}),
+    });
+    switch (result.outcome) {
+      case 'appended':
+        return outcomeOf(
+          logName,
+          { status: request.success.status, revision: result.revision, entryId: result.entryId },
+          request.success.body,
+          false,
+        );
+      case 'duplicate':
+        return replay(logName, result.record, request.idempotency!.requestHash);
+      case 'conflict':
+        skipLoad = false;
+        deps.tasks.forget(request.taskId);
+        if (request.ifMatch !== undefined) {
+          throw problems.preconditionFailed(
+            `If-Match names revision ${request.ifMatch}, the task is at ${result.currentRevision}.`,
+            result.currentRevision,
+          );
+        }
+        break;
+      case 'unique-violation':
+        throw new Error('task append has no unique keys');
+    }
+  }
+  throw new ProblemError(
+    409,
+    'concurrency-conflict',
+    'Conflict',
+    'The task kept changing while this request was applied; try again.',
+  );
+};

@@ -1,0 +1,46 @@
+import {
+  createBaseApp,
+  finishApp,
+  isRedisReady,
+  type KeyLayout,
+  type Logger,
+  operationalRoutes,
+  type RedisClient,
+  type ServiceMetrics,
+  type TokenService,
+} from '@tasksync/contracts';
+import { identityOpenApi } from './openapi';
+import { createAccounts } from './users/accounts';
+import type { PasswordHasher } from './users/passwords';
+import { userRoutes } from './users/routes';
+import { createLoginThrottle } from './users/throttle';
+
+export interface IdentityAppDeps {
+  redis: RedisClient;
+  keys: KeyLayout;
+  tokens: TokenService;
+  passwords: PasswordHasher;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  now: () => Date;
+  newId: () => string;
+  loginThrottle: { maxFailures: number; windowSeconds: number };
+}
+
+/** Builds the identity-service's express app from its dependencies, without listening. */
+export const buildIdentityApp = (deps: IdentityAppDeps) => {
+  const accounts = createAccounts({
+    ...deps,
+    throttle: createLoginThrottle(deps.redis, deps.keys, deps.loginThrottle),
+  });
+  const app = createBaseApp(deps);
+  app.use(
+    operationalRoutes({
+      metrics: deps.metrics,
+      ready: async () => ({ redis: await isRedisReady(deps.redis) }),
+      openapi: identityOpenApi,
+    }),
+  );
+  app.use(userRoutes(accounts, deps.tokens));
+  return { app: finishApp(app, deps.logger), accounts };
+};
