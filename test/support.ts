@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createKeyLayout, createLogger, createRedis, type RedisClient } from '@tasksync/contracts';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 
 /** A fresh key prefix per test, so tests share one redis-server and still run in parallel. */
 export const uniquePrefix = () => `test-${randomBytes(6).toString('hex')}`;
@@ -35,4 +35,92 @@ export const waitFor = async <T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+};
+
+/** Listens on port 0 (real HTTP) and returns the base URL and a closer. */
+export const listen = async (app: import('express').Express) => {
+  const server = await new Promise<import('node:http').Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const address = server.address() as import('node:net').AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+};
+
+export interface JsonAnswer {
+  status: number;
+  headers: Headers;
+  body: any;
+  text: string;
+}
+
+/** A small JSON client over fetch: every answer's status, headers and parsed body. */
+export const client = (baseUrl: string) => {
+  const request = async (
+    method: string,
+    path: string,
+    options: { body?: unknown; raw?: string; token?: string; headers?: Record<string, string> } = {},
+  ): Promise<JsonAnswer> => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let body: string | undefined;
+    if (options.raw !== undefined) body = options.raw;
+    else if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.status, headers: response.headers, body: parsed, text };
+  };
+  return {
+    request,
+    get: (path: string, options?: Parameters<typeof request>[2]) => request('GET', path, options),
+    post: (path: string, body?: unknown, options?: Parameters<typeof request>[2]) =>
+      request('POST', path, { ...options, body }),
+    patch: (path: string, body?: unknown, options?: Parameters<typeof request>[2]) =>
+      request('PATCH', path, { ...options, body }),
+    put: (path: string, body?: unknown, options?: Parameters<typeof request>[2]) =>
+      request('PUT', path, { ...options, body }),
+    delete: (path: string, options?: Parameters<typeof request>[2]) => request('DELETE', path, options),
+  };
+};
+
+/** Tokens a JWT attacker would try (design §3: HS256 only, exp, iss, aud). */
+export const forgedTokens = async (userId: string) => {
+  const jwt = (await import('jsonwebtoken')).default;
+  const { JWT_AUDIENCE, JWT_ISSUER } = await import('@tasksync/contracts');
+  const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const claims = { sub: userId, role: 'admin', iss: JWT_ISSUER, aud: JWT_AUDIENCE };
+  return {
+    wrongSecret: jwt.sign(claims, 'not-the-secret-not-the-secret-not-the-secret', { expiresIn: 600 }),
+    algNone: `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, exp: Math.floor(Date.now() / 1000) + 600 })}.`,
+    expired: (secret: string) =>
+      jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) - 10 }, secret),
+    wrongAudience: (secret: string) =>
+      jwt.sign({ ...claims, aud: 'someone-else' }, secret, { expiresIn: 600 }),
+    noExpiry: (secret: string) => jwt.sign(claims, secret),
+  };
+};
+
+/** Problem+json answer check: this status and this problem type, with the RFC 9457 fields. */
+export const expectProblem = (answer: JsonAnswer, status: number, slug?: string) => {
+  expect({ status: answer.status, type: answer.headers.get('content-type') }).toEqual({
+    status,
+    type: 'application/problem+json; charset=utf-8',
+  });
+  expect(answer.body).toMatchObject({ status, title: expect.any(String), detail: expect.any(String) });
+  if (slug) expect(answer.body.type).toBe(`urn:tasksync:problem:${slug}`);
 };
