@@ -5,7 +5,13 @@ import { delimiter, join } from 'node:path';
 
 /** Finds `redis-server` on PATH or where Debian and Homebrew put it. */
 export const findRedisServer = (): string | undefined => {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/usr/local/bin', '/opt/homebrew/bin'];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(delimiter),
+    '/usr/bin',
+    '/usr/sbin',
+    '/usr/local/bin',
+    '/opt/homebrew/bin',
+  ];
   return dirs.map((dir) => join(dir, 'redis-server')).find((file) => existsSync(file));
 };
 
@@ -91,16 +97,27 @@ export interface RedisServerOptions {
 /** Starts a private redis-server bound to loopback and waits until it answers. */
 export const startRedisServer = async (options: RedisServerOptions): Promise<RedisServerHandle> => {
   const persistence = options.dir
-    ? ['--dir', options.dir, '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'everysec']
+    ? [
+        '--dir',
+        options.dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        options.appendfsync ?? 'everysec',
+      ]
     : ['--save', '', '--appendonly', 'no'];
   if (options.dir) mkdirSync(options.dir, { recursive: true });
   const child = spawn(
     options.binary,
     [
-      '--port', String(options.port),
-      '--bind', '127.0.0.1',
-      '--protected-mode', 'yes',
-      '--daemonize', 'no',
+      '--port',
+      String(options.port),
+      '--bind',
+      '127.0.0.1',
+      '--protected-mode',
+      'yes',
+      '--daemonize',
+      'no',
       ...persistence,
       ...(options.extraArgs ?? []),
     ],

@@ -32,7 +32,8 @@ export const waitFor = async <T>(
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 };
@@ -56,6 +57,7 @@ export const listen = async (app: import('express').Express) => {
 export interface JsonAnswer {
   status: number;
   headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: answers are checked by assertions, not by types
   body: any;
   text: string;
 }
@@ -65,7 +67,12 @@ export const client = (baseUrl: string) => {
   const request = async (
     method: string,
     path: string,
-    options: { body?: unknown; raw?: string; token?: string; headers?: Record<string, string> } = {},
+    options: {
+      body?: unknown;
+      raw?: string;
+      token?: string;
+      headers?: Record<string, string>;
+    } = {},
   ): Promise<JsonAnswer> => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -94,7 +101,8 @@ export const client = (baseUrl: string) => {
       request('PATCH', path, { ...options, body }),
     put: (path: string, body?: unknown, options?: Parameters<typeof request>[2]) =>
       request('PUT', path, { ...options, body }),
-    delete: (path: string, options?: Parameters<typeof request>[2]) => request('DELETE', path, options),
+    delete: (path: string, options?: Parameters<typeof request>[2]) =>
+      request('DELETE', path, options),
   };
 };
 
@@ -105,7 +113,9 @@ export const forgedTokens = async (userId: string) => {
   const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const claims = { sub: userId, role: 'admin', iss: JWT_ISSUER, aud: JWT_AUDIENCE };
   return {
-    wrongSecret: jwt.sign(claims, 'not-the-secret-not-the-secret-not-the-secret', { expiresIn: 600 }),
+    wrongSecret: jwt.sign(claims, 'not-the-secret-not-the-secret-not-the-secret', {
+      expiresIn: 600,
+    }),
     algNone: `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, exp: Math.floor(Date.now() / 1000) + 600 })}.`,
     expired: (secret: string) =>
       jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) - 10 }, secret),
@@ -121,6 +131,10 @@ export const expectProblem = (answer: JsonAnswer, status: number, slug?: string)
     status,
     type: 'application/problem+json; charset=utf-8',
   });
-  expect(answer.body).toMatchObject({ status, title: expect.any(String), detail: expect.any(String) });
+  expect(answer.body).toMatchObject({
+    status,
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
   if (slug) expect(answer.body.type).toBe(`urn:tasksync:problem:${slug}`);
 };

@@ -10,7 +10,10 @@ import {
 } from '@tasksync/contracts';
 
 const writeHeaders = [
-  { name: 'Idempotency-Key', description: 'Same user + key within 24 h answers the first result; another body is 422.' },
+  {
+    name: 'Idempotency-Key',
+    description: 'Same user + key within 24 h answers the first result; another body is 422.',
+  },
 ];
 const updateHeaders = [
   ...writeHeaders,
@@ -50,12 +53,19 @@ const routes: ApiRoute[] = [
     (method): ApiRoute => ({
       method,
       path: '/tasks/{id}',
-      summary: method === 'patch' ? 'Change a task (any subset of fields)' : 'Same as PATCH (original TaskSync)',
+      summary:
+        method === 'patch'
+          ? 'Change a task (any subset of fields)'
+          : 'Same as PATCH (original TaskSync)',
       auth: true,
       body: UpdateTaskRequest,
       headers: updateHeaders,
       responses: {
-        200: { description: 'changed (or unchanged: no event)', schema: WriteResponse, headers: written },
+        200: {
+          description: 'changed (or unchanged: no event)',
+          schema: WriteResponse,
+          headers: written,
+        },
         ...taskErrors,
         409: { description: 'status move not allowed' },
       },
@@ -68,7 +78,10 @@ const routes: ApiRoute[] = [
     auth: true,
     body: AddCommentRequest,
     headers: updateHeaders,
-    responses: { 201: { description: 'commented', schema: CommentResponse, headers: written }, ...taskErrors },
+    responses: {
+      201: { description: 'commented', schema: CommentResponse, headers: written },
+      ...taskErrors,
+    },
   },
   {
     method: 'delete',
@@ -80,4 +93,5 @@ const routes: ApiRoute[] = [
   },
 ];
 
-export const commandOpenApi = () => buildOpenApi({ title: 'TaskSync command-service', version: '1.0.0' }, routes);
+export const commandOpenApi = () =>
+  buildOpenApi({ title: 'TaskSync command-service', version: '1.0.0' }, routes);

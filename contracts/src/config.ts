@@ -44,7 +44,12 @@ export const commonEnv = {
 
 export const jwtEnv = {
   JWT_SECRET: z.string().optional(),
-  JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
+  JWT_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(3600),
 };
 
 export const ports = {
@@ -88,7 +93,10 @@ export const resolveJwtSecret = (config: {
   DATA_DIR: string;
 }): { secret: string; generated: boolean } => {
   if (config.JWT_SECRET !== undefined) {
-    if (config.NODE_ENV === 'production' && Buffer.byteLength(config.JWT_SECRET) < MIN_SECRET_BYTES) {
+    if (
+      config.NODE_ENV === 'production' &&
+      Buffer.byteLength(config.JWT_SECRET) < MIN_SECRET_BYTES
+    ) {
       throw new ConfigError(`JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes in production.`);
     }
     return { secret: config.JWT_SECRET, generated: false };

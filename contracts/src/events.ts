@@ -75,7 +75,10 @@ export const UserRoleChanged = z.object({
 export const UserEvent = z.discriminatedUnion('type', [UserRegistered, UserRoleChanged]);
 export type UserEvent = z.infer<typeof UserEvent>;
 
-export const DomainEvent = z.discriminatedUnion('type', [...TaskEvent.options, ...UserEvent.options]);
+export const DomainEvent = z.discriminatedUnion('type', [
+  ...TaskEvent.options,
+  ...UserEvent.options,
+]);
 export type DomainEvent = z.infer<typeof DomainEvent>;
 export type EventType = DomainEvent['type'];
 
@@ -87,8 +90,7 @@ export const CURRENT_EVENT_VERSION = 1;
  * version-v payload into version v+1. None exist yet; a v2 schema adds its v1
  * upcaster here, and every consumer reads old events through `decodeEvent`.
  */
-export const upcasters: Partial<Record<EventType, Record<number, (data: unknown) => unknown>>> =
-  {};
+export const upcasters: Partial<Record<EventType, Record<number, (data: unknown) => unknown>>> = {};
 
 /** Metadata every stored event carries beside its payload (design §2, envelope). */
 export interface EventMeta {
@@ -159,7 +161,8 @@ export const decodeEvent = (entryId: string, fields: Record<string, string>): St
   }
   for (let version = v; version < CURRENT_EVENT_VERSION; version++) {
     const upcast = upcasters[type as EventType]?.[version];
-    if (!upcast) throw new EventDecodeError(`entry ${entryId}: no upcaster for ${type} v${version}`);
+    if (!upcast)
+      throw new EventDecodeError(`entry ${entryId}: no upcaster for ${type} v${version}`);
     data = upcast(data);
   }
   const event = DomainEvent.safeParse({ type, data });

@@ -1,4 +1,4 @@
-import { v5 as uuidv5, v7 as uuidv7, validate as uuidValidate } from 'uuid';
+import { validate as uuidValidate, v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 
 /** Namespace for ids derived from (user, Idempotency-Key): a retried create lands on the same task. */
 const IDEMPOTENT_CREATE_NAMESPACE = '6f1c3b1e-6d9a-4d7e-9a51-3f0f3d6f2a10';

@@ -23,7 +23,11 @@ export const createLogger = (options: {
   pretty?: boolean;
   destination?: pino.DestinationStream;
 }): Logger => {
-  const base = { name: options.name, level: options.level, redact: { paths: REDACT, censor: '[redacted]' } };
+  const base = {
+    name: options.name,
+    level: options.level,
+    redact: { paths: REDACT, censor: '[redacted]' },
+  };
   if (options.destination) return pino(base, options.destination);
   if (options.pretty) {
     return pino({

@@ -25,10 +25,16 @@ export const PositionList = z
   .max(4_000)
   .transform((value, ctx) => {
     const byLog = new Map<string, string>();
-    for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    for (const part of value
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       const match = POSITION.exec(part);
       if (!match) {
-        ctx.addIssue({ code: 'custom', message: `"${part}" is not a position like t0:1732460000000-0` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${part}" is not a position like t0:1732460000000-0`,
+        });
         return z.NEVER;
       }
       const [, log, ms, seq] = match;

@@ -1,4 +1,12 @@
-import { ConfigError, commonEnv, Email, jwtEnv, Password, parseConfig, ports } from '@tasksync/contracts';
+import {
+  ConfigError,
+  commonEnv,
+  Email,
+  jwtEnv,
+  Password,
+  parseConfig,
+  ports,
+} from '@tasksync/contracts';
 import { z } from 'zod';
 
 export const DEV_ADMIN = { email: 'admin@example.com', password: 'admin123' };
@@ -24,9 +32,12 @@ export const loadIdentityConfig = (env: NodeJS.ProcessEnv = process.env) => {
   const warnings: string[] = [];
   if (config.NODE_ENV === 'production') {
     if (!config.ADMIN_PASSWORD || config.ADMIN_PASSWORD === DEV_ADMIN.password) {
-      throw new ConfigError('ADMIN_PASSWORD must be set (and not the development default) in production.');
+      throw new ConfigError(
+        'ADMIN_PASSWORD must be set (and not the development default) in production.',
+      );
     }
-    if (config.BCRYPT_COST < 10) throw new ConfigError('BCRYPT_COST must be at least 10 in production.');
+    if (config.BCRYPT_COST < 10)
+      throw new ConfigError('BCRYPT_COST must be at least 10 in production.');
   } else if (!config.ADMIN_EMAIL || !config.ADMIN_PASSWORD) {
     warnings.push(
       `ADMIN_EMAIL/ADMIN_PASSWORD not set: using the development admin ${DEV_ADMIN.email} / ${DEV_ADMIN.password}. Never do this in production.`,

@@ -43,7 +43,10 @@ beforeAll(async () => {
     newId,
     loginThrottle: { maxFailures: 10, windowSeconds: 900 },
   });
-  await bootstrapAdmin({ accounts, redis, keys, logger }, { email: 'root@example.com', password: 'root-password' });
+  await bootstrapAdmin(
+    { accounts, redis, keys, logger },
+    { email: 'root@example.com', password: 'root-password' },
+  );
   const server = await listen(app);
   close = server.close;
   const raw = client(server.url);
@@ -54,8 +57,16 @@ beforeAll(async () => {
       answers.push(answer.text);
       return answer;
     }) as typeof fn;
-  api = { ...raw, get: keep(raw.get), post: keep(raw.post), patch: keep(raw.patch), request: keep(raw.request) } as typeof raw;
-  adminToken = (await api.post('/auth/login', { email: 'root@example.com', password: 'root-password' })).body.token;
+  api = {
+    ...raw,
+    get: keep(raw.get),
+    post: keep(raw.post),
+    patch: keep(raw.patch),
+    request: keep(raw.request),
+  } as typeof raw;
+  adminToken = (
+    await api.post('/auth/login', { email: 'root@example.com', password: 'root-password' })
+  ).body.token;
 });
 afterAll(async () => {
   await close();
@@ -70,14 +81,26 @@ describe('POST /auth/register', () => {
     const answer = await register('Ada@Example.com ', 'correct horse', 'Ada');
     expect(answer.status).toBe(201);
     expect(answer.body).toEqual({
-      user: { id: expect.any(String), name: 'Ada', role: 'member', email: 'ada@example.com', createdAt: expect.any(String) },
+      user: {
+        id: expect.any(String),
+        name: 'Ada',
+        role: 'member',
+        email: 'ada@example.com',
+        createdAt: expect.any(String),
+      },
       position: expect.stringMatching(/^id:\d+-\d+$/),
     });
     expect(answer.headers.get('x-event-position')).toBe(answer.body.position);
-    const [[entryId, fields]] = (await redis.xrange(keys.userStream(answer.body.user.id), '-', '+')) as [string, string[]][];
+    const [entryId, fields] = (
+      (await redis.xrange(keys.userStream(answer.body.user.id), '-', '+')) as [string, string[]][]
+    )[0]!;
     expect(`id:${entryId}`).toBe(answer.body.position);
     const event = decodeEvent(entryId, fieldsToRecord(fields));
-    expect(event).toMatchObject({ type: 'UserRegistered', rev: 0, data: { email: 'ada@example.com', name: 'Ada', role: 'member' } });
+    expect(event).toMatchObject({
+      type: 'UserRegistered',
+      rev: 0,
+      data: { email: 'ada@example.com', name: 'Ada', role: 'member' },
+    });
     expect(JSON.stringify(fields)).not.toContain('correct horse');
     expect(await redis.get(keys.credentials(answer.body.user.id))).toMatch(BCRYPT);
   });
@@ -90,23 +113,54 @@ describe('POST /auth/register', () => {
   it('names a user after the e-mail when no name is given and never grants a role', async () => {
     const answer = await register('linus@example.com');
     expect(answer.body.user).toMatchObject({ name: 'linus', role: 'member' });
-    expectProblem(await api.post('/auth/register', { email: 'x@example.com', password: 'password1', role: 'admin' }), 400, 'validation');
+    expectProblem(
+      await api.post('/auth/register', {
+        email: 'x@example.com',
+        password: 'password1',
+        role: 'admin',
+      }),
+      400,
+      'validation',
+    );
   });
 
   it('takes passwords of 8 to 72 UTF-8 bytes only', async () => {
     expect((await register('bytes72@example.com', 'é'.repeat(36))).status).toBe(201);
     const tooLong = await register('bytes74@example.com', 'é'.repeat(37));
     expectProblem(tooLong, 400, 'validation');
-    expect(tooLong.body.errors).toEqual([{ path: 'password', message: 'must be at most 72 UTF-8 bytes (bcrypt reads no further)' }]);
+    expect(tooLong.body.errors).toEqual([
+      { path: 'password', message: 'must be at most 72 UTF-8 bytes (bcrypt reads no further)' },
+    ]);
     expectProblem(await register('short@example.com', '1234567'), 400, 'validation');
   });
 
   it('refuses malformed input with 400, 413 and 415', async () => {
-    expectProblem(await api.post('/auth/register', { email: 'not-an-email', password: 'password1' }), 400, 'validation');
+    expectProblem(
+      await api.post('/auth/register', { email: 'not-an-email', password: 'password1' }),
+      400,
+      'validation',
+    );
     expectProblem(await api.post('/auth/register', {}), 400, 'validation');
-    expectProblem(await api.request('POST', '/auth/register', { raw: '{"email":', headers: { 'content-type': 'application/json' } }), 400, 'bad-request');
-    expectProblem(await api.request('POST', '/auth/register', { raw: 'email=a', headers: { 'content-type': 'text/plain' } }), 415);
-    const big = await api.post('/auth/register', { email: 'big@example.com', password: 'password1', name: 'x'.repeat(110_000) });
+    expectProblem(
+      await api.request('POST', '/auth/register', {
+        raw: '{"email":',
+        headers: { 'content-type': 'application/json' },
+      }),
+      400,
+      'bad-request',
+    );
+    expectProblem(
+      await api.request('POST', '/auth/register', {
+        raw: 'email=a',
+        headers: { 'content-type': 'text/plain' },
+      }),
+      415,
+    );
+    const big = await api.post('/auth/register', {
+      email: 'big@example.com',
+      password: 'password1',
+      name: 'x'.repeat(110_000),
+    });
     expectProblem(big, 413, 'payload-too-large');
   });
 });
@@ -114,7 +168,10 @@ describe('POST /auth/register', () => {
 describe('POST /auth/login', () => {
   it('answers a Bearer token that the API accepts', async () => {
     await register('login@example.com', 'login-password');
-    const answer = await api.post('/auth/login', { email: 'LOGIN@example.com', password: 'login-password' });
+    const answer = await api.post('/auth/login', {
+      email: 'LOGIN@example.com',
+      password: 'login-password',
+    });
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({
       token: expect.any(String),
@@ -122,7 +179,10 @@ describe('POST /auth/login', () => {
       expiresIn: 3600,
       user: expect.objectContaining({ email: 'login@example.com', role: 'member' }),
     });
-    expect(tokens.verify(answer.body.token)).toEqual({ userId: answer.body.user.id, role: 'member' });
+    expect(tokens.verify(answer.body.token)).toEqual({
+      userId: answer.body.user.id,
+      role: 'member',
+    });
     const me = await api.get('/users/me', { token: answer.body.token });
     expect(me.status).toBe(200);
     expect(me.body.user).toEqual(answer.body.user);
@@ -130,10 +190,20 @@ describe('POST /auth/login', () => {
 
   it('answers the same 401 for an unknown e-mail and a wrong password', async () => {
     await register('twin@example.com', 'twin-password');
-    const wrong = await api.post('/auth/login', { email: 'twin@example.com', password: 'not-the-password' });
-    const unknown = await api.post('/auth/login', { email: 'nobody@example.com', password: 'not-the-password' });
+    const wrong = await api.post('/auth/login', {
+      email: 'twin@example.com',
+      password: 'not-the-password',
+    });
+    const unknown = await api.post('/auth/login', {
+      email: 'nobody@example.com',
+      password: 'not-the-password',
+    });
     expectProblem(wrong, 401, 'unauthorized');
-    expect({ status: unknown.status, body: unknown.body, auth: unknown.headers.get('www-authenticate') }).toEqual({
+    expect({
+      status: unknown.status,
+      body: unknown.body,
+      auth: unknown.headers.get('www-authenticate'),
+    }).toEqual({
       status: wrong.status,
       body: wrong.body,
       auth: wrong.headers.get('www-authenticate'),
@@ -143,32 +213,57 @@ describe('POST /auth/login', () => {
   it('throttles an e-mail after 10 failures in 15 minutes with 429 and Retry-After, even for the right password', async () => {
     await register('target@example.com', 'target-password');
     for (let i = 0; i < 10; i++) {
-      expect((await api.post('/auth/login', { email: 'target@example.com', password: `guess-${i}-xx` })).status).toBe(401);
+      expect(
+        (await api.post('/auth/login', { email: 'target@example.com', password: `guess-${i}-xx` }))
+          .status,
+      ).toBe(401);
     }
-    const refused = await api.post('/auth/login', { email: 'target@example.com', password: 'target-password' });
+    const refused = await api.post('/auth/login', {
+      email: 'target@example.com',
+      password: 'target-password',
+    });
     expectProblem(refused, 429, 'too-many-requests');
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(890);
     expect(retryAfter).toBeLessThanOrEqual(900);
     // Another e-mail is not affected.
     await register('bystander@example.com', 'bystander-pw');
-    expect((await api.post('/auth/login', { email: 'bystander@example.com', password: 'bystander-pw' })).status).toBe(200);
+    expect(
+      (await api.post('/auth/login', { email: 'bystander@example.com', password: 'bystander-pw' }))
+        .status,
+    ).toBe(200);
   });
 
   it('keeps the failure count below the limit after a success', async () => {
     await register('forgetful@example.com', 'remembered');
-    for (let i = 0; i < 9; i++) await api.post('/auth/login', { email: 'forgetful@example.com', password: 'forgotten' });
-    expect((await api.post('/auth/login', { email: 'forgetful@example.com', password: 'remembered' })).status).toBe(200);
-    expect((await api.post('/auth/login', { email: 'forgetful@example.com', password: 'forgotten' })).status).toBe(401);
-    expect((await api.post('/auth/login', { email: 'forgetful@example.com', password: 'remembered' })).status).toBe(200);
+    for (let i = 0; i < 9; i++)
+      await api.post('/auth/login', { email: 'forgetful@example.com', password: 'forgotten' });
+    expect(
+      (await api.post('/auth/login', { email: 'forgetful@example.com', password: 'remembered' }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await api.post('/auth/login', { email: 'forgetful@example.com', password: 'forgotten' }))
+        .status,
+    ).toBe(401);
+    expect(
+      (await api.post('/auth/login', { email: 'forgetful@example.com', password: 'remembered' }))
+        .status,
+    ).toBe(200);
   });
 });
 
 describe('GET /users/me and the original aliases', () => {
   it('serves /users/register, /users/login and /users/profile like the new routes', async () => {
-    const registered = await api.post('/users/register', { email: 'alias@example.com', password: 'alias-password' });
+    const registered = await api.post('/users/register', {
+      email: 'alias@example.com',
+      password: 'alias-password',
+    });
     expect(registered.status).toBe(201);
-    const login = await api.post('/users/login', { email: 'alias@example.com', password: 'alias-password' });
+    const login = await api.post('/users/login', {
+      email: 'alias@example.com',
+      password: 'alias-password',
+    });
     expect(login.status).toBe(200);
     const profile = await api.get('/users/profile', { token: login.body.token });
     expect(profile.status).toBe(200);
@@ -179,44 +274,98 @@ describe('GET /users/me and the original aliases', () => {
     const userId = newId();
     const forged = await forgedTokens(userId);
     expectProblem(await api.get('/users/me'), 401, 'unauthorized');
-    for (const token of [forged.wrongSecret, forged.algNone, forged.expired(SECRET), forged.wrongAudience(SECRET), forged.noExpiry(SECRET)]) {
+    for (const token of [
+      forged.wrongSecret,
+      forged.algNone,
+      forged.expired(SECRET),
+      forged.wrongAudience(SECRET),
+      forged.noExpiry(SECRET),
+    ]) {
       const answer = await api.get('/users/me', { token });
       expectProblem(answer, 401, 'unauthorized');
       expect(answer.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
     }
-    expect((await api.get('/users/me', { token: forged.expired(SECRET) })).body.detail).toBe('The token has expired.');
+    expect((await api.get('/users/me', { token: forged.expired(SECRET) })).body.detail).toBe(
+      'The token has expired.',
+    );
   });
 });
 
 describe('PATCH /users/:id/role', () => {
   it('lets an admin change a role and appends UserRoleChanged', async () => {
     const member = await register('promoted@example.com');
-    const answer = await api.patch(`/users/${member.body.user.id}/role`, { role: 'admin' }, { token: adminToken });
+    const answer = await api.patch(
+      `/users/${member.body.user.id}/role`,
+      { role: 'admin' },
+      { token: adminToken },
+    );
     expect(answer.status).toBe(200);
-    expect(answer.body.user).toMatchObject({ id: member.body.user.id, role: 'admin', email: 'promoted@example.com' });
-    const events = (await redis.xrange(keys.userStream(member.body.user.id), '-', '+')) as [string, string[]][];
-    expect(events.map(([id, f]) => decodeEvent(id, fieldsToRecord(f)).type)).toEqual(['UserRegistered', 'UserRoleChanged']);
-    const again = await api.patch(`/users/${member.body.user.id}/role`, { role: 'admin' }, { token: adminToken });
+    expect(answer.body.user).toMatchObject({
+      id: member.body.user.id,
+      role: 'admin',
+      email: 'promoted@example.com',
+    });
+    const events = (await redis.xrange(keys.userStream(member.body.user.id), '-', '+')) as [
+      string,
+      string[],
+    ][];
+    expect(events.map(([id, f]) => decodeEvent(id, fieldsToRecord(f)).type)).toEqual([
+      'UserRegistered',
+      'UserRoleChanged',
+    ]);
+    const again = await api.patch(
+      `/users/${member.body.user.id}/role`,
+      { role: 'admin' },
+      { token: adminToken },
+    );
     expect(again.status).toBe(200);
     expect(await redis.xlen(keys.userStream(member.body.user.id))).toBe(2);
   });
 
   it('refuses members (403), unknown users (404) and unknown roles (400)', async () => {
     const member = await register('wannabe@example.com', 'wannabe-pw');
-    const token = (await api.post('/auth/login', { email: 'wannabe@example.com', password: 'wannabe-pw' })).body.token;
-    expectProblem(await api.patch(`/users/${member.body.user.id}/role`, { role: 'admin' }, { token }), 403, 'forbidden');
+    const token = (
+      await api.post('/auth/login', { email: 'wannabe@example.com', password: 'wannabe-pw' })
+    ).body.token;
+    expectProblem(
+      await api.patch(`/users/${member.body.user.id}/role`, { role: 'admin' }, { token }),
+      403,
+      'forbidden',
+    );
     expect(await redis.xlen(keys.userStream(member.body.user.id))).toBe(1);
-    expectProblem(await api.patch(`/users/${newId()}/role`, { role: 'admin' }, { token: adminToken }), 404, 'not-found');
-    expectProblem(await api.patch(`/users/${member.body.user.id}/role`, { role: 'owner' }, { token: adminToken }), 400, 'validation');
+    expectProblem(
+      await api.patch(`/users/${newId()}/role`, { role: 'admin' }, { token: adminToken }),
+      404,
+      'not-found',
+    );
+    expectProblem(
+      await api.patch(
+        `/users/${member.body.user.id}/role`,
+        { role: 'owner' },
+        { token: adminToken },
+      ),
+      400,
+      'validation',
+    );
   });
 
   it('refuses an admin token whose user has since been demoted', async () => {
     const member = await register('former@example.com', 'former-pw');
     await api.patch(`/users/${member.body.user.id}/role`, { role: 'admin' }, { token: adminToken });
-    const token = (await api.post('/auth/login', { email: 'former@example.com', password: 'former-pw' })).body.token;
-    await api.patch(`/users/${member.body.user.id}/role`, { role: 'member' }, { token: adminToken });
+    const token = (
+      await api.post('/auth/login', { email: 'former@example.com', password: 'former-pw' })
+    ).body.token;
+    await api.patch(
+      `/users/${member.body.user.id}/role`,
+      { role: 'member' },
+      { token: adminToken },
+    );
     const victim = await register('victim@example.com');
-    expectProblem(await api.patch(`/users/${victim.body.user.id}/role`, { role: 'admin' }, { token }), 403, 'forbidden');
+    expectProblem(
+      await api.patch(`/users/${victim.body.user.id}/role`, { role: 'admin' }, { token }),
+      403,
+      'forbidden',
+    );
   });
 });
 
@@ -228,12 +377,18 @@ describe('operations', () => {
     const openapi = await api.get('/openapi.json');
     expect(openapi.body.openapi).toBe('3.1.0');
     expect(Object.keys(openapi.body.paths)).toEqual(
-      expect.arrayContaining(['/auth/register', '/auth/login', '/users/me', '/users/{id}/role', '/users/profile']),
+      expect.arrayContaining([
+        '/auth/register',
+        '/auth/login',
+        '/users/me',
+        '/users/{id}/role',
+        '/users/profile',
+      ]),
     );
-    expect(openapi.body.paths['/auth/register'].post.requestBody.content['application/json'].schema.required).toEqual([
-      'email',
-      'password',
-    ]);
+    expect(
+      openapi.body.paths['/auth/register'].post.requestBody.content['application/json'].schema
+        .required,
+    ).toEqual(['email', 'password']);
   });
 
   it('bootstraps the admin once, also when two processes race', async () => {
@@ -251,7 +406,9 @@ describe('operations', () => {
       loginThrottle: { maxFailures: 10, windowSeconds: 900 },
     });
     const admin = { email: 'boss@example.com', password: 'boss-password' };
-    const results = await Promise.all([1, 2, 3].map(() => bootstrapAdmin({ accounts, redis, keys: raceKeys, logger }, admin)));
+    const results = await Promise.all(
+      [1, 2, 3].map(() => bootstrapAdmin({ accounts, redis, keys: raceKeys, logger }, admin)),
+    );
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(await redis.xlen(raceKeys.identityLog)).toBe(1);
     expect(await bootstrapAdmin({ accounts, redis, keys: raceKeys, logger }, admin)).toBe(false);
@@ -267,4 +424,3 @@ describe('operations', () => {
     expect(log.filter(([, fields]) => BCRYPT.test(fields.join(' ')))).toEqual([]);
   });
 });
-

@@ -19,10 +19,15 @@ import { createPasswordHasher } from './users/passwords';
 const main = async () => {
   loadDotEnv();
   const config = loadIdentityConfig();
-  const logger = createLogger({ name: 'identity', level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' });
+  const logger = createLogger({
+    name: 'identity',
+    level: config.LOG_LEVEL,
+    pretty: config.NODE_ENV === 'development',
+  });
   for (const warning of config.warnings) logger.warn(warning);
   const { secret, generated } = resolveJwtSecret(config);
-  if (generated) logger.warn('JWT_SECRET not set: generated a development secret in the data directory.');
+  if (generated)
+    logger.warn('JWT_SECRET not set: generated a development secret in the data directory.');
   const redis = createRedis(config);
   const keys = createKeyLayout(config.REDIS_PREFIX, config.EVENT_PARTITIONS);
   await ensureLayout(redis, keys);
@@ -35,11 +40,17 @@ const main = async () => {
     metrics: createMetrics('identity-service'),
     now: () => new Date(),
     newId,
-    loginThrottle: { maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_SECONDS },
+    loginThrottle: {
+      maxFailures: config.LOGIN_MAX_FAILURES,
+      windowSeconds: config.LOGIN_WINDOW_SECONDS,
+    },
   });
   await bootstrapAdmin({ accounts, redis, keys, logger }, config.admin);
   const server = app.listen(config.IDENTITY_PORT, () =>
-    logger.info({ port: config.IDENTITY_PORT }, `identity-service listening on http://localhost:${config.IDENTITY_PORT}`),
+    logger.info(
+      { port: config.IDENTITY_PORT },
+      `identity-service listening on http://localhost:${config.IDENTITY_PORT}`,
+    ),
   );
   shutdownOnSignals({ server, logger, close: async () => void (await redis.quit()) });
 };

@@ -40,7 +40,10 @@ const me = (path: string, summary: string): ApiRoute => ({
   path,
   summary,
   auth: true,
-  responses: { 200: { description: 'the caller', schema: MeResponse }, 401: { description: 'no valid token' } },
+  responses: {
+    200: { description: 'the caller', schema: MeResponse },
+    401: { description: 'no valid token' },
+  },
 });
 
 const routes: ApiRoute[] = [
@@ -67,4 +70,5 @@ const routes: ApiRoute[] = [
   me('/users/profile', 'Alias of /users/me (original TaskSync)'),
 ];
 
-export const identityOpenApi = () => buildOpenApi({ title: 'TaskSync identity-service', version: '1.0.0' }, routes);
+export const identityOpenApi = () =>
+  buildOpenApi({ title: 'TaskSync identity-service', version: '1.0.0' }, routes);

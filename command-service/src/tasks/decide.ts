@@ -43,7 +43,8 @@ const requireLive = (state: TaskState): Live => {
 const isCreatorOrAdmin = (task: Live, actor: AuthContext) =>
   actor.role === 'admin' || task.createdBy === actor.userId;
 
-const sameLabels = (a: string[], b: string[]) => a.length === b.length && a.every((l, i) => l === b[i]);
+const sameLabels = (a: string[], b: string[]) =>
+  a.length === b.length && a.every((l, i) => l === b[i]);
 
 /**
  * The task's business rules: given its state and a command, the events to
@@ -88,7 +89,8 @@ export const decide = (state: TaskState, command: TaskCommand, ctx: DecideContex
     }
     case 'DeleteTask': {
       const task = requireLive(state);
-      if (!isCreatorOrAdmin(task, ctx.actor)) throw taskErrors.notAllowed('delete', 'its creator or an admin');
+      if (!isCreatorOrAdmin(task, ctx.actor))
+        throw taskErrors.notAllowed('delete', 'its creator or an admin');
       return [{ type: 'TaskDeleted', data: {} }];
     }
   }
@@ -105,9 +107,12 @@ const decideUpdate = (
   if (changes.description !== undefined && changes.description !== task.description) {
     details.description = changes.description;
   }
-  if (changes.priority !== undefined && changes.priority !== task.priority) details.priority = changes.priority;
-  if (changes.dueDate !== undefined && changes.dueDate !== task.dueDate) details.dueDate = changes.dueDate;
-  if (changes.labels !== undefined && !sameLabels(changes.labels, task.labels)) details.labels = changes.labels;
+  if (changes.priority !== undefined && changes.priority !== task.priority)
+    details.priority = changes.priority;
+  if (changes.dueDate !== undefined && changes.dueDate !== task.dueDate)
+    details.dueDate = changes.dueDate;
+  if (changes.labels !== undefined && !sameLabels(changes.labels, task.labels))
+    details.labels = changes.labels;
   if (Object.keys(details).length) events.push({ type: 'TaskDetailsChanged', data: details });
 
   if (changes.status !== undefined && changes.status !== task.status) {

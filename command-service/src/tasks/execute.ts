@@ -6,8 +6,8 @@ import {
   type IdempotencyRecord,
   type KeyLayout,
   type NewEvent,
-  parseIdempotencyRecord,
   ProblemError,
+  parseIdempotencyRecord,
   problems,
   type RedisClient,
   type TaskCommand,
@@ -16,8 +16,16 @@ import { decide } from './decide';
 import type { TaskStore } from './task-store';
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
-/** Revision conflicts without If-Match are retried this often before giving up with 409. */
-export const MAX_ATTEMPTS = 5;
+/**
+ * Revision conflicts without If-Match are retried this often before giving up
+ * with 409. Every round of a race has one winner, so N concurrent writers to one
+ * task all land while N ≤ MAX_ATTEMPTS.
+ */
+export const MAX_ATTEMPTS = 10;
+
+/** A short random pause spreads racing retries apart. */
+const backoff = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * attempt));
 
 export interface CommandDeps {
   redis: RedisClient;
@@ -48,7 +56,9 @@ export interface CommandOutcome {
 }
 
 export const requestHash = (method: string, path: string, body: unknown) =>
-  createHash('sha256').update(`${method} ${path}\n${JSON.stringify(body ?? null)}`).digest('base64url');
+  createHash('sha256')
+    .update(`${method} ${path}\n${JSON.stringify(body ?? null)}`)
+    .digest('base64url');
 
 const outcomeOf = (
   logName: string,
@@ -81,14 +91,20 @@ const replay = (logName: string, record: IdempotencyRecord, expectedHash: string
  * revision conflict reloads and decides again (bounded); with If-Match it is 412.
  * A repeated Idempotency-Key answers what the first request answered.
  */
-export const executeTaskCommand = async (deps: CommandDeps, request: CommandRequest): Promise<CommandOutcome> => {
+export const executeTaskCommand = async (
+  deps: CommandDeps,
+  request: CommandRequest,
+): Promise<CommandOutcome> => {
   const { keys, redis } = deps;
   const partition = keys.partitionOf(request.taskId);
   const logName = `t${partition}`;
-  const idemKey = request.idempotency && keys.idempotency(partition, request.actor.userId, request.idempotency.key);
+  const idemKey =
+    request.idempotency &&
+    keys.idempotency(partition, request.actor.userId, request.idempotency.key);
   if (idemKey && request.idempotency) {
     const stored = await redis.get(idemKey);
-    if (stored) return replay(logName, parseIdempotencyRecord(stored), request.idempotency.requestHash);
+    if (stored)
+      return replay(logName, parseIdempotencyRecord(stored), request.idempotency.requestHash);
   }
   const assigneeId =
     request.command.type === 'CreateTask'
@@ -96,31 +112,52 @@ export const executeTaskCommand = async (deps: CommandDeps, request: CommandRequ
       : request.command.type === 'UpdateTask'
         ? request.command.changes.assigneeId
         : undefined;
-  const assigneeRegistered = assigneeId ? (await redis.exists(keys.userStream(assigneeId))) === 1 : false;
+  const assigneeRegistered = assigneeId
+    ? (await redis.exists(keys.userStream(assigneeId))) === 1
+    : false;
 
   // A create skips the load: the append's expected revision `none` proves the task is new,
   // and only after a conflict is there a state worth reading.
   let skipLoad = request.command.type === 'CreateTask';
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const loaded = skipLoad ? { state: null, lastEntryId: '' } : await deps.tasks.load(request.taskId);
-    if (request.ifMatch !== undefined && loaded.state && loaded.state.revision !== request.ifMatch) {
+    const loaded = skipLoad
+      ? { state: null, lastEntryId: '' }
+      : await deps.tasks.load(request.taskId);
+    if (
+      request.ifMatch !== undefined &&
+      loaded.state &&
+      loaded.state.revision !== request.ifMatch
+    ) {
       throw problems.preconditionFailed(
         `If-Match names revision ${request.ifMatch}, the task is at ${loaded.state.revision}.`,
         loaded.state.revision,
       );
     }
-    const decided = decide(loaded.state, request.command, { actor: request.actor, assigneeRegistered });
+    const decided = decide(loaded.state, request.command, {
+      actor: request.actor,
+      assigneeRegistered,
+    });
     if (!decided.length && !idemKey && loaded.state) {
       return outcomeOf(
         logName,
-        { status: request.success.status, revision: loaded.state.revision, entryId: loaded.lastEntryId },
+        {
+          status: request.success.status,
+          revision: loaded.state.revision,
+          entryId: loaded.lastEntryId,
+        },
         request.success.body,
         false,
       );
     }
     const at = deps.now().toISOString();
     const events = decided.map(
-      (event): NewEvent => ({ ...event, id: deps.newId(), at, actor: request.actor.userId, corr: request.correlationId }),
+      (event): NewEvent => ({
+        ...event,
+        id: deps.newId(),
+        at,
+        actor: request.actor.userId,
+        corr: request.correlationId,
+      }),
     );
     const result = await appendToStream(redis, {
       streamKey: keys.taskStream(request.taskId),
@@ -159,6 +196,7 @@ export const executeTaskCommand = async (deps: CommandDeps, request: CommandRequ
             result.currentRevision,
           );
         }
+        await backoff(attempt);
         break;
       case 'unique-violation':
         throw new Error('task append has no unique keys');

@@ -32,7 +32,11 @@ export const createTaskStore = (redis: RedisClient, keys: KeyLayout, capacity = 
   return {
     async load(taskId: string): Promise<LoadedTask> {
       const cached = cache.get(taskId);
-      const events = (await readStream(redis, keys.taskStream(taskId), cached?.lastEntryId || undefined)) as StoredEvent<TaskEvent>[];
+      const events = (await readStream(
+        redis,
+        keys.taskStream(taskId),
+        cached?.lastEntryId || undefined,
+      )) as StoredEvent<TaskEvent>[];
       if (!events.length) return cached ?? { state: null, lastEntryId: '' };
       let state = cached?.state ?? null;
       for (const event of events) state = evolveTask(state, event);

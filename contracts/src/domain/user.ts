@@ -30,7 +30,8 @@ export const foldUser = (events: Iterable<StoredEvent<UserEvent>>, initial: User
 
 /** What anyone may see of a user; the e-mail only for admins and the user (design §6). */
 export const publicProfile = (user: User, viewer?: { userId: string; role: Role }) => {
-  const mayReadEmail = viewer !== undefined && (viewer.role === 'admin' || viewer.userId === user.id);
+  const mayReadEmail =
+    viewer !== undefined && (viewer.role === 'admin' || viewer.userId === user.id);
   return {
     id: user.id,
     name: user.name,

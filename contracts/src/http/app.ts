@@ -3,7 +3,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { newId } from '../ids';
-import { notFoundHandler, problemHandler, ProblemError } from './problem';
+import { notFoundHandler, ProblemError, problemHandler } from './problem';
 import './request';
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
@@ -139,7 +139,10 @@ export const shutdownOnSignals = (options: {
     if (stopping) return;
     stopping = true;
     options.logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => options.server.closeAllConnections(), options.timeoutMs ?? 10_000);
+    const force = setTimeout(
+      () => options.server.closeAllConnections(),
+      options.timeoutMs ?? 10_000,
+    );
     force.unref();
     await new Promise<void>((resolve) => {
       options.server.close(() => resolve());

@@ -9,7 +9,8 @@ export const requireAuth =
     const header = req.headers.authorization;
     if (!header) return next(problems.unauthorized('Send Authorization: Bearer <token>.'));
     const match = /^Bearer +([^\s]+)\s*$/i.exec(header);
-    if (!match) return next(problems.unauthorized('The Authorization header is not a Bearer token.'));
+    if (!match)
+      return next(problems.unauthorized('The Authorization header is not a Bearer token.'));
     try {
       req.auth = tokens.verify(match[1]!);
       next();

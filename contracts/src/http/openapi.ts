@@ -90,14 +90,22 @@ export const buildOpenApi = (info: { title: string; version: string }, routes: A
   return {
     openapi: '3.1.0',
     info,
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    },
     paths,
   };
 };
 
 /** Routes every service has (design §3). */
 export const operationalApiRoutes: ApiRoute[] = [
-  { method: 'get', path: '/health', summary: 'Liveness', auth: false, responses: { 200: { description: 'alive' } } },
+  {
+    method: 'get',
+    path: '/health',
+    summary: 'Liveness',
+    auth: false,
+    responses: { 200: { description: 'alive' } },
+  },
   {
     method: 'get',
     path: '/ready',
@@ -105,5 +113,11 @@ export const operationalApiRoutes: ApiRoute[] = [
     auth: false,
     responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } },
   },
-  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: false, responses: { 200: { description: 'metrics' } } },
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    auth: false,
+    responses: { 200: { description: 'metrics' } },
+  },
 ];

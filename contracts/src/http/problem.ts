@@ -44,9 +44,15 @@ export class ProblemError extends Error {
 
 export const problems = {
   validation: (errors: { path: string; message: string }[]) =>
-    new ProblemError(400, 'validation', 'Invalid request', 'The request does not match the schema.', {
-      errors,
-    }),
+    new ProblemError(
+      400,
+      'validation',
+      'Invalid request',
+      'The request does not match the schema.',
+      {
+        errors,
+      },
+    ),
   badRequest: (detail: string) => new ProblemError(400, 'bad-request', 'Bad request', detail),
   unauthorized: (detail: string) =>
     new ProblemError(401, 'unauthorized', 'Unauthorized', detail, {
@@ -73,7 +79,9 @@ export const problems = {
       slug,
       'Service unavailable',
       detail,
-      retryAfterSeconds === undefined ? {} : { headers: { 'Retry-After': String(retryAfterSeconds) } },
+      retryAfterSeconds === undefined
+        ? {}
+        : { headers: { 'Retry-After': String(retryAfterSeconds) } },
     ),
 };
 
@@ -104,12 +112,22 @@ interface BodyParserError {
 const fromBodyParser = (error: BodyParserError): ProblemError | undefined => {
   switch (error.type) {
     case 'entity.too.large':
-      return new ProblemError(413, 'payload-too-large', 'Payload too large', 'The body exceeds 100 kB.');
+      return new ProblemError(
+        413,
+        'payload-too-large',
+        'Payload too large',
+        'The body exceeds 100 kB.',
+      );
     case 'entity.parse.failed':
       return problems.badRequest('The body is not valid JSON.');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new ProblemError(415, 'unsupported-media-type', 'Unsupported media type', 'Send UTF-8 JSON.');
+      return new ProblemError(
+        415,
+        'unsupported-media-type',
+        'Unsupported media type',
+        'Send UTF-8 JSON.',
+      );
     case 'request.aborted':
     case 'request.size.invalid':
       return problems.badRequest('The body was not received whole.');

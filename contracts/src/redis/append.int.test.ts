@@ -61,20 +61,32 @@ describe('appendToStream', () => {
   it('honours any, none and numeric expected revisions', async () => {
     const keys = testKeys();
     const taskId = newId();
-    const base = { streamKey: keys.taskStream(taskId), logKey: keys.taskLog(0), aggregateId: taskId };
-    expect(await appendToStream(redis, { ...base, expectedRevision: 0, events: [comment('a')] })).toEqual({
+    const base = {
+      streamKey: keys.taskStream(taskId),
+      logKey: keys.taskLog(0),
+      aggregateId: taskId,
+    };
+    expect(
+      await appendToStream(redis, { ...base, expectedRevision: 0, events: [comment('a')] }),
+    ).toEqual({
       outcome: 'conflict',
       currentRevision: -1,
     });
-    expect(await appendToStream(redis, { ...base, expectedRevision: 'any', events: [comment('a')] })).toMatchObject({
+    expect(
+      await appendToStream(redis, { ...base, expectedRevision: 'any', events: [comment('a')] }),
+    ).toMatchObject({
       outcome: 'appended',
       revision: 0,
     });
-    expect(await appendToStream(redis, { ...base, expectedRevision: 'none', events: [comment('b')] })).toEqual({
+    expect(
+      await appendToStream(redis, { ...base, expectedRevision: 'none', events: [comment('b')] }),
+    ).toEqual({
       outcome: 'conflict',
       currentRevision: 0,
     });
-    expect(await appendToStream(redis, { ...base, expectedRevision: 0, events: [comment('b')] })).toMatchObject({
+    expect(
+      await appendToStream(redis, { ...base, expectedRevision: 0, events: [comment('b')] }),
+    ).toMatchObject({
       outcome: 'appended',
       revision: 1,
     });
@@ -100,7 +112,9 @@ describe('appendToStream', () => {
     const first = await appendToStream(redis, { ...request, events: [comment('once')] });
     expect(first.outcome).toBe('appended');
     const copies = await Promise.all(
-      Array.from({ length: 10 }, () => appendToStream(redis, { ...request, events: [comment('twice?')] })),
+      Array.from({ length: 10 }, () =>
+        appendToStream(redis, { ...request, events: [comment('twice?')] }),
+      ),
     );
     for (const copy of copies) {
       expect(copy).toEqual({

@@ -18,12 +18,22 @@ const addEntries = async (streamKey: string, count: number, label = 'n') => {
 const startStuckProcess = (streamKey: string, group: string, consumer: string, dlq: string) => {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(repoRoot, 'test/fixtures/stuck-consumer.ts'), inject('redisUrl'), streamKey, group, consumer, dlq],
+    [
+      '--import',
+      'tsx',
+      join(repoRoot, 'test/fixtures/stuck-consumer.ts'),
+      inject('redisUrl'),
+      streamKey,
+      group,
+      consumer,
+      dlq,
+    ],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const received: string[] = [];
   child.stdout.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n')) if (line.startsWith('received ')) received.push(line.slice(9));
+    for (const line of chunk.toString().split('\n'))
+      if (line.startsWith('received ')) received.push(line.slice(9));
   });
   const killed = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
@@ -40,7 +50,10 @@ const pendingCount = async (streamKey: string) =>
 
 const recorder = () => {
   const seen: string[] = [];
-  return { seen, handle: async (entries: ConsumedEntry[]) => void seen.push(...entries.map((e) => e.id)) };
+  return {
+    seen,
+    handle: async (entries: ConsumedEntry[]) => void seen.push(...entries.map((e) => e.id)),
+  };
 };
 
 describe('startConsumer', () => {
@@ -50,12 +63,22 @@ describe('startConsumer', () => {
     const dlq = keys.deadLetters(streamKey, 'g');
     const ids = await addEntries(streamKey, 5);
     const stuck = startStuckProcess(streamKey, 'g', 'worker-1', dlq);
-    await waitFor(() => (stuck.received.length === 5 ? true : undefined), { message: 'stuck consumer to receive 5' });
+    await waitFor(() => (stuck.received.length === 5 ? true : undefined), {
+      message: 'stuck consumer to receive 5',
+    });
     await stuck.kill();
     expect(await pendingCount(streamKey)).toBe(5);
 
     const { seen, handle } = recorder();
-    const restarted = startConsumer({ redis, streamKey, group: 'g', consumer: 'worker-1', deadLetterKey: dlq, handle, blockMs: 50 });
+    const restarted = startConsumer({
+      redis,
+      streamKey,
+      group: 'g',
+      consumer: 'worker-1',
+      deadLetterKey: dlq,
+      handle,
+      blockMs: 50,
+    });
     await waitFor(() => (seen.length >= 5 ? true : undefined));
     const more = await addEntries(streamKey, 2);
     await waitFor(() => (seen.length >= 7 ? true : undefined));

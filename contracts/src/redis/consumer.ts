@@ -96,7 +96,12 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
   };
 
   const deliveries = async (id: string): Promise<number> => {
-    const reply = (await redis.xpending(streamKey, group, id, id, 1)) as [string, string, number, number][];
+    const reply = (await redis.xpending(streamKey, group, id, id, 1)) as [
+      string,
+      string,
+      number,
+      number,
+    ][];
     return reply[0]?.[3] ?? 1;
   };
 
@@ -120,7 +125,10 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
       JSON.stringify(entry.fields),
     );
     await redis.xack(streamKey, group, entry.id);
-    logger?.error({ entry: entry.id, deliveries: count, err: error }, 'entry moved to dead letters');
+    logger?.error(
+      { entry: entry.id, deliveries: count, err: error },
+      'entry moved to dead letters',
+    );
   };
 
   /** Returns false when an entry failed and was left pending for a retry. */
@@ -164,7 +172,14 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
   const step = async () => {
     if (readPending) {
       const reply = (await redis.xreadgroup(
-        'GROUP', group, consumer, 'COUNT', batchSize, 'STREAMS', streamKey, '0',
+        'GROUP',
+        group,
+        consumer,
+        'COUNT',
+        batchSize,
+        'STREAMS',
+        streamKey,
+        '0',
       )) as ReadReply;
       const pending = reply?.[0]?.[1] ?? [];
       if (!pending.length) readPending = false;
@@ -173,7 +188,13 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
     }
     if (Date.now() - lastClaim >= claimIntervalMs) {
       const [cursor, claimed] = (await redis.xautoclaim(
-        streamKey, group, consumer, claimIdleMs, claimCursor, 'COUNT', batchSize,
+        streamKey,
+        group,
+        consumer,
+        claimIdleMs,
+        claimCursor,
+        'COUNT',
+        batchSize,
       )) as [string, [string, string[] | null][]];
       claimCursor = cursor;
       if (cursor === '0-0') lastClaim = Date.now();
@@ -184,7 +205,16 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
       }
     }
     const reply = (await blocking.xreadgroup(
-      'GROUP', group, consumer, 'COUNT', batchSize, 'BLOCK', blockMs, 'STREAMS', streamKey, '>',
+      'GROUP',
+      group,
+      consumer,
+      'COUNT',
+      batchSize,
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      streamKey,
+      '>',
     )) as ReadReply;
     const fresh = reply?.[0]?.[1] ?? [];
     if (fresh.length) await processEntries(toEntries(fresh));

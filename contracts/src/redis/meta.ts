@@ -1,5 +1,5 @@
-import type { KeyLayout } from './keys';
 import type { RedisClient } from './client';
+import type { KeyLayout } from './keys';
 
 export const LAYOUT_VERSION = '1';
 
@@ -16,7 +16,9 @@ export const ensureLayout = async (redis: RedisClient, keys: KeyLayout) => {
   await redis.hsetnx(keys.meta, 'partitions', String(keys.partitions));
   const [version, partitions] = await redis.hmget(keys.meta, 'layoutVersion', 'partitions');
   if (version !== LAYOUT_VERSION) {
-    throw new LayoutMismatchError(`Redis holds key layout v${version}, this build writes v${LAYOUT_VERSION}.`);
+    throw new LayoutMismatchError(
+      `Redis holds key layout v${version}, this build writes v${LAYOUT_VERSION}.`,
+    );
   }
   if (Number(partitions) !== keys.partitions) {
     throw new LayoutMismatchError(

@@ -31,9 +31,10 @@ export const deciderSpec =
   }) =>
   (given: E[]) => ({
     when: (command: Command, ctx: Ctx) => {
-      const run = () => options.decide(options.fold(storedEvents(options.aggregateId, given)), command, ctx);
+      const run = () =>
+        options.decide(options.fold(storedEvents(options.aggregateId, given)), command, ctx);
       return {
-        then: (expected: E[]) => expect(run()).toEqual(expected),
+        thenAppends: (expected: E[]) => expect(run()).toEqual(expected),
         thenFails: (status: number, slug: string) => {
           let caught: unknown;
           try {
@@ -42,7 +43,10 @@ export const deciderSpec =
             caught = error;
           }
           expect(caught, 'decide should have thrown').toBeInstanceOf(ProblemError);
-          expect({ status: (caught as ProblemError).status, slug: (caught as ProblemError).slug }).toEqual({
+          expect({
+            status: (caught as ProblemError).status,
+            slug: (caught as ProblemError).slug,
+          }).toEqual({
             status,
             slug,
           });

@@ -47,10 +47,22 @@ export const createAccounts = (deps: AccountDeps) => {
     loadUser,
 
     /** Registers a user; the e-mail key, the credentials and the event are written in one append. */
-    async register(input: { email: string; password: string; name?: string | undefined; role: Role; actor?: string; corr: string }) {
+    async register(input: {
+      email: string;
+      password: string;
+      name?: string | undefined;
+      role: Role;
+      actor?: string;
+      corr: string;
+    }) {
       const userId = deps.newId();
       const name = input.name ?? input.email.split('@')[0]!;
-      const events = decideUser(null, { type: 'RegisterUser', email: input.email, name, role: input.role });
+      const events = decideUser(null, {
+        type: 'RegisterUser',
+        email: input.email,
+        name,
+        role: input.role,
+      });
       const passwordHash = await deps.passwords.hash(input.password);
       const result = await appendToStream(redis, {
         streamKey: keys.userStream(userId),
@@ -70,7 +82,10 @@ export const createAccounts = (deps: AccountDeps) => {
     async login(email: string, password: string) {
       const retryAfter = await deps.throttle.retryAfter(email);
       if (retryAfter > 0) {
-        throw problems.tooManyRequests('Too many failed logins for this e-mail; try again later.', retryAfter);
+        throw problems.tooManyRequests(
+          'Too many failed logins for this e-mail; try again later.',
+          retryAfter,
+        );
       }
       const userId = await redis.get(keys.email(email));
       const storedHash = userId ? await redis.get(keys.credentials(userId)) : null;
@@ -82,7 +97,12 @@ export const createAccounts = (deps: AccountDeps) => {
       }
       await deps.throttle.reset(email);
       const { token, expiresIn } = deps.tokens.sign({ userId: user.id, role: user.role });
-      return { token, tokenType: 'Bearer' as const, expiresIn, user: publicProfile(user, { userId: user.id, role: user.role }) };
+      return {
+        token,
+        tokenType: 'Bearer' as const,
+        expiresIn,
+        user: publicProfile(user, { userId: user.id, role: user.role }),
+      };
     },
 
     /**
@@ -96,7 +116,10 @@ export const createAccounts = (deps: AccountDeps) => {
         const user = await loadUser(userId);
         const events = decideUser(user, { type: 'ChangeRole', role });
         if (!events.length) {
-          const [last] = (await redis.xrevrange(keys.userStream(userId), '+', '-', 'COUNT', 1)) as [string, string[]][];
+          const [last] = (await redis.xrevrange(keys.userStream(userId), '+', '-', 'COUNT', 1)) as [
+            string,
+            string[],
+          ][];
           return { user: user!, position: formatPosition('id', last![0]) };
         }
         const result = await appendToStream(redis, {
@@ -107,7 +130,10 @@ export const createAccounts = (deps: AccountDeps) => {
           events: toNewEvents(events, actor.userId, corr),
         });
         if (result.outcome === 'appended') {
-          return { user: (await loadUser(userId))!, position: formatPosition('id', result.entryId) };
+          return {
+            user: (await loadUser(userId))!,
+            position: formatPosition('id', result.entryId),
+          };
         }
       }
       throw problems.conflict('concurrency-conflict', 'The user kept changing; try again.');

@@ -14,7 +14,12 @@ export const decideUser = (state: UserState, command: UserCommand): UserEvent[] 
   switch (command.type) {
     case 'RegisterUser':
       if (state) throw userErrors.emailTaken();
-      return [{ type: 'UserRegistered', data: { email: command.email, name: command.name, role: command.role } }];
+      return [
+        {
+          type: 'UserRegistered',
+          data: { email: command.email, name: command.name, role: command.role },
+        },
+      ];
     case 'ChangeRole':
       if (!state) throw userErrors.notFound();
       if (state.role === command.role) return [];

@@ -8,22 +8,33 @@ const given = deciderSpec({
   decide: (state, command: Parameters<typeof decideUser>[1]) => decideUser(state, command),
   aggregateId: '0190b6a0-0000-7000-8000-0000000000e1',
 });
-const registered = { type: 'UserRegistered' as const, data: { email: 'ada@example.com', name: 'Ada', role: 'member' as const } };
+const registered = {
+  type: 'UserRegistered' as const,
+  data: { email: 'ada@example.com', name: 'Ada', role: 'member' as const },
+};
 
 describe('user decider', () => {
   it('registers a new user', () => {
-    given([]).when({ type: 'RegisterUser', email: 'ada@example.com', name: 'Ada', role: 'member' }, undefined).then([registered]);
+    given([])
+      .when(
+        { type: 'RegisterUser', email: 'ada@example.com', name: 'Ada', role: 'member' },
+        undefined,
+      )
+      .thenAppends([registered]);
   });
   it('refuses to register a user twice (409)', () => {
     given([registered])
-      .when({ type: 'RegisterUser', email: 'ada@example.com', name: 'Ada', role: 'member' }, undefined)
+      .when(
+        { type: 'RegisterUser', email: 'ada@example.com', name: 'Ada', role: 'member' },
+        undefined,
+      )
       .thenFails(409, 'email-taken');
   });
   it('changes a role, and appends nothing when it is already that role', () => {
     given([registered])
       .when({ type: 'ChangeRole', role: 'admin' }, undefined)
-      .then([{ type: 'UserRoleChanged', data: { from: 'member', to: 'admin' } }]);
-    given([registered]).when({ type: 'ChangeRole', role: 'member' }, undefined).then([]);
+      .thenAppends([{ type: 'UserRoleChanged', data: { from: 'member', to: 'admin' } }]);
+    given([registered]).when({ type: 'ChangeRole', role: 'member' }, undefined).thenAppends([]);
   });
   it('answers 404 for a role change of an unknown user', () => {
     given([]).when({ type: 'ChangeRole', role: 'admin' }, undefined).thenFails(404, 'not-found');

@@ -7,8 +7,8 @@ import {
   problems,
   publicProfile,
   RegisterRequest,
-  type TokenService,
   requireAuth,
+  type TokenService,
 } from '@tasksync/contracts';
 import { type Request, type Response, Router } from 'express';
 import type { Accounts } from './accounts';
@@ -22,7 +22,9 @@ export const userRoutes = (accounts: Accounts, tokens: TokenService) => {
     const input = parseWith(RegisterRequest, req.body);
     const { user, position } = await accounts.register({ ...input, role: 'member', corr: req.id });
     res.setHeader('X-Event-Position', position);
-    res.status(201).json({ user: publicProfile(user, { userId: user.id, role: user.role }), position });
+    res
+      .status(201)
+      .json({ user: publicProfile(user, { userId: user.id, role: user.role }), position });
   };
   const login = async (req: Request, res: Response) => {
     const { email, password } = parseWith(LoginRequest, req.body);
