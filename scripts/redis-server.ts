@@ -91,6 +91,8 @@ export interface RedisServerOptions {
   dir?: string;
   appendfsync?: 'always' | 'everysec' | 'no';
   extraArgs?: string[];
+  /** Own process group: a terminal's Ctrl-C then reaches only whoever started it. */
+  detached?: boolean;
   onOutput?: (line: string) => void;
 }
 
@@ -121,7 +123,7 @@ export const startRedisServer = async (options: RedisServerOptions): Promise<Red
       ...persistence,
       ...(options.extraArgs ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false },
   );
   const forward = (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) if (line.trim()) options.onOutput?.(line);

@@ -1,5 +1,4 @@
 import {
-  ConfigError,
   commonEnv,
   createKeyLayout,
   createLogger,
@@ -13,6 +12,7 @@ import {
   parseConfig,
   ports,
   resolveJwtSecret,
+  runMain,
   shutdownOnSignals,
 } from '@tasksync/contracts';
 import { buildCommandApp } from './app';
@@ -47,7 +47,4 @@ const main = async () => {
   shutdownOnSignals({ server, logger, close: async () => void (await redis.quit()) });
 };
 
-main().catch((error) => {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exit(1);
-});
+void runMain(main);

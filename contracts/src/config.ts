@@ -7,9 +7,17 @@ import { z } from 'zod';
 /** The repository root: contracts/src/ is two levels below it. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** A start-up refusal: printed as its message alone, then the process exits with 1. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
+
+/** Runs a service's main; a ConfigError prints only its message, anything else its stack. */
+export const runMain = (main: () => Promise<void>) =>
+  main().catch((error) => {
+    console.error(error instanceof ConfigError ? error.message : error);
+    process.exit(1);
+  });
 
 /** Reads `.env` (repository root, then the working directory) once, without overriding the environment. */
 export const loadDotEnv = () => {

@@ -34,7 +34,12 @@ export const createLogger = (options: {
       ...base,
       transport: {
         target: 'pino-pretty',
-        options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,name' },
+        options: {
+          colorize: true,
+          singleLine: true,
+          translateTime: 'HH:MM:ss.l',
+          ignore: 'pid,hostname,name',
+        },
       },
     });
   }

@@ -1,5 +1,4 @@
 import {
-  ConfigError,
   createKeyLayout,
   createLogger,
   createMetrics,
@@ -9,6 +8,7 @@ import {
   loadDotEnv,
   newId,
   resolveJwtSecret,
+  runMain,
   shutdownOnSignals,
 } from '@tasksync/contracts';
 import { buildIdentityApp } from './app';
@@ -55,7 +55,4 @@ const main = async () => {
   shutdownOnSignals({ server, logger, close: async () => void (await redis.quit()) });
 };
 
-main().catch((error) => {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exit(1);
-});
+void runMain(main);

@@ -8,6 +8,7 @@ import './request';
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
 export const BODY_LIMIT = '100kb';
+const OPERATIONAL_PATHS = new Set(['/health', '/ready', '/metrics']);
 
 export interface ServiceMetrics {
   registry: Registry;
@@ -71,8 +72,15 @@ const requestContext =
         { method: req.method, route, status: String(res.statusCode) },
         seconds,
       );
-      req.log.info(
-        { method: req.method, url: req.path, status: res.statusCode, ms: seconds * 1000 },
+      // Probes come every few seconds; they would drown the access log.
+      const level = OPERATIONAL_PATHS.has(req.path) ? 'debug' : 'info';
+      req.log[level](
+        {
+          method: req.method,
+          url: req.path,
+          status: res.statusCode,
+          ms: Math.round(seconds * 1e4) / 10,
+        },
         'request',
       );
     });

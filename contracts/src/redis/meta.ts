@@ -1,11 +1,11 @@
+import { ConfigError } from '../config';
 import type { RedisClient } from './client';
 import type { KeyLayout } from './keys';
 
 export const LAYOUT_VERSION = '1';
 
-export class LayoutMismatchError extends Error {
-  override readonly name = 'LayoutMismatchError';
-}
+/** A configuration that does not fit the data already in Redis. */
+export class LayoutMismatchError extends ConfigError {}
 
 /**
  * Writes the partition count on first use and refuses a different one later:

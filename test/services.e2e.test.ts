@@ -1,0 +1,122 @@
+import { describe, expect, inject, it } from 'vitest';
+import { freePort } from '../scripts/redis-server';
+import { cleanEnv, runTs } from './processes';
+import { client, uniquePrefix } from './support';
+
+const SECRET = 'e2e-secret-e2e-secret-e2e-secret-e2e-secret';
+
+const serviceEnv = (extra: Record<string, string>) =>
+  cleanEnv({
+    REDIS_URL: inject('redisUrl'),
+    REDIS_PREFIX: uniquePrefix(),
+    NODE_ENV: 'test',
+    JWT_SECRET: SECRET,
+    BCRYPT_COST: '4',
+    ...extra,
+  });
+
+describe('each service on its own (npm run start -w <service>)', () => {
+  it('runs identity-service alone with JSON logs, never logs a password hash, and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const service = runTs(
+      'identity-service/src/main.ts',
+      serviceEnv({ IDENTITY_PORT: String(port) }),
+    );
+    await service.waitForOutput(/identity-service listening/);
+    const api = client(`http://127.0.0.1:${port}`);
+    expect(
+      (await api.post('/auth/register', { email: 'solo@example.com', password: 'solo-password' }))
+        .status,
+    ).toBe(201);
+    expect(
+      (await api.post('/auth/login', { email: 'solo@example.com', password: 'solo-password' }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await api.post('/auth/login', { email: 'solo@example.com', password: 'wrong-password' }))
+        .status,
+    ).toBe(401);
+    expect(await service.stop('SIGTERM')).toBe(0);
+    const lines = service.output().split('\n').filter(Boolean);
+    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(lines.map((line) => JSON.parse(line).msg)).toEqual(
+      expect.arrayContaining(['request', 'shutting down', 'stopped']),
+    );
+    expect(service.output()).not.toMatch(/\$2[aby]\$/);
+    expect(service.output()).not.toContain('solo-password');
+  });
+
+  it('runs command-service alone and answers /ready', async () => {
+    const port = await freePort();
+    const service = runTs(
+      'command-service/src/main.ts',
+      serviceEnv({ COMMAND_PORT: String(port) }),
+    );
+    await service.waitForOutput(/command-service listening/);
+    expect((await client(`http://127.0.0.1:${port}`).get('/ready')).status).toBe(200);
+    expect(await service.stop('SIGTERM')).toBe(0);
+  });
+});
+
+describe('start-up refusals', () => {
+  const refuses = async (entry: string, extra: Record<string, string>, message: RegExp) => {
+    const service = runTs(entry, serviceEnv({ IDENTITY_PORT: '0', COMMAND_PORT: '0', ...extra }));
+    const code = await new Promise<number | null>((resolve) => service.child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(service.output()).toMatch(message);
+    expect(service.output()).not.toMatch(/\n\s+at /);
+  };
+
+  it('refuses production without a JWT secret, with a short one, or with the default admin password', async () => {
+    await refuses(
+      'identity-service/src/main.ts',
+      {
+        NODE_ENV: 'production',
+        JWT_SECRET: '',
+        BCRYPT_COST: '',
+        ADMIN_PASSWORD: 'a-strong-admin-password',
+      },
+      /JWT_SECRET is required in production/,
+    );
+    await refuses(
+      'command-service/src/main.ts',
+      { NODE_ENV: 'production', JWT_SECRET: 'short' },
+      /JWT_SECRET must be at least 32 bytes/,
+    );
+    await refuses(
+      'identity-service/src/main.ts',
+      { NODE_ENV: 'production', BCRYPT_COST: '', ADMIN_PASSWORD: 'admin123' },
+      /ADMIN_PASSWORD must be set \(and not the development default\)/,
+    );
+    await refuses(
+      'identity-service/src/main.ts',
+      { NODE_ENV: 'production', BCRYPT_COST: '' },
+      /ADMIN_PASSWORD must be set/,
+    );
+  });
+
+  it('names a wrong configuration value', async () => {
+    await refuses(
+      'command-service/src/main.ts',
+      { EVENT_PARTITIONS: 'many' },
+      /EVENT_PARTITIONS: .*number/,
+    );
+    await refuses('identity-service/src/main.ts', { LOG_LEVEL: 'loud' }, /LOG_LEVEL/);
+  });
+
+  it('refuses a partition count other than the one the data was written with', async () => {
+    const prefix = uniquePrefix();
+    const port = await freePort();
+    const first = runTs(
+      'command-service/src/main.ts',
+      serviceEnv({ REDIS_PREFIX: prefix, COMMAND_PORT: String(port) }),
+    );
+    await first.waitForOutput(/listening/);
+    expect(await first.stop()).toBe(0);
+    await refuses(
+      'command-service/src/main.ts',
+      { REDIS_PREFIX: prefix, EVENT_PARTITIONS: '4' },
+      /EVENT_PARTITIONS is 4 but the data in Redis was written with 1/,
+    );
+  });
+});

@@ -1,0 +1,86 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../scripts/redis-server';
+import { cleanEnv, type RunningProcess, runTs } from './processes';
+import { client } from './support';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'tasksync-start-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('npm start', () => {
+  it('runs Redis and every service, survives a restart on the same data, and stops cleanly on Ctrl-C', async () => {
+    const [identityPort, commandPort] = [await freePort(), await freePort()];
+    const env = cleanEnv({
+      DATA_DIR: dataDir,
+      EMBEDDED_REDIS_PORT: '0',
+      IDENTITY_PORT: String(identityPort),
+      COMMAND_PORT: String(commandPort),
+      NODE_ENV: 'development',
+      BCRYPT_COST: '4',
+    });
+    const identity = client(`http://127.0.0.1:${identityPort}`);
+    const commands = client(`http://127.0.0.1:${commandPort}`);
+    let supervisor: RunningProcess = runTs('scripts/start.ts', env);
+    await supervisor.waitForOutput(/TaskSync is running/);
+    expect(supervisor.output()).toContain(`identity-service  http://localhost:${identityPort}`);
+    expect(supervisor.output()).toContain(`command-service   http://localhost:${commandPort}`);
+
+    const registered = await identity.post('/auth/register', {
+      email: 'new@example.com',
+      password: 'new-user-pw',
+    });
+    expect(registered.status).toBe(201);
+    const login = await identity.post('/auth/login', {
+      email: 'new@example.com',
+      password: 'new-user-pw',
+    });
+    const token = login.body.token as string;
+    const admin = await identity.post('/auth/login', {
+      email: 'admin@example.com',
+      password: 'admin123',
+    });
+    expect(admin.status).toBe(200);
+    expect(admin.body.user.role).toBe('admin');
+
+    const created = await commands.post('/tasks', { title: 'Survive a restart' }, { token });
+    expect(created.status).toBe(201);
+    expect(
+      (await commands.patch(`/tasks/${created.body.id}`, { status: 'in-progress' }, { token })).body
+        .revision,
+    ).toBe(1);
+
+    const redisPid = Number(readFileSync(join(dataDir, 'redis/redis.pid'), 'utf8'));
+    expect(isAlive(redisPid)).toBe(true);
+    expect(await supervisor.stop('SIGINT')).toBe(0);
+    expect(supervisor.output()).toContain('[tasksync] stopped');
+    expect(isAlive(redisPid)).toBe(false);
+    expect(existsSync(join(dataDir, 'redis/appendonlydir'))).toBe(true);
+
+    // Same data directory: the task, the user and the shared JWT secret are all still there.
+    supervisor = runTs('scripts/start.ts', env);
+    await supervisor.waitForOutput(/TaskSync is running/);
+    const moved = await commands.patch(
+      `/tasks/${created.body.id}`,
+      { status: 'completed' },
+      { token },
+    );
+    expect(moved.status).toBe(200);
+    expect(moved.body.revision).toBe(2);
+    expect(
+      (await identity.post('/auth/register', { email: 'new@example.com', password: 'new-user-pw' }))
+        .status,
+    ).toBe(409);
+    expect(await supervisor.stop('SIGINT')).toBe(0);
+  });
+});
