@@ -17,6 +17,7 @@ import {
   runMain,
 } from '@tasksync/contracts';
 import { z } from 'zod';
+import { waitUntilReady } from './processes';
 import {
   findRedisServer,
   freePort,
@@ -85,19 +86,6 @@ const prefixLines = (prefix: string, stream: NodeJS.ReadableStream, out: NodeJS.
     for (const line of lines) out.write(`${prefix} ${line}\n`);
   });
   stream.on('end', () => rest && out.write(`${prefix} ${rest}\n`));
-};
-
-const waitUntilReady = async (url: string, child: ChildProcess, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && child.exitCode === null) {
-    try {
-      if ((await fetch(`${url}/ready`)).ok) return true;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return false;
 };
 
 /** A redis-server left running by a supervisor that was killed: stop it before reusing its data. */

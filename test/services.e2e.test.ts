@@ -1,7 +1,7 @@
 import { describe, expect, inject, it } from 'vitest';
+import { runTs } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
-import { cleanEnv, runTs } from './processes';
-import { client, uniquePrefix } from './support';
+import { cleanEnv, client, uniquePrefix } from './support';
 
 const SECRET = 'e2e-secret-e2e-secret-e2e-secret-e2e-secret';
 

@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type RunningProcess, runTs } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
-import { cleanEnv, type RunningProcess, runTs } from './processes';
-import { client } from './support';
+import { cleanEnv, client } from './support';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tasksync-start-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));

@@ -138,3 +138,13 @@ export const expectProblem = (answer: JsonAnswer, status: number, slug?: string)
   });
   if (slug) expect(answer.body.type).toBe(`urn:tasksync:problem:${slug}`);
 };
+
+/** The environment without anything that would point a child at another Redis or port. */
+export const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (/^(REDIS_|JWT_|ADMIN_|EVENT_PARTITIONS|.*_PORT$|VITEST|NODE_ENV|LOG_LEVEL)/.test(name))
+      delete env[name];
+  }
+  return { ...env, ...extra };
+};

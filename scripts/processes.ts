@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { repoRoot } from '@tasksync/contracts';
-import { waitFor } from './support';
 
 export interface RunningProcess {
   child: ChildProcess;
@@ -9,6 +8,21 @@ export interface RunningProcess {
   /** Sends a signal and resolves with the exit code (null when killed by a signal). */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
+
+const waitFor = async <T>(
+  check: () => T | undefined,
+  timeoutMs: number,
+  what: string,
+): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
 
 /** Runs a TypeScript entry point of this repository as its own process, as npm start does. */
 export const runTs = (entry: string, env: NodeJS.ProcessEnv): RunningProcess => {
@@ -31,15 +45,12 @@ export const runTs = (entry: string, env: NodeJS.ProcessEnv): RunningProcess => 
     child,
     output: () => output,
     waitForOutput: async (pattern, timeoutMs = 30_000) => {
-      await waitFor(
+      const found = await waitFor(
         () => (pattern.test(output) ? true : child.exitCode !== null ? false : undefined),
-        {
-          timeoutMs,
-          message: `output matching ${pattern}`,
-        },
-      ).then((found) => {
-        if (!found) throw new Error(`process exited before printing ${pattern}:\n${output}`);
-      });
+        timeoutMs,
+        `output matching ${pattern}`,
+      );
+      if (!found) throw new Error(`process exited before printing ${pattern}:\n${output}`);
     },
     stop: async (signal = 'SIGTERM', timeoutMs = 20_000) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -51,12 +62,16 @@ export const runTs = (entry: string, env: NodeJS.ProcessEnv): RunningProcess => 
   };
 };
 
-/** The environment without anything that would point a child at another Redis or port. */
-export const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (/^(REDIS_|JWT_|ADMIN_|EVENT_PARTITIONS|.*_PORT$|VITEST|NODE_ENV|LOG_LEVEL)/.test(name))
-      delete env[name];
+/** Polls `<url>/ready` until it answers 200, the process exits, or the time is up. */
+export const waitUntilReady = async (url: string, child: ChildProcess, timeoutMs = 30_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && child.exitCode === null) {
+    try {
+      if ((await fetch(`${url}/ready`)).ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { ...env, ...extra };
+  return false;
 };
