@@ -77,7 +77,11 @@ const main = async () => {
     port: await freePort(),
     dir: join(dataDir, 'redis'),
   });
-  const [identityPort, commandPort] = [await freePort(), await freePort()];
+  const [identityPort, commandPort, referencePort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: 'production',
@@ -92,6 +96,7 @@ const main = async () => {
   const services: RunningProcess[] = [
     runTs('identity-service/src/main.ts', env),
     runTs('command-service/src/main.ts', env),
+    runTs('bench/reference-app.ts', { ...env, PORT: String(referencePort) }),
   ];
   try {
     const identity = `http://127.0.0.1:${identityPort}`;
@@ -111,17 +116,36 @@ const main = async () => {
 
     const ceiling = redisBenchmarkXadd(redis.port);
     const rows: Row[] = [];
+    const createBody = JSON.stringify({
+      title: 'Benchmark task',
+      priority: 'high',
+      labels: ['bench'],
+    });
     rows.push(
       await load({
         name: 'POST /tasks',
         url: `${commands}/tasks`,
         method: 'POST',
         headers,
-        body: JSON.stringify({ title: 'Benchmark task', priority: 'high', labels: ['bench'] }),
+        body: createBody,
         connections: CONNECTIONS,
         duration: DURATION,
       }),
     );
+    rows.push(
+      await load({
+        name: 'reference: bare express JWT + zod + XADD',
+        url: `http://127.0.0.1:${referencePort}/tasks`,
+        method: 'POST',
+        headers,
+        body: createBody,
+        connections: CONNECTIONS,
+        duration: DURATION,
+        note: 'yardstick measured in the same run (bench/reference-app.ts)',
+      }),
+    );
+    const ratio = rows[0]!.requestsPerSecond / rows[1]!.requestsPerSecond;
+    rows[0]!.note = `${Math.round(ratio * 100)}% of the bare reference in this run`;
 
     const taskIds: string[] = [];
     for (let i = 0; i < 1_000; i++) {

@@ -1,11 +1,38 @@
-import { validate as uuidValidate, v5 as uuidv5, v7 as uuidv7 } from 'uuid';
+import { randomFillSync } from 'node:crypto';
+import { validate as uuidValidate, v5 as uuidv5 } from 'uuid';
 
 /** Namespace for ids derived from (user, Idempotency-Key): a retried create lands on the same task. */
 const IDEMPOTENT_CREATE_NAMESPACE = '6f1c3b1e-6d9a-4d7e-9a51-3f0f3d6f2a10';
 
 export type IdGenerator = () => string;
 
-export const newId: IdGenerator = () => uuidv7();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const POOL_SIZE = 10 * 1024;
+const pool = Buffer.allocUnsafe(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+/**
+ * A uuid v7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. The
+ * randomness comes from a pooled buffer refilled 1,000 ids at a time: asking
+ * the system for 10 bytes per id cost about a tenth of a create's CPU time.
+ */
+export const newId: IdGenerator = () => {
+  if (poolOffset + 10 > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const r = poolOffset;
+  poolOffset += 10;
+  const ms = Date.now();
+  const high = Math.floor(ms / 0x10000);
+  const time = `${(high >>> 0).toString(16).padStart(8, '0')}${(ms & 0xffff).toString(16).padStart(4, '0')}`;
+  return (
+    `${time.slice(0, 8)}-${time.slice(8, 12)}-` +
+    `7${HEX[pool[r]! & 0x0f]!.slice(1)}${HEX[pool[r + 1]!]}-` +
+    `${HEX[(pool[r + 2]! & 0x3f) | 0x80]}${HEX[pool[r + 3]!]}-` +
+    `${HEX[pool[r + 4]!]}${HEX[pool[r + 5]!]}${HEX[pool[r + 6]!]}${HEX[pool[r + 7]!]}${HEX[pool[r + 8]!]}${HEX[pool[r + 9]!]}`
+  );
+};
 
 export const idFromIdempotencyKey = (userId: string, key: string): string =>
   uuidv5(`${userId}\n${key}`, IDEMPOTENT_CREATE_NAMESPACE);

@@ -33,12 +33,41 @@ export class InvalidTokenError extends Error {
  * HS256 only, `exp` required, `iss` and `aud` checked. The secret is turned
  * into a KeyObject once: jsonwebtoken verifies with it in microseconds, where a
  * string secret costs hundreds of microseconds per request.
+ *
+ * A client sends the same token with every request, so verified tokens are
+ * remembered until they expire (bounded, oldest first out): the exact string
+ * was checked once, and a cached entry still honours `exp`.
  */
 export const createTokenService = (options: {
   secret: string;
   ttlSeconds: number;
+  cacheSize?: number;
+  now?: () => number;
 }): TokenService => {
   const key: KeyObject = createSecretKey(Buffer.from(options.secret, 'utf8'));
+  const cacheSize = options.cacheSize ?? 10_000;
+  const now = options.now ?? Date.now;
+  const verified = new Map<string, { auth: AuthContext; expiresAtMs: number }>();
+  const verifyUncached = (token: string) => {
+    let payload: unknown;
+    try {
+      payload = jwt.verify(token, key, {
+        algorithms: ['HS256'],
+        issuer: JWT_ISSUER,
+        audience: JWT_AUDIENCE,
+        clockTimestamp: Math.floor(now() / 1000),
+      });
+    } catch (error) {
+      const expired = error instanceof jwt.TokenExpiredError;
+      throw new InvalidTokenError(expired ? 'The token has expired.' : 'The token is not valid.');
+    }
+    const claims = Claims.safeParse(payload);
+    if (!claims.success) throw new InvalidTokenError('The token lacks required claims.');
+    return {
+      auth: { userId: claims.data.sub, role: claims.data.role },
+      expiresAtMs: claims.data.exp * 1000,
+    };
+  };
   return {
     sign: ({ userId, role }) => ({
       token: jwt.sign({ role }, key, {
@@ -51,20 +80,16 @@ export const createTokenService = (options: {
       expiresIn: options.ttlSeconds,
     }),
     verify: (token) => {
-      let payload: unknown;
-      try {
-        payload = jwt.verify(token, key, {
-          algorithms: ['HS256'],
-          issuer: JWT_ISSUER,
-          audience: JWT_AUDIENCE,
-        });
-      } catch (error) {
-        const expired = error instanceof jwt.TokenExpiredError;
-        throw new InvalidTokenError(expired ? 'The token has expired.' : 'The token is not valid.');
+      const cached = verified.get(token);
+      if (cached) {
+        if (now() < cached.expiresAtMs) return cached.auth;
+        verified.delete(token);
+        throw new InvalidTokenError('The token has expired.');
       }
-      const claims = Claims.safeParse(payload);
-      if (!claims.success) throw new InvalidTokenError('The token lacks required claims.');
-      return { userId: claims.data.sub, role: claims.data.role };
+      const entry = verifyUncached(token);
+      verified.set(token, entry);
+      if (verified.size > cacheSize) verified.delete(verified.keys().next().value!);
+      return entry.auth;
     },
   };
 };

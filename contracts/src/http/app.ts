@@ -9,6 +9,8 @@ import './request';
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
 export const BODY_LIMIT = '100kb';
 const OPERATIONAL_PATHS = new Set(['/health', '/ready', '/metrics']);
+/** `application/json`, optionally with parameters such as `; charset=utf-8`. */
+const JSON_MEDIA_TYPE = /^application\/json\s*(?:;|$)/i;
 
 export interface ServiceMetrics {
   registry: Registry;
@@ -46,7 +48,8 @@ export const createBaseApp = (options: { logger: Logger; metrics: ServiceMetrics
   app.set('query parser', 'simple');
   app.use(requestContext(options.logger, options.metrics));
   app.use(jsonOnly);
-  app.use(express.json({ limit: BODY_LIMIT, strict: true, type: 'application/json' }));
+  // jsonOnly has already refused other media types, so the parser need not check again.
+  app.use(express.json({ limit: BODY_LIMIT, strict: true, type: () => true }));
   return app;
 };
 
@@ -57,13 +60,15 @@ export const finishApp = (app: Express, logger: Logger) => {
   return app;
 };
 
-const requestContext =
-  (logger: Logger, metrics: ServiceMetrics): RequestHandler =>
-  (req, res, next) => {
+const requestContext = (logger: Logger, metrics: ServiceMetrics): RequestHandler => {
+  const accessLogged = logger.isLevelEnabled('info');
+  return (req, res, next) => {
     const started = process.hrtime.bigint();
     const given = req.headers['x-request-id'];
     req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
-    req.log = logger.child({ reqId: req.id });
+    // A per-request child logger only when access lines are written; requests at
+    // level warn share the service logger, and errors add the request id themselves.
+    req.log = accessLogged ? logger.child({ reqId: req.id }) : logger;
     res.setHeader('X-Request-Id', req.id);
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -74,6 +79,7 @@ const requestContext =
       );
       // Probes come every few seconds; they would drown the access log.
       const level = OPERATIONAL_PATHS.has(req.path) ? 'debug' : 'info';
+      if (!accessLogged || !logger.isLevelEnabled(level)) return;
       req.log[level](
         {
           method: req.method,
@@ -86,13 +92,14 @@ const requestContext =
     });
     next();
   };
+};
 
 /** Bodies must be JSON (design §3); anything else is 415 before it is read. */
 const jsonOnly: RequestHandler = (req, _res, next) => {
   const hasBody =
     req.headers['transfer-encoding'] !== undefined ||
     Number(req.headers['content-length'] ?? 0) > 0;
-  if (hasBody && !req.is('application/json')) {
+  if (hasBody && !JSON_MEDIA_TYPE.test(req.headers['content-type'] ?? '')) {
     return next(
       new ProblemError(
         415,

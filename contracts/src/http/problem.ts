@@ -145,7 +145,7 @@ export const problemHandler =
     const problem =
       error instanceof ProblemError ? error : fromBodyParser(error as BodyParserError);
     if (problem) return sendProblem(res, problem);
-    (req.log ?? logger).error({ err: error }, 'unexpected error');
+    logger.error({ err: error, reqId: req.id }, 'unexpected error');
     if (res.headersSent) return res.end();
     sendProblem(
       res,
