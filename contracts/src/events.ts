@@ -82,15 +82,26 @@ export const DomainEvent = z.discriminatedUnion('type', [
 export type DomainEvent = z.infer<typeof DomainEvent>;
 export type EventType = DomainEvent['type'];
 
-/** The schema version every producer writes today. */
-export const CURRENT_EVENT_VERSION = 1;
+/** The schema version producers write today, per event type. */
+export const eventVersions: Record<EventType, number> = {
+  TaskCreated: 1,
+  TaskDetailsChanged: 1,
+  TaskStatusChanged: 1,
+  TaskAssigned: 1,
+  CommentAdded: 1,
+  TaskDeleted: 1,
+  UserRegistered: 1,
+  UserRoleChanged: 1,
+};
+
+export type Upcasters = Partial<Record<EventType, Record<number, (data: unknown) => unknown>>>;
 
 /**
  * Upcasters lift an older payload one version up: `upcasters[type][v]` turns a
  * version-v payload into version v+1. None exist yet; a v2 schema adds its v1
  * upcaster here, and every consumer reads old events through `decodeEvent`.
  */
-export const upcasters: Partial<Record<EventType, Record<number, (data: unknown) => unknown>>> = {};
+export const upcasters: Upcasters = {};
 
 /** Metadata every stored event carries beside its payload (design §2, envelope). */
 export interface EventMeta {
@@ -125,9 +136,9 @@ export class EventDecodeError extends Error {
 const envelopeFields = z.object({
   id: z.string().min(1),
   type: z.string().min(1),
-  v: z.coerce.number().int().positive(),
+  v: z.string().regex(/^[1-9]\d{0,5}$/).transform(Number),
   agg: z.string().min(1),
-  rev: z.coerce.number().int().nonnegative(),
+  rev: z.string().regex(/^\d{1,15}$/).transform(Number),
   at: z.string().min(1),
   actor: z.string().min(1),
   corr: z.string(),
@@ -146,28 +157,39 @@ export const fieldsToRecord = (fields: string[]): Record<string, string> => {
  * older versions first. Unknown types or versions throw, so a consumer sends
  * them to its dead-letter stream instead of silently dropping them.
  */
-export const decodeEvent = (entryId: string, fields: Record<string, string>): StoredEvent => {
-  const envelope = envelopeFields.safeParse(fields);
-  if (!envelope.success) throw new EventDecodeError(`entry ${entryId}: malformed envelope`);
-  const { type, v, data: rawData, ...meta } = envelope.data;
-  let data: unknown;
-  try {
-    data = JSON.parse(rawData);
-  } catch {
-    throw new EventDecodeError(`entry ${entryId}: data is not JSON`);
-  }
-  if (v > CURRENT_EVENT_VERSION) {
-    throw new EventDecodeError(`entry ${entryId}: ${type} v${v} is newer than this reader`);
-  }
-  for (let version = v; version < CURRENT_EVENT_VERSION; version++) {
-    const upcast = upcasters[type as EventType]?.[version];
-    if (!upcast)
-      throw new EventDecodeError(`entry ${entryId}: no upcaster for ${type} v${version}`);
-    data = upcast(data);
-  }
-  const event = DomainEvent.safeParse({ type, data });
-  if (!event.success) {
-    throw new EventDecodeError(`entry ${entryId}: not a valid ${type} v${CURRENT_EVENT_VERSION}`);
-  }
-  return { ...event.data, ...meta, entryId };
-};
+export const createEventDecoder =
+  (
+    versions: Record<string, number>,
+    lift: Upcasters,
+    schema: z.ZodType<DomainEvent> = DomainEvent,
+  ) =>
+  (entryId: string, fields: Record<string, string>): StoredEvent => {
+    const envelope = envelopeFields.safeParse(fields);
+    if (!envelope.success) throw new EventDecodeError(`entry ${entryId}: malformed envelope`);
+    const { type, v, data: rawData, ...meta } = envelope.data;
+    let data: unknown;
+    try {
+      data = JSON.parse(rawData);
+    } catch {
+      throw new EventDecodeError(`entry ${entryId}: data is not JSON`);
+    }
+    const current = versions[type];
+    if (current === undefined) throw new EventDecodeError(`entry ${entryId}: unknown type ${type}`);
+    if (v > current) {
+      throw new EventDecodeError(`entry ${entryId}: ${type} v${v} is newer than this reader`);
+    }
+    for (let version = v; version < current; version++) {
+      const upcast = lift[type as EventType]?.[version];
+      if (!upcast) {
+        throw new EventDecodeError(`entry ${entryId}: no upcaster for ${type} v${version}`);
+      }
+      data = upcast(data);
+    }
+    const event = schema.safeParse({ type, data });
+    if (!event.success) {
+      throw new EventDecodeError(`entry ${entryId}: not a valid ${type} v${current}`);
+    }
+    return { ...event.data, ...meta, entryId };
+  };
+
+export const decodeEvent = createEventDecoder(eventVersions, upcasters);

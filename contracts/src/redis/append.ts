@@ -1,5 +1,5 @@
 import type { NewEvent } from '../events';
-import { CURRENT_EVENT_VERSION } from '../events';
+import { eventVersions } from '../events';
 import type { RedisClient } from './client';
 
 export type ExpectedRevision = 'any' | 'none' | number;
@@ -150,7 +150,7 @@ export const appendToStream = async (
     args.push(
       event.id,
       event.type,
-      String(CURRENT_EVENT_VERSION),
+      String(eventVersions[event.type]),
       event.at,
       event.actor,
       event.corr,
