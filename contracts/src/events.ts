@@ -136,9 +136,15 @@ export class EventDecodeError extends Error {
 const envelopeFields = z.object({
   id: z.string().min(1),
   type: z.string().min(1),
-  v: z.string().regex(/^[1-9]\d{0,5}$/).transform(Number),
+  v: z
+    .string()
+    .regex(/^[1-9]\d{0,5}$/)
+    .transform(Number),
   agg: z.string().min(1),
-  rev: z.string().regex(/^\d{1,15}$/).transform(Number),
+  rev: z
+    .string()
+    .regex(/^\d{1,15}$/)
+    .transform(Number),
   at: z.string().min(1),
   actor: z.string().min(1),
   corr: z.string(),
