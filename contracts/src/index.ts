@@ -18,3 +18,4 @@ export * from './redis/consumer';
 export * from './redis/keys';
 export * from './redis/meta';
 export * from './redis/readers';
+export * from './runtime';

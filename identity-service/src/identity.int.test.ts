@@ -210,6 +210,48 @@ describe('POST /auth/login', () => {
     });
   });
 
+  it('spends one bcrypt comparison on an unknown e-mail too, so timing does not tell it apart', async () => {
+    const real = await createPasswordHasher(4);
+    const compared: (string | null)[] = [];
+    const { app } = buildIdentityApp({
+      redis,
+      keys,
+      tokens,
+      passwords: {
+        hash: real.hash,
+        verify: (password, hash) => {
+          compared.push(hash);
+          return real.verify(password, hash);
+        },
+      },
+      logger,
+      metrics: createMetrics('identity-timing'),
+      now: () => new Date(),
+      newId,
+      loginThrottle: { maxFailures: 10, windowSeconds: 900 },
+    });
+    const server = await listen(app);
+    try {
+      await register('timing@example.com', 'timing-password');
+      const timing = client(server.url);
+      expect(
+        (await timing.post('/auth/login', { email: 'ghost@example.com', password: 'whatever-pw' }))
+          .status,
+      ).toBe(401);
+      expect(
+        (
+          await timing.post('/auth/login', {
+            email: 'timing@example.com',
+            password: 'wrong-password',
+          })
+        ).status,
+      ).toBe(401);
+      expect(compared).toEqual([null, expect.stringMatching(BCRYPT)]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('throttles an e-mail after 10 failures in 15 minutes with 429 and Retry-After, even for the right password', async () => {
     await register('target@example.com', 'target-password');
     for (let i = 0; i < 10; i++) {

@@ -1,0 +1,74 @@
+import type { Express } from 'express';
+import { createTokenService, type TokenService } from './auth/jwt';
+import { resolveJwtSecret } from './config';
+import { createMetrics, type ServiceMetrics, shutdownOnSignals } from './http/app';
+import { createLogger, type Logger } from './logger';
+import { createRedis, type RedisClient } from './redis/client';
+import { createKeyLayout, type KeyLayout } from './redis/keys';
+import { ensureLayout } from './redis/meta';
+
+export interface ServiceRuntime {
+  logger: Logger;
+  redis: RedisClient;
+  keys: KeyLayout;
+  tokens: TokenService;
+  metrics: ServiceMetrics;
+}
+
+/**
+ * What every service's main wires first: its logger, Redis checked against the
+ * stored key layout, the token service and its metrics registry.
+ */
+export const createServiceRuntime = async (
+  name: string,
+  config: {
+    NODE_ENV: string;
+    LOG_LEVEL: string;
+    REDIS_URL: string;
+    REDIS_CLUSTER: boolean;
+    REDIS_PREFIX: string;
+    EVENT_PARTITIONS: number;
+    DATA_DIR: string;
+    JWT_SECRET?: string | undefined;
+    JWT_TTL_SECONDS: number;
+  },
+): Promise<ServiceRuntime> => {
+  const logger = createLogger({
+    name,
+    level: config.LOG_LEVEL,
+    pretty: config.NODE_ENV === 'development',
+  });
+  const { secret, generated } = resolveJwtSecret(config);
+  if (generated)
+    logger.warn('JWT_SECRET not set: generated a development secret in the data directory.');
+  const redis = createRedis(config);
+  const keys = createKeyLayout(config.REDIS_PREFIX, config.EVENT_PARTITIONS);
+  await ensureLayout(redis, keys);
+  return {
+    logger,
+    redis,
+    keys,
+    tokens: createTokenService({ secret, ttlSeconds: config.JWT_TTL_SECONDS }),
+    metrics: createMetrics(`${name}-service`),
+  };
+};
+
+/** Listens, says where, and shuts down gracefully on SIGTERM/SIGINT, closing Redis last. */
+export const serve = (
+  app: Express,
+  runtime: ServiceRuntime,
+  options: { name: string; port: number },
+) => {
+  const server = app.listen(options.port, () =>
+    runtime.logger.info(
+      { port: options.port },
+      `${options.name} listening on http://localhost:${options.port}`,
+    ),
+  );
+  shutdownOnSignals({
+    server,
+    logger: runtime.logger,
+    close: async () => void (await runtime.redis.quit()),
+  });
+  return server;
+};
