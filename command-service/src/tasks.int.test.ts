@@ -572,3 +572,39 @@ describe('operations', () => {
     expectProblem(await api.get('/nowhere', { token: creator.token }), 404, 'not-found');
   });
 });
+
+describe('when Redis is unreachable', () => {
+  it('answers writes with 503 problem+json and Retry-After instead of hanging or 500', async () => {
+    const { freePort } = await import('../../scripts/redis-server');
+    const { createRedis } = await import('@tasksync/contracts');
+    const deadRedis = createRedis({
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      REDIS_CLUSTER: false,
+    });
+    deadRedis.on('error', () => undefined);
+    const app = buildCommandApp({
+      redis: deadRedis,
+      keys,
+      tokens,
+      logger: capturingLogger().logger,
+      metrics: createMetrics('command-dead'),
+      now: () => new Date(),
+      newId,
+    });
+    const server = await listen(app);
+    try {
+      const dead = client(server.url);
+      const answer = await dead.post(
+        '/tasks',
+        { title: 'nowhere to go' },
+        { token: creator.token },
+      );
+      expectProblem(answer, 503, 'storage-unavailable');
+      expect(answer.headers.get('retry-after')).toBe('1');
+      expect((await dead.get('/ready')).status).toBe(503);
+    } finally {
+      await server.close();
+      deadRedis.disconnect();
+    }
+  });
+});

@@ -91,6 +91,7 @@ describe('POST /auth/register', () => {
       position: expect.stringMatching(/^id:\d+-\d+$/),
     });
     expect(answer.headers.get('x-event-position')).toBe(answer.body.position);
+    expect(answer.headers.get('etag')).toBe('"0"');
     const [entryId, fields] = (
       (await redis.xrange(keys.userStream(answer.body.user.id), '-', '+')) as [string, string[]][]
     )[0]!;
@@ -342,6 +343,7 @@ describe('PATCH /users/:id/role', () => {
       { token: adminToken },
     );
     expect(answer.status).toBe(200);
+    expect(answer.headers.get('etag')).toBe('"1"');
     expect(answer.body.user).toMatchObject({
       id: member.body.user.id,
       role: 'admin',

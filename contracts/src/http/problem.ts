@@ -138,6 +138,17 @@ const fromBodyParser = (error: BodyParserError): ProblemError | undefined => {
   }
 };
 
+/**
+ * ioredis gives up on a command after its retries while Redis is away: the
+ * client did nothing wrong and may retry, so that is 503, not 500.
+ */
+const isRedisUnavailable = (error: unknown) =>
+  error instanceof Error &&
+  (error.name === 'MaxRetriesPerRequestError' ||
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|Connection is closed|Stream isn't writeable|CLUSTERDOWN|LOADING/.test(
+      error.message,
+    ));
+
 /** Turns every error into problem+json; unexpected ones are logged and answered without internals. */
 export const problemHandler =
   (logger: Logger): ErrorRequestHandler =>
@@ -145,6 +156,17 @@ export const problemHandler =
     const problem =
       error instanceof ProblemError ? error : fromBodyParser(error as BodyParserError);
     if (problem) return sendProblem(res, problem);
+    if (isRedisUnavailable(error)) {
+      logger.warn({ err: error, reqId: req.id }, 'Redis unavailable');
+      return sendProblem(
+        res,
+        problems.unavailable(
+          'storage-unavailable',
+          'The event store is unreachable; retry shortly.',
+          1,
+        ),
+      );
+    }
     logger.error({ err: error, reqId: req.id }, 'unexpected error');
     if (res.headersSent) return res.end();
     sendProblem(

@@ -21,6 +21,7 @@ export const userRoutes = (accounts: Accounts, tokens: TokenService) => {
   const register = async (req: Request, res: Response) => {
     const input = parseWith(RegisterRequest, req.body);
     const { user, position } = await accounts.register({ ...input, role: 'member', corr: req.id });
+    res.setHeader('ETag', `"${user.revision}"`);
     res.setHeader('X-Event-Position', position);
     res
       .status(201)
@@ -51,6 +52,7 @@ export const userRoutes = (accounts: Accounts, tokens: TokenService) => {
     const { role } = parseWith(ChangeRoleRequest, req.body);
     if (!isUuid(userId)) throw problems.notFound('No user with this id.');
     const { user, position } = await accounts.changeRole(actor, userId, role, req.id);
+    res.setHeader('ETag', `"${user.revision}"`);
     res.setHeader('X-Event-Position', position);
     res.json({ user: publicProfile(user, actor), position });
   });
