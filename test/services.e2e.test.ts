@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { createTokenService } from '@tasksync/contracts';
 import { describe, expect, inject, it } from 'vitest';
 import { runTs } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
@@ -55,6 +57,54 @@ describe('each service on its own (npm run start -w <service>)', () => {
     await service.waitForOutput(/command-service listening/);
     expect((await client(`http://127.0.0.1:${port}`).get('/ready')).status).toBe(200);
     expect(await service.stop('SIGTERM')).toBe(0);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes a request in flight when SIGTERM arrives, then exits 0', async () => {
+    const port = await freePort();
+    const service = runTs(
+      'command-service/src/main.ts',
+      serviceEnv({ COMMAND_PORT: String(port) }),
+    );
+    await service.waitForOutput(/command-service listening/);
+    const token = createTokenService({ secret: SECRET, ttlSeconds: 600 }).sign({
+      userId: '0190b6a0-0000-7000-8000-000000000001',
+      role: 'member',
+    }).token;
+    const body = JSON.stringify({ title: 'Written during shutdown' });
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      // Expect: 100-continue makes the server say when it has the request in hand;
+      // only then is SIGTERM sent, and only after it the body.
+      const request = httpRequest({
+        port,
+        method: 'POST',
+        path: '/tasks',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          expect: '100-continue',
+        },
+      });
+      request.on('continue', () => {
+        service.child.kill('SIGTERM');
+        setImmediate(() => request.end(body));
+      });
+      request.on('response', (response) => {
+        let text = '';
+        response.on('data', (chunk) => {
+          text += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      });
+      request.on('error', reject);
+    });
+    const { status, body: text } = await answer;
+    expect(status).toBe(201);
+    expect(JSON.parse(text)).toMatchObject({ revision: 0 });
+    expect(await service.stop('SIGTERM')).toBe(0);
+    expect(service.output()).toMatch(/"msg":"stopped"/);
   });
 });
 
