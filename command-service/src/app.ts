@@ -35,6 +35,21 @@ export const buildCommandApp = (deps: CommandAppDeps) => {
     }),
   );
   app.use(requireAuth(deps.tokens));
-  app.use(taskRoutes({ ...deps, tasks: createTaskStore(deps.redis, deps.keys) }));
+  const counters = {
+    eventsAppended: deps.metrics.counter(
+      'tasksync_events_appended_total',
+      'Events appended, by type',
+      ['type'],
+    ),
+    revisionConflicts: deps.metrics.counter(
+      'tasksync_revision_conflicts_total',
+      'Appends refused for a stale revision (retried, or 412 with If-Match)',
+    ),
+    idempotentReplays: deps.metrics.counter(
+      'tasksync_idempotent_replays_total',
+      'Requests answered from a stored Idempotency-Key result',
+    ),
+  };
+  app.use(taskRoutes({ ...deps, counters, tasks: createTaskStore(deps.redis, deps.keys) }));
   return finishApp(app, deps.logger);
 };

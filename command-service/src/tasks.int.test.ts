@@ -558,9 +558,12 @@ describe('operations', () => {
   it('serves /health, /ready, /metrics, /openapi.json and 404 problems for unknown routes', async () => {
     expect((await api.get('/health')).body).toEqual({ status: 'ok' });
     expect((await api.get('/ready')).status).toBe(200);
-    expect((await api.get('/metrics')).text).toMatch(
-      /http_request_duration_seconds_count\{.*route="\/tasks".*\}/,
+    const metrics = (await api.get('/metrics')).text;
+    expect(metrics).toMatch(/http_request_duration_seconds_count\{.*route="\/tasks".*\}/);
+    expect(metrics).toMatch(
+      /tasksync_events_appended_total\{type="TaskCreated",service="command-test"\} \d+/,
     );
+    expect(metrics).toMatch(/tasksync_idempotent_replays_total\{service="command-test"\} [1-9]/);
     const openapi = (await api.get('/openapi.json')).body;
     expect(Object.keys(openapi.paths)).toEqual(
       expect.arrayContaining(['/tasks', '/tasks/{id}', '/tasks/{id}/comments']),

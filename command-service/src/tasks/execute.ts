@@ -27,7 +27,15 @@ export const MAX_ATTEMPTS = 10;
 const backoff = (attempt: number) =>
   new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * attempt));
 
+/** Counters of what the write side did, beside the HTTP histogram. */
+export interface CommandCounters {
+  eventsAppended: { inc(labels: { type: string }): void };
+  revisionConflicts: { inc(): void };
+  idempotentReplays: { inc(): void };
+}
+
 export interface CommandDeps {
+  counters: CommandCounters;
   redis: RedisClient;
   keys: KeyLayout;
   tasks: TaskStore;
@@ -76,13 +84,19 @@ const outcomeOf = (
   };
 };
 
-const replay = (logName: string, record: IdempotencyRecord, expectedHash: string) => {
+const replay = (
+  deps: CommandDeps,
+  logName: string,
+  record: IdempotencyRecord,
+  expectedHash: string,
+) => {
   if (record.requestHash !== expectedHash) {
     throw problems.unprocessable(
       'idempotency-key-reused',
       'This Idempotency-Key was used with a different request within the last 24 hours.',
     );
   }
+  deps.counters.idempotentReplays.inc();
   return outcomeOf(logName, record, record.body ? JSON.parse(record.body) : null, true);
 };
 
@@ -104,7 +118,7 @@ export const executeTaskCommand = async (
   if (idemKey && request.idempotency) {
     const stored = await redis.get(idemKey);
     if (stored)
-      return replay(logName, parseIdempotencyRecord(stored), request.idempotency.requestHash);
+      return replay(deps, logName, parseIdempotencyRecord(stored), request.idempotency.requestHash);
   }
   const assigneeId =
     request.command.type === 'CreateTask'
@@ -179,6 +193,7 @@ export const executeTaskCommand = async (
     });
     switch (result.outcome) {
       case 'appended':
+        for (const event of events) deps.counters.eventsAppended.inc({ type: event.type });
         return outcomeOf(
           logName,
           { status: request.success.status, revision: result.revision, entryId: result.entryId },
@@ -186,8 +201,9 @@ export const executeTaskCommand = async (
           false,
         );
       case 'duplicate':
-        return replay(logName, result.record, request.idempotency!.requestHash);
+        return replay(deps, logName, result.record, request.idempotency!.requestHash);
       case 'conflict':
+        deps.counters.revisionConflicts.inc();
         skipLoad = false;
         deps.tasks.forget(request.taskId);
         if (request.ifMatch !== undefined) {
