@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  ConfigError,
   commonEnv,
   loadDotEnv,
   parseConfig,
@@ -89,20 +90,36 @@ const prefixLines = (prefix: string, stream: NodeJS.ReadableStream, out: NodeJS.
 };
 
 /** A redis-server left running by a supervisor that was killed: stop it before reusing its data. */
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * A redis-server left running by a supervisor that was killed holds this data
+ * directory: stop it before reusing the data, or refuse to start when the
+ * process cannot be identified (two writers on one AOF would corrupt it).
+ */
 const stopOrphanRedis = async (pidFile: string) => {
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  if (!pid) return;
+  if (!pid || !isAlive(pid)) return;
+  let command = '';
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!cmdline.includes('redis-server')) return;
-    process.kill(pid, 'SIGTERM');
-    say(`stopped a redis-server (pid ${pid}) left running on this data directory`);
-    for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++)
-      await new Promise((r) => setTimeout(r, 100));
+    command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   } catch {
-    // not running, or not ours to inspect
+    throw new ConfigError(
+      `${pidFile} names process ${pid}, which is running; stop it if it is redis-server, or delete the file.`,
+    );
   }
+  if (!command.includes('redis-server')) return;
+  process.kill(pid, 'SIGTERM');
+  say(`stopped a redis-server (pid ${pid}) left running on this data directory`);
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
 };
 
 const main = async () => {
@@ -214,9 +231,11 @@ const main = async () => {
   say('TaskSync is running:');
   for (const { service, url } of urls)
     say(`  ${service.dir.padEnd(17)} ${url}  (${service.label})`);
-  say(
-    `  OpenAPI documents at <service URL>/openapi.json${config.NODE_ENV === 'development' && !process.env.ADMIN_PASSWORD ? '; development admin: admin@example.com / admin123' : ''}`,
-  );
+  say('  OpenAPI documents at <service URL>/openapi.json');
+  if (config.NODE_ENV !== 'production') {
+    const email = process.env.ADMIN_EMAIL || 'admin@example.com';
+    say(`  admin: ${email} / ${process.env.ADMIN_PASSWORD ? '(your ADMIN_PASSWORD)' : 'admin123'}`);
+  }
   say('Press Ctrl-C to stop.');
 };
 

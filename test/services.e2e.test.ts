@@ -124,6 +124,7 @@ describe('start-up refusals', () => {
         NODE_ENV: 'production',
         JWT_SECRET: '',
         BCRYPT_COST: '',
+        ADMIN_EMAIL: 'ops@example.com',
         ADMIN_PASSWORD: 'a-strong-admin-password',
       },
       /JWT_SECRET is required in production/,
@@ -135,13 +136,23 @@ describe('start-up refusals', () => {
     );
     await refuses(
       'identity-service/src/main.ts',
-      { NODE_ENV: 'production', BCRYPT_COST: '', ADMIN_PASSWORD: 'admin123' },
+      {
+        NODE_ENV: 'production',
+        BCRYPT_COST: '',
+        ADMIN_EMAIL: 'ops@example.com',
+        ADMIN_PASSWORD: 'admin123',
+      },
       /ADMIN_PASSWORD must be set \(and not the development default\)/,
     );
     await refuses(
       'identity-service/src/main.ts',
-      { NODE_ENV: 'production', BCRYPT_COST: '' },
+      { NODE_ENV: 'production', BCRYPT_COST: '', ADMIN_EMAIL: 'ops@example.com' },
       /ADMIN_PASSWORD must be set/,
+    );
+    await refuses(
+      'identity-service/src/main.ts',
+      { NODE_ENV: 'production', BCRYPT_COST: '', ADMIN_PASSWORD: 'a-strong-admin-password' },
+      /ADMIN_EMAIL must be set in production/,
     );
   });
 

@@ -51,5 +51,5 @@ export const buildCommandApp = (deps: CommandAppDeps) => {
     ),
   };
   app.use(taskRoutes({ ...deps, counters, tasks: createTaskStore(deps.redis, deps.keys) }));
-  return finishApp(app, deps.logger);
+  return finishApp(app);
 };

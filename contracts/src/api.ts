@@ -79,3 +79,15 @@ export const TaskCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('DeleteTask') }),
 ]);
 export type TaskCommand = z.infer<typeof TaskCommand>;
+
+/** Commands of the user aggregate, as `decideUser` receives them. */
+export const UserCommand = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('RegisterUser'),
+    email: Email,
+    name: z.string().max(100),
+    role: Role,
+  }),
+  z.object({ type: z.literal('ChangeRole'), role: Role }),
+]);
+export type UserCommand = z.infer<typeof UserCommand>;

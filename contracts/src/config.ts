@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -19,7 +19,7 @@ export const runMain = (main: () => Promise<void>) =>
     process.exit(1);
   });
 
-/** Reads `.env` (repository root, then the working directory) once, without overriding the environment. */
+/** Reads `.env` (the working directory's, else the repository root's) once, without overriding the environment. */
 export const loadDotEnv = () => {
   for (const file of [join(process.cwd(), '.env'), join(repoRoot, '.env')]) {
     if (existsSync(file)) {
@@ -113,14 +113,26 @@ export const resolveJwtSecret = (config: {
     throw new ConfigError('JWT_SECRET is required in production (at least 32 random bytes).');
   }
   const file = join(config.DATA_DIR, 'dev-jwt-secret');
-  if (existsSync(file)) return { secret: readFileSync(file, 'utf8').trim(), generated: false };
+  const readSecret = () => {
+    const secret = readFileSync(file, 'utf8').trim();
+    if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+      throw new ConfigError(`${file} holds no usable secret; delete it to have a new one made.`);
+    }
+    return { secret, generated: false };
+  };
+  if (existsSync(file)) return readSecret();
   mkdirSync(config.DATA_DIR, { recursive: true });
   const secret = randomBytes(48).toString('base64url');
+  // Written whole to a private file, then linked into place: a service starting at
+  // the same moment sees either no file or the complete secret, never half of it.
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(draft, secret, { mode: 0o600 });
   try {
-    writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
+    linkSync(draft, file);
   } catch {
-    // Another service created it first: use theirs.
-    return { secret: readFileSync(file, 'utf8').trim(), generated: false };
+    return readSecret();
+  } finally {
+    unlinkSync(draft);
   }
   return { secret, generated: true };
 };

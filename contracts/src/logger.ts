@@ -12,6 +12,9 @@ const REDACT = [
   '*.authorization',
   'headers.authorization',
   '*.headers.authorization',
+  // ioredis puts a failed command's arguments on its error: they may hold a password hash.
+  'err.command',
+  '*.err.command',
   'JWT_SECRET',
   'ADMIN_PASSWORD',
 ];

@@ -42,5 +42,5 @@ export const buildIdentityApp = (deps: IdentityAppDeps) => {
     }),
   );
   app.use(userRoutes(accounts, deps.tokens));
-  return { app: finishApp(app, deps.logger), accounts };
+  return { app: finishApp(app), accounts };
 };

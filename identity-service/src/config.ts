@@ -31,6 +31,7 @@ export const loadIdentityConfig = (env: NodeJS.ProcessEnv = process.env) => {
   );
   const warnings: string[] = [];
   if (config.NODE_ENV === 'production') {
+    if (!config.ADMIN_EMAIL) throw new ConfigError('ADMIN_EMAIL must be set in production.');
     if (!config.ADMIN_PASSWORD || config.ADMIN_PASSWORD === DEV_ADMIN.password) {
       throw new ConfigError(
         'ADMIN_PASSWORD must be set (and not the development default) in production.',
@@ -38,10 +39,14 @@ export const loadIdentityConfig = (env: NodeJS.ProcessEnv = process.env) => {
     }
     if (config.BCRYPT_COST < 10)
       throw new ConfigError('BCRYPT_COST must be at least 10 in production.');
-  } else if (!config.ADMIN_EMAIL || !config.ADMIN_PASSWORD) {
-    warnings.push(
-      `ADMIN_EMAIL/ADMIN_PASSWORD not set: using the development admin ${DEV_ADMIN.email} / ${DEV_ADMIN.password}. Never do this in production.`,
-    );
+  } else {
+    if (!config.ADMIN_EMAIL)
+      warnings.push(`ADMIN_EMAIL not set: the admin is ${DEV_ADMIN.email} (development only).`);
+    if (!config.ADMIN_PASSWORD) {
+      warnings.push(
+        `ADMIN_PASSWORD not set: the admin password is ${DEV_ADMIN.password} (development only).`,
+      );
+    }
   }
   return {
     ...config,

@@ -125,6 +125,17 @@ describe('POST /auth/register', () => {
     );
   });
 
+  it('cuts a default name taken from a long e-mail to 100 characters, so the account works', async () => {
+    const local = 'a'.repeat(120);
+    const answer = await register(`${local}@example.com`, 'long-local-pw');
+    expect(answer.status).toBe(201);
+    expect(answer.body.user.name).toBe('a'.repeat(100));
+    expect(
+      (await api.post('/auth/login', { email: `${local}@example.com`, password: 'long-local-pw' }))
+        .status,
+    ).toBe(200);
+  });
+
   it('takes passwords of 8 to 72 UTF-8 bytes only', async () => {
     expect((await register('bytes72@example.com', 'é'.repeat(36))).status).toBe(201);
     const tooLong = await register('bytes74@example.com', 'é'.repeat(37));
@@ -275,6 +286,31 @@ describe('POST /auth/login', () => {
       (await api.post('/auth/login', { email: 'bystander@example.com', password: 'bystander-pw' }))
         .status,
     ).toBe(200);
+  });
+
+  it('counts parallel guesses before checking them: 30 at once give exactly 10 × 401 and 20 × 429', async () => {
+    await register('parallel@example.com', 'parallel-pw');
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        api.post('/auth/login', { email: 'parallel@example.com', password: `guess-${i}-xx` }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(20);
+  });
+
+  it('refuses a password longer than 72 bytes even when its first 72 bytes match', async () => {
+    const password = 'p'.repeat(72);
+    await register('prefix@example.com', password);
+    expect((await api.post('/auth/login', { email: 'prefix@example.com', password })).status).toBe(
+      200,
+    );
+    expectProblem(
+      await api.post('/auth/login', { email: 'prefix@example.com', password: `${password}EXTRA` }),
+      401,
+      'unauthorized',
+    );
   });
 
   it('keeps the failure count below the limit after a success', async () => {

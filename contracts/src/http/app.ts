@@ -46,6 +46,15 @@ export const createBaseApp = (options: { logger: Logger; metrics: ServiceMetrics
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  // req.log is made on first use from the app's request prototype: always a child
+  // carrying the request id, yet no cost for the requests that never log.
+  Object.defineProperty(app.request, 'log', {
+    configurable: true,
+    get(this: Express['request'] & { childLogger?: Logger }) {
+      this.childLogger ??= options.logger.child({ reqId: this.id });
+      return this.childLogger;
+    },
+  });
   app.use(requestContext(options.logger, options.metrics));
   app.use(jsonOnly);
   // jsonOnly has already refused other media types, so the parser need not check again.
@@ -54,9 +63,9 @@ export const createBaseApp = (options: { logger: Logger; metrics: ServiceMetrics
 };
 
 /** Adds the 404 fallback and the problem+json error handler; call after the routes. */
-export const finishApp = (app: Express, logger: Logger) => {
+export const finishApp = (app: Express) => {
   app.use(notFoundHandler);
-  app.use(problemHandler(logger));
+  app.use(problemHandler);
   return app;
 };
 
@@ -66,9 +75,6 @@ const requestContext = (logger: Logger, metrics: ServiceMetrics): RequestHandler
     const started = process.hrtime.bigint();
     const given = req.headers['x-request-id'];
     req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
-    // A per-request child logger only when access lines are written; requests at
-    // level warn share the service logger, and errors add the request id themselves.
-    req.log = accessLogged ? logger.child({ reqId: req.id }) : logger;
     res.setHeader('X-Request-Id', req.id);
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;

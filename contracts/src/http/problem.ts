@@ -1,5 +1,4 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import type { Logger } from 'pino';
 import type { z } from 'zod';
 
 export interface ProblemDetails {
@@ -145,35 +144,33 @@ const fromBodyParser = (error: BodyParserError): ProblemError | undefined => {
 const isRedisUnavailable = (error: unknown) =>
   error instanceof Error &&
   (error.name === 'MaxRetriesPerRequestError' ||
+    error.name === 'AbortError' ||
     /ECONNREFUSED|ECONNRESET|ETIMEDOUT|Connection is closed|Stream isn't writeable|CLUSTERDOWN|LOADING/.test(
       error.message,
     ));
 
 /** Turns every error into problem+json; unexpected ones are logged and answered without internals. */
-export const problemHandler =
-  (logger: Logger): ErrorRequestHandler =>
-  (error: unknown, req, res, _next) => {
-    const problem =
-      error instanceof ProblemError ? error : fromBodyParser(error as BodyParserError);
-    if (problem) return sendProblem(res, problem);
-    if (isRedisUnavailable(error)) {
-      logger.warn({ err: error, reqId: req.id }, 'Redis unavailable');
-      return sendProblem(
-        res,
-        problems.unavailable(
-          'storage-unavailable',
-          'The event store is unreachable; retry shortly.',
-          1,
-        ),
-      );
-    }
-    logger.error({ err: error, reqId: req.id }, 'unexpected error');
-    if (res.headersSent) return res.end();
-    sendProblem(
+export const problemHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+  const problem = error instanceof ProblemError ? error : fromBodyParser(error as BodyParserError);
+  if (problem) return sendProblem(res, problem);
+  if (isRedisUnavailable(error)) {
+    req.log.warn({ err: error }, 'Redis unavailable');
+    return sendProblem(
       res,
-      new ProblemError(500, 'internal', 'Internal error', 'Something went wrong on our side.'),
+      problems.unavailable(
+        'storage-unavailable',
+        'The event store is unreachable; retry shortly.',
+        1,
+      ),
     );
-  };
+  }
+  req.log.error({ err: error }, 'unexpected error');
+  if (res.headersSent) return res.end();
+  sendProblem(
+    res,
+    new ProblemError(500, 'internal', 'Internal error', 'Something went wrong on our side.'),
+  );
+};
 
 export const notFoundHandler: RequestHandler = (req, _res, next) =>
   next(problems.notFound(`No route for ${req.method} ${req.path}.`));

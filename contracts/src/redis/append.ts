@@ -1,5 +1,5 @@
 import type { NewEvent } from '../events';
-import { eventVersions } from '../events';
+import { DomainEvent, eventVersions } from '../events';
 import type { RedisClient } from './client';
 
 export type ExpectedRevision = 'any' | 'none' | number;
@@ -147,6 +147,9 @@ export const appendToStream = async (
     ...set.map((s) => s.value),
   ];
   for (const event of request.events) {
+    // Nothing a reader would refuse is ever written: logs are never trimmed or fixed.
+    const valid = DomainEvent.safeParse({ type: event.type, data: event.data });
+    if (!valid.success) throw new Error(`refusing to append an invalid ${event.type}`);
     args.push(
       event.id,
       event.type,

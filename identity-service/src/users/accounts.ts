@@ -35,8 +35,13 @@ const invalidCredentials = () => problems.unauthorized('The e-mail or the passwo
 export const createAccounts = (deps: AccountDeps) => {
   const { redis, keys } = deps;
 
-  const loadUser = async (userId: string): Promise<User | null> =>
-    foldUser((await readStream(redis, keys.userStream(userId))) as StoredEvent<UserEvent>[]);
+  /** The user folded from its stream, and the position of its last event. */
+  const loadUserAt = async (userId: string) => {
+    const events = (await readStream(redis, keys.userStream(userId))) as StoredEvent<UserEvent>[];
+    const last = events[events.length - 1];
+    return { user: foldUser(events), position: last ? formatPosition('id', last.entryId) : '' };
+  };
+  const loadUser = async (userId: string): Promise<User | null> => (await loadUserAt(userId)).user;
 
   const toNewEvents = (events: UserEvent[], actor: string, corr: string) => {
     const at = deps.now().toISOString();
@@ -56,7 +61,8 @@ export const createAccounts = (deps: AccountDeps) => {
       corr: string;
     }) {
       const userId = deps.newId();
-      const name = input.name ?? input.email.split('@')[0]!;
+      // The e-mail's local part may be longer than a name may be.
+      const name = input.name ?? input.email.split('@')[0]!.slice(0, 100);
       const events = decideUser(null, {
         type: 'RegisterUser',
         email: input.email,
@@ -80,7 +86,9 @@ export const createAccounts = (deps: AccountDeps) => {
     },
 
     async login(email: string, password: string) {
-      const retryAfter = await deps.throttle.retryAfter(email);
+      // The attempt is counted before the password is checked, so parallel guesses
+      // cannot all slip past the limit while bcrypt runs.
+      const retryAfter = await deps.throttle.countAttempt(email);
       if (retryAfter > 0) {
         throw problems.tooManyRequests(
           'Too many failed logins for this e-mail; try again later.',
@@ -91,10 +99,7 @@ export const createAccounts = (deps: AccountDeps) => {
       const storedHash = userId ? await redis.get(keys.credentials(userId)) : null;
       const valid = await deps.passwords.verify(password, storedHash);
       const user = valid && userId ? await loadUser(userId) : null;
-      if (!user) {
-        await deps.throttle.recordFailure(email);
-        throw invalidCredentials();
-      }
+      if (!user) throw invalidCredentials();
       await deps.throttle.reset(email);
       const { token, expiresIn } = deps.tokens.sign({ userId: user.id, role: user.role });
       return {
@@ -113,15 +118,9 @@ export const createAccounts = (deps: AccountDeps) => {
       const actorUser = await loadUser(actor.userId);
       if (actorUser?.role !== 'admin') throw problems.forbidden('Only an admin may change roles.');
       for (let attempt = 0; attempt < 5; attempt++) {
-        const user = await loadUser(userId);
+        const { user, position } = await loadUserAt(userId);
         const events = decideUser(user, { type: 'ChangeRole', role });
-        if (!events.length) {
-          const [last] = (await redis.xrevrange(keys.userStream(userId), '+', '-', 'COUNT', 1)) as [
-            string,
-            string[],
-          ][];
-          return { user: user!, position: formatPosition('id', last![0]) };
-        }
+        if (!events.length) return { user: user!, position };
         const result = await appendToStream(redis, {
           streamKey: keys.userStream(userId),
           logKey: keys.identityLog,

@@ -1,8 +1,4 @@
-import { problems, type Role, type UserEvent, type UserState } from '@tasksync/contracts';
-
-export type UserCommand =
-  | { type: 'RegisterUser'; email: string; name: string; role: Role }
-  | { type: 'ChangeRole'; role: Role };
+import { problems, type UserCommand, type UserEvent, type UserState } from '@tasksync/contracts';
 
 export const userErrors = {
   emailTaken: () => problems.conflict('email-taken', 'An account with this e-mail already exists.'),

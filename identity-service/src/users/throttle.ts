@@ -1,30 +1,34 @@
 import type { KeyLayout, RedisClient } from '@tasksync/contracts';
 
 export interface LoginThrottle {
-  /** Seconds to wait before another attempt is allowed, or 0. */
-  retryAfter(email: string): Promise<number>;
-  recordFailure(email: string): Promise<void>;
+  /** Counts a login attempt; answers the seconds to wait when over the limit, else 0. */
+  countAttempt(email: string): Promise<number>;
+  /** Forgets the attempts after a successful login. */
   reset(email: string): Promise<void>;
 }
 
 /**
- * Failed logins per e-mail are counted in Redis, so every identity-service
- * process sees the same count. The window starts at the first failure.
+ * Login attempts per e-mail are counted in Redis, so every identity-service
+ * process sees the same count, and counted atomically before the password is
+ * checked. The window starts at the first attempt; a success clears it.
  */
 export const createLoginThrottle = (
   redis: RedisClient,
   keys: KeyLayout,
   options: { maxFailures: number; windowSeconds: number },
 ): LoginThrottle => ({
-  async retryAfter(email) {
+  async countAttempt(email) {
     const key = keys.loginFailures(email);
-    const [count, ttl] = await Promise.all([redis.get(key), redis.ttl(key)]);
-    if (Number(count ?? 0) < options.maxFailures) return 0;
+    const replies = await redis
+      .multi()
+      .incr(key)
+      .expire(key, options.windowSeconds, 'NX')
+      .ttl(key)
+      .exec();
+    const attempts = Number(replies?.[0]?.[1] ?? 0);
+    const ttl = Number(replies?.[2]?.[1] ?? -1);
+    if (attempts <= options.maxFailures) return 0;
     return ttl > 0 ? ttl : options.windowSeconds;
-  },
-  async recordFailure(email) {
-    const key = keys.loginFailures(email);
-    await redis.multi().incr(key).expire(key, options.windowSeconds, 'NX').exec();
   },
   async reset(email) {
     await redis.del(keys.loginFailures(email));
