@@ -88,6 +88,7 @@ const main = async () => {
     LOG_LEVEL: 'warn',
     REDIS_URL: redis.url,
     JWT_SECRET: randomBytes(48).toString('base64url'),
+    ADMIN_EMAIL: 'bench-admin@example.com',
     ADMIN_PASSWORD: randomBytes(16).toString('base64url'),
     IDENTITY_PORT: String(identityPort),
     COMMAND_PORT: String(commandPort),
