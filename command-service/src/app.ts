@@ -27,14 +27,6 @@ export interface CommandAppDeps {
 /** Builds the command-service's express app from its dependencies, without listening. */
 export const buildCommandApp = (deps: CommandAppDeps) => {
   const app = createBaseApp(deps);
-  app.use(
-    operationalRoutes({
-      metrics: deps.metrics,
-      ready: async () => ({ redis: await isRedisReady(deps.redis) }),
-      openapi: commandOpenApi,
-    }),
-  );
-  app.use(requireAuth(deps.tokens));
   const counters = {
     eventsAppended: deps.metrics.counter(
       'tasksync_events_appended_total',
@@ -50,6 +42,18 @@ export const buildCommandApp = (deps: CommandAppDeps) => {
       'Requests answered from a stored Idempotency-Key result',
     ),
   };
-  app.use(taskRoutes({ ...deps, counters, tasks: createTaskStore(deps.redis, deps.keys) }));
+  // Task routes first: the hot path meets no other router on its way.
+  app.use(
+    '/tasks',
+    requireAuth(deps.tokens),
+    taskRoutes({ ...deps, counters, tasks: createTaskStore(deps.redis, deps.keys) }),
+  );
+  app.use(
+    operationalRoutes({
+      metrics: deps.metrics,
+      ready: async () => ({ redis: await isRedisReady(deps.redis) }),
+      openapi: commandOpenApi,
+    }),
+  );
   return finishApp(app);
 };

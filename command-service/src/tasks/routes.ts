@@ -20,7 +20,7 @@ const idempotencyOf = (req: Request) => {
   if (!IDEMPOTENCY_KEY.test(key)) {
     throw problems.badRequest('Idempotency-Key must be 1 to 255 visible ASCII characters.');
   }
-  return { key, requestHash: requestHash(req.method, req.path, req.body) };
+  return { key, requestHash: requestHash(req.method, req.originalUrl.split('?')[0]!, req.body) };
 };
 
 const ifMatchOf = (req: Request) => {
@@ -49,7 +49,7 @@ const send = (res: Response, outcome: CommandOutcome) => {
 export const taskRoutes = (deps: CommandDeps) => {
   const router = Router();
 
-  router.post('/tasks', async (req, res) => {
+  router.post('/', async (req, res) => {
     const fields = parseWith(CreateTaskRequest, req.body);
     const actor = authOf(req);
     const idempotency = idempotencyOf(req);
@@ -83,11 +83,11 @@ export const taskRoutes = (deps: CommandDeps) => {
       }),
     );
   };
-  router.patch('/tasks/:id', update);
+  router.patch('/:id', update);
   // PUT is kept from the original TaskSync and means the same partial update.
-  router.put('/tasks/:id', update);
+  router.put('/:id', update);
 
-  router.post('/tasks/:id/comments', async (req, res) => {
+  router.post('/:id/comments', async (req, res) => {
     const taskId = taskIdOf(req);
     const { text } = parseWith(AddCommentRequest, req.body);
     const commentId = deps.newId();
@@ -105,7 +105,7 @@ export const taskRoutes = (deps: CommandDeps) => {
     );
   });
 
-  router.delete('/tasks/:id', async (req, res) => {
+  router.delete('/:id', async (req, res) => {
     const taskId = taskIdOf(req);
     send(
       res,

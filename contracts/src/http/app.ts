@@ -78,7 +78,9 @@ const requestContext = (logger: Logger, metrics: ServiceMetrics): RequestHandler
     res.setHeader('X-Request-Id', req.id);
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = req.route ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      const route = req.route
+        ? `${req.baseUrl}${req.route.path}`.replace(/(.)\/$/, '$1')
+        : 'unmatched';
       metrics.httpDuration.observe(
         { method: req.method, route, status: String(res.statusCode) },
         seconds,
