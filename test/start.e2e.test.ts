@@ -32,7 +32,7 @@ describe('npm start', () => {
     const identity = client(`http://127.0.0.1:${identityPort}`);
     const commands = client(`http://127.0.0.1:${commandPort}`);
     let supervisor: RunningProcess = runTs('scripts/start.ts', env);
-    await supervisor.waitForOutput(/TaskSync is running/);
+    await supervisor.waitForOutput(/Press Ctrl-C to stop/);
     expect(supervisor.output()).toContain(`identity-service  http://localhost:${identityPort}`);
     expect(supervisor.output()).toContain(`command-service   http://localhost:${commandPort}`);
 
@@ -69,7 +69,7 @@ describe('npm start', () => {
 
     // Same data directory: the task, the user and the shared JWT secret are all still there.
     supervisor = runTs('scripts/start.ts', env);
-    await supervisor.waitForOutput(/TaskSync is running/);
+    await supervisor.waitForOutput(/Press Ctrl-C to stop/);
     const moved = await commands.patch(
       `/tasks/${created.body.id}`,
       { status: 'completed' },
