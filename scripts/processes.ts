@@ -75,3 +75,13 @@ export const waitUntilReady = async (url: string, child: ChildProcess, timeoutMs
   }
   return false;
 };
+
+/** Whether a process with this pid exists (signal 0 only checks). */
+export const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};

@@ -18,7 +18,7 @@ import {
   runMain,
 } from '@tasksync/contracts';
 import { z } from 'zod';
-import { waitUntilReady } from './processes';
+import { isAlive, waitUntilReady } from './processes';
 import {
   findRedisServer,
   freePort,
@@ -90,14 +90,6 @@ const prefixLines = (prefix: string, stream: NodeJS.ReadableStream, out: NodeJS.
 };
 
 /** A redis-server left running by a supervisor that was killed: stop it before reusing its data. */
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * A redis-server left running by a supervisor that was killed holds this data

@@ -2,21 +2,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type RunningProcess, runTs } from '../scripts/processes';
+import { isAlive, type RunningProcess, runTs } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
 import { cleanEnv, client } from './support';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tasksync-start-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('npm start', () => {
   it('runs Redis and every service, survives a restart on the same data, and stops cleanly on Ctrl-C', async () => {

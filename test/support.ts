@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { createKeyLayout, createLogger, createRedis, type RedisClient } from '@tasksync/contracts';
+import {
+  appendToStream,
+  createKeyLayout,
+  createLogger,
+  createRedis,
+  type KeyLayout,
+  newId,
+  type RedisClient,
+  type Role,
+} from '@tasksync/contracts';
 import { expect, inject } from 'vitest';
 
 /** A fresh key prefix per test, so tests share one redis-server and still run in parallel. */
@@ -148,3 +157,28 @@ export const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
   }
   return { ...env, ...extra };
 };
+
+/** Appends a UserRegistered as identity-service does, with optional unique and private keys. */
+export const appendUserRegistered = (
+  redis: RedisClient,
+  keys: KeyLayout,
+  user: { userId: string; email: string; role?: Role },
+  extra: { unique?: { key: string; value: string }[]; set?: { key: string; value: string }[] } = {},
+) =>
+  appendToStream(redis, {
+    streamKey: keys.userStream(user.userId),
+    logKey: keys.identityLog,
+    aggregateId: user.userId,
+    expectedRevision: 'none',
+    events: [
+      {
+        id: newId(),
+        type: 'UserRegistered',
+        data: { email: user.email, name: 'U', role: user.role ?? 'member' },
+        at: new Date().toISOString(),
+        actor: 'system',
+        corr: 'test',
+      },
+    ],
+    ...extra,
+  });

@@ -1,6 +1,5 @@
 import {
   type AuthContext,
-  appendToStream,
   createKeyLayout,
   createMetrics,
   createTokenService,
@@ -12,6 +11,7 @@ import {
 } from '@tasksync/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  appendUserRegistered,
   capturingLogger,
   client,
   connectTestRedis,
@@ -32,22 +32,7 @@ let close: () => Promise<void>;
 /** Registers a user by appending UserRegistered, as identity-service would, and signs a token for it. */
 const user = async (role: Role = 'member') => {
   const userId = newId();
-  await appendToStream(redis, {
-    streamKey: keys.userStream(userId),
-    logKey: keys.identityLog,
-    aggregateId: userId,
-    expectedRevision: 'none',
-    events: [
-      {
-        id: newId(),
-        type: 'UserRegistered',
-        data: { email: `${userId}@example.com`, name: 'U', role },
-        at: new Date().toISOString(),
-        actor: 'system',
-        corr: 'test',
-      },
-    ],
-  });
+  await appendUserRegistered(redis, keys, { userId, email: `${userId}@example.com`, role });
   const auth: AuthContext = { userId, role };
   return { ...auth, token: tokens.sign(auth).token };
 };

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectTestRedis, testKeys } from '../../../test/support';
+import { appendUserRegistered, connectTestRedis, testKeys } from '../../../test/support';
 import type { NewEvent } from '../events';
 import { newId } from '../ids';
 import { appendToStream } from './append';
@@ -140,24 +140,15 @@ describe('appendToStream', () => {
     const userA = newId();
     const userB = newId();
     const register = (userId: string) =>
-      appendToStream(redis, {
-        streamKey: keys.userStream(userId),
-        logKey: keys.identityLog,
-        aggregateId: userId,
-        expectedRevision: 'none',
-        events: [
-          {
-            id: newId(),
-            type: 'UserRegistered',
-            data: { email: 'a@example.com', name: 'A', role: 'member' },
-            at: new Date().toISOString(),
-            actor: 'system',
-            corr: 'test',
-          },
-        ],
-        unique: [{ key: keys.email('a@example.com'), value: userId }],
-        set: [{ key: keys.credentials(userId), value: 'hash' }],
-      });
+      appendUserRegistered(
+        redis,
+        keys,
+        { userId, email: 'a@example.com' },
+        {
+          unique: [{ key: keys.email('a@example.com'), value: userId }],
+          set: [{ key: keys.credentials(userId), value: 'hash' }],
+        },
+      );
     const [a, b] = await Promise.all([register(userA), register(userB)]);
     expect([a.outcome, b.outcome].sort()).toEqual(['appended', 'unique-violation']);
     const winner = a.outcome === 'appended' ? userA : userB;
