@@ -1,0 +1,99 @@
+import Database from 'better-sqlite3';
+
+export type ReadModelDb = Database.Database;
+
+/** The read model's tables (design §5). Column names are snake_case; answers are camelCase. */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS tasks (
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL,
+  description TEXT NOT NULL,
+  status TEXT NOT NULL,
+  assignee_id TEXT,
+  priority TEXT NOT NULL,
+  priority_rank INTEGER NOT NULL,
+  due_date TEXT,
+  labels TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  comment_count INTEGER NOT NULL DEFAULT 0,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  position TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_updated ON tasks (deleted, updated_at, id);
+CREATE INDEX IF NOT EXISTS tasks_created ON tasks (deleted, created_at, id);
+CREATE INDEX IF NOT EXISTS tasks_status ON tasks (deleted, status, updated_at, id);
+CREATE INDEX IF NOT EXISTS tasks_assignee ON tasks (deleted, assignee_id, updated_at, id);
+CREATE INDEX IF NOT EXISTS tasks_creator ON tasks (deleted, created_by, updated_at, id);
+
+CREATE TABLE IF NOT EXISTS task_labels (
+  task_id TEXT NOT NULL,
+  label TEXT NOT NULL,
+  PRIMARY KEY (label, task_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS comments (
+  id TEXT PRIMARY KEY,
+  task_id TEXT NOT NULL,
+  author_id TEXT NOT NULL,
+  text TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  position TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS comments_task ON comments (task_id, created_at, id);
+
+CREATE TABLE IF NOT EXISTS activity (
+  task_id TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  position TEXT NOT NULL,
+  type TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (task_id, revision)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS users (
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  revision INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS checkpoints (
+  log TEXT PRIMARY KEY,
+  entry_id TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE VIRTUAL TABLE IF NOT EXISTS tasks_fts USING fts5(
+  title, description, content='tasks', content_rowid='rowid'
+);
+CREATE TRIGGER IF NOT EXISTS tasks_fts_insert AFTER INSERT ON tasks BEGIN
+  INSERT INTO tasks_fts (rowid, title, description) VALUES (new.rowid, new.title, new.description);
+END;
+CREATE TRIGGER IF NOT EXISTS tasks_fts_update AFTER UPDATE OF title, description ON tasks BEGIN
+  INSERT INTO tasks_fts (tasks_fts, rowid, title, description) VALUES ('delete', old.rowid, old.title, old.description);
+  INSERT INTO tasks_fts (rowid, title, description) VALUES (new.rowid, new.title, new.description);
+END;
+`;
+
+/** Opens (and creates) a read model for writing: WAL, so readers never wait for the projector. */
+export const openReadModel = (path: string): ReadModelDb => {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+  return db;
+};
+
+/** Opens a read model read-only, as the query-service does. */
+export const openReadModelReadOnly = (path: string): ReadModelDb => {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  return db;
+};
