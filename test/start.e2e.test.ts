@@ -2,21 +2,27 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openReadModelReadOnly } from '../projector/src/read-model/schema';
 import { isAlive, type RunningProcess, runTs } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
-import { cleanEnv, client } from './support';
+import { cleanEnv, client, waitFor } from './support';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tasksync-start-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('npm start', () => {
   it('runs Redis and every service, survives a restart on the same data, and stops cleanly on Ctrl-C', async () => {
-    const [identityPort, commandPort] = [await freePort(), await freePort()];
+    const [identityPort, commandPort, projectorPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const env = cleanEnv({
       DATA_DIR: dataDir,
       EMBEDDED_REDIS_PORT: '0',
       IDENTITY_PORT: String(identityPort),
       COMMAND_PORT: String(commandPort),
+      PROJECTOR_PORT: String(projectorPort),
       NODE_ENV: 'development',
       BCRYPT_COST: '4',
     });
@@ -26,6 +32,7 @@ describe('npm start', () => {
     await supervisor.waitForOutput(/Press Ctrl-C to stop/);
     expect(supervisor.output()).toContain(`identity-service  http://localhost:${identityPort}`);
     expect(supervisor.output()).toContain(`command-service   http://localhost:${commandPort}`);
+    expect(supervisor.output()).toContain(`projector         http://localhost:${projectorPort}`);
 
     const registered = await identity.post('/auth/register', {
       email: 'new@example.com',
@@ -50,6 +57,17 @@ describe('npm start', () => {
       (await commands.patch(`/tasks/${created.body.id}`, { status: 'in-progress' }, { token })).body
         .revision,
     ).toBe(1);
+    // The projector writes the read model in the data directory.
+    const readModel = openReadModelReadOnly(join(dataDir, 'read-model.sqlite'));
+    const row = await waitFor(
+      () =>
+        readModel
+          .prepare('SELECT status, revision FROM tasks WHERE id = ? AND revision = 1')
+          .get(created.body.id),
+      { message: 'the task in the read model' },
+    );
+    expect(row).toEqual({ status: 'in-progress', revision: 1 });
+    readModel.close();
 
     const redisPid = Number(readFileSync(join(dataDir, 'redis/redis.pid'), 'utf8'));
     expect(isAlive(redisPid)).toBe(true);

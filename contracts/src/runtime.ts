@@ -57,7 +57,7 @@ export const createServiceRuntime = async (
 export const serve = (
   app: Express,
   runtime: ServiceRuntime,
-  options: { name: string; port: number },
+  options: { name: string; port: number; beforeClose?: () => Promise<void> },
 ) => {
   const server = app.listen(options.port, () =>
     runtime.logger.info(
@@ -68,7 +68,10 @@ export const serve = (
   shutdownOnSignals({
     server,
     logger: runtime.logger,
-    close: async () => void (await runtime.redis.quit()),
+    close: async () => {
+      await options.beforeClose?.();
+      await runtime.redis.quit();
+    },
   });
   return server;
 };

@@ -1,0 +1,69 @@
+import {
+  createBaseApp,
+  finishApp,
+  isRedisReady,
+  type KeyLayout,
+  type Logger,
+  operationalRoutes,
+  type RedisClient,
+  type ServiceMetrics,
+} from '@tasksync/contracts';
+import { Gauge } from 'prom-client';
+import type { ReadModelDb } from './read-model/schema';
+
+export interface ProjectorAppDeps {
+  redis: RedisClient;
+  keys: KeyLayout;
+  db: ReadModelDb;
+  group: string;
+  logger: Logger;
+  metrics: ServiceMetrics;
+}
+
+/**
+ * The projector's own HTTP face (design §3: every service, the projector
+ * included): /health, /ready (Redis and the read model), /metrics with the lag
+ * of each log behind the group, events applied and dead letters.
+ */
+export const buildProjectorApp = (deps: ProjectorAppDeps) => {
+  const { redis, keys, group } = deps;
+  new Gauge({
+    name: 'tasksync_projector_lag_entries',
+    help: 'Entries of each log not yet delivered to the projector group',
+    labelNames: ['log'],
+    registers: [deps.metrics.registry],
+    async collect() {
+      for (const log of keys.logs()) {
+        const groups = (await redis.xinfo('GROUPS', log.key).catch(() => [])) as unknown[][];
+        const info = groups.find((g) => g[g.indexOf('name') + 1] === group);
+        const lag = info ? Number(info[info.indexOf('lag') + 1] ?? 0) : 0;
+        this.set({ log: log.name }, lag);
+      }
+    },
+  });
+  new Gauge({
+    name: 'tasksync_projector_dead_letters',
+    help: 'Entries in the dead-letter stream of each log',
+    labelNames: ['log'],
+    registers: [deps.metrics.registry],
+    async collect() {
+      for (const log of keys.logs()) {
+        this.set(
+          { log: log.name },
+          await redis.xlen(keys.deadLetters(log.key, group)).catch(() => 0),
+        );
+      }
+    },
+  });
+  const app = createBaseApp(deps);
+  app.use(
+    operationalRoutes({
+      metrics: deps.metrics,
+      ready: async () => ({
+        redis: await isRedisReady(redis),
+        readModel: deps.db.open,
+      }),
+    }),
+  );
+  return finishApp(app);
+};

@@ -1,0 +1,45 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createServiceRuntime, loadDotEnv, runMain, serve } from '@tasksync/contracts';
+import { buildProjectorApp } from './app';
+import { loadProjectorConfig } from './config';
+import { startProjector } from './projector';
+import { openReadModel } from './read-model/schema';
+
+const main = async () => {
+  loadDotEnv();
+  const config = loadProjectorConfig();
+  const runtime = await createServiceRuntime('projector', config);
+  mkdirSync(dirname(config.READ_MODEL_PATH), { recursive: true });
+  const db = openReadModel(config.READ_MODEL_PATH);
+  const applied = runtime.metrics.counter(
+    'tasksync_projector_events_applied_total',
+    'Events applied to the read model',
+    ['log'],
+  );
+  const projector = await startProjector({
+    redis: runtime.redis,
+    keys: runtime.keys,
+    db,
+    group: config.PROJECTOR_GROUP,
+    logger: runtime.logger,
+    batchSize: config.PROJECTOR_BATCH_SIZE,
+    onApplied: (log, count) => applied.inc({ log }, count),
+  });
+  runtime.logger.info(
+    { readModel: config.READ_MODEL_PATH, group: config.PROJECTOR_GROUP },
+    'projecting',
+  );
+  const app = buildProjectorApp({ ...runtime, db, group: config.PROJECTOR_GROUP });
+  serve(app, runtime, {
+    name: 'projector',
+    port: config.PROJECTOR_PORT,
+    // The batch in hand is finished and acked before Redis and the file close.
+    beforeClose: async () => {
+      await projector.stop();
+      db.close();
+    },
+  });
+};
+
+void runMain(main);

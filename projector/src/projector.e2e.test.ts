@@ -1,0 +1,126 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createKeyLayout, createTokenService, newId, type RedisClient } from '@tasksync/contracts';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { runTs } from '../../scripts/processes';
+import { freePort } from '../../scripts/redis-server';
+import {
+  appendUserRegistered,
+  cleanEnv,
+  client,
+  connectTestRedis,
+  uniquePrefix,
+  waitFor,
+} from '../../test/support';
+import { openReadModel, type ReadModelDb } from './read-model/schema';
+import { rebuildReadModel } from './rebuild';
+
+const SECRET = 'projector-e2e-secret-projector-e2e-secret';
+const redis: RedisClient = connectTestRedis();
+afterAll(() => redis.quit());
+
+const dump = (db: ReadModelDb) =>
+  Object.fromEntries(
+    ['tasks', 'task_labels', 'comments', 'activity', 'users', 'checkpoints'].map((table) => [
+      table,
+      db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all(),
+    ]),
+  );
+
+describe('projector under kill -9', () => {
+  it('ends equal to a clean replay after a SIGKILL in the middle of a stream of commands', async () => {
+    const prefix = uniquePrefix();
+    const keys = createKeyLayout(prefix, 2);
+    const dir = mkdtempSync(join(tmpdir(), 'projector-'));
+    const readModelPath = join(dir, 'read-model.sqlite');
+    const commandPort = await freePort();
+    const env = cleanEnv({
+      REDIS_URL: inject('redisUrl'),
+      REDIS_PREFIX: prefix,
+      EVENT_PARTITIONS: '2',
+      NODE_ENV: 'test',
+      JWT_SECRET: SECRET,
+      LOG_LEVEL: 'warn',
+      COMMAND_PORT: String(commandPort),
+      PROJECTOR_PORT: String(await freePort()),
+      READ_MODEL_PATH: readModelPath,
+      PROJECTOR_BATCH_SIZE: '7',
+    });
+    const userId = newId();
+    await appendUserRegistered(redis, keys, { userId, email: 'p@example.com' });
+    const token = createTokenService({ secret: SECRET, ttlSeconds: 600 }).sign({
+      userId,
+      role: 'member',
+    }).token;
+    const commands = runTs('command-service/src/main.ts', env);
+    let projector = runTs('projector/src/main.ts', env);
+    const api = client(`http://127.0.0.1:${commandPort}`);
+    await waitFor(
+      async () =>
+        (await api.get('/ready').catch(() => undefined))?.status === 200 ? true : undefined,
+      {
+        timeoutMs: 20_000,
+      },
+    );
+
+    const taskIds: string[] = [];
+    const burst = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const created = await api.post(
+          '/tasks',
+          { title: `t${taskIds.length}`, labels: ['l'] },
+          { token },
+        );
+        expect(created.status).toBe(201);
+        taskIds.push(created.body.id);
+        const task = taskIds[Math.floor(Math.random() * taskIds.length)]!;
+        const moved = await api.post(`/tasks/${task}/comments`, { text: `c${i}` }, { token });
+        expect(moved.status).toBe(201);
+      }
+    };
+    await burst(40);
+    projector.child.kill('SIGKILL');
+    await projector.stop();
+    await burst(40);
+    projector = runTs('projector/src/main.ts', env);
+    await burst(20);
+
+    const lastIds = await Promise.all(
+      keys
+        .logs()
+        .map(
+          async (log) =>
+            [
+              log.name,
+              (
+                (await redis.xrevrange(log.key, '+', '-', 'COUNT', 1)) as [string, string[]][]
+              )[0]?.[0],
+            ] as const,
+        ),
+    );
+    const live = openReadModel(readModelPath);
+    await waitFor(
+      () => {
+        const rows = live.prepare('SELECT log, entry_id FROM checkpoints').all() as {
+          log: string;
+          entry_id: string;
+        }[];
+        const byLog = Object.fromEntries(rows.map((r) => [r.log, r.entry_id]));
+        return lastIds.every(([log, id]) => id === undefined || byLog[log] === id)
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 30_000, message: 'projector to catch up with every log' },
+    );
+    expect(await projector.stop('SIGTERM')).toBe(0);
+    await commands.stop('SIGTERM');
+
+    const clean = openReadModel(join(dir, 'replayed.sqlite'));
+    await rebuildReadModel(clean, redis, keys, { batchSize: 13 });
+    const liveRows = dump(live);
+    expect(liveRows.tasks).toHaveLength(100);
+    expect(liveRows.comments).toHaveLength(100);
+    expect(liveRows).toEqual(dump(clean));
+  });
+});

@@ -1,0 +1,40 @@
+import {
+  type KeyLayout,
+  type RedisClient,
+  readLogEvents,
+  type StoredEvent,
+} from '@tasksync/contracts';
+import { createProjection } from './projection/project';
+import type { ReadModelDb } from './read-model/schema';
+
+/**
+ * Builds a read model from position 0 of every log with the live projection
+ * code, in batches of one transaction each. Sends no notifications.
+ */
+export const rebuildReadModel = async (
+  db: ReadModelDb,
+  redis: RedisClient,
+  keys: KeyLayout,
+  options: { batchSize?: number; onProgress?: (events: number) => void } = {},
+) => {
+  const projection = createProjection(db);
+  const batchSize = options.batchSize ?? 1_000;
+  let total = 0;
+  for (const log of keys.logs()) {
+    let batch: StoredEvent[] = [];
+    const flush = () => {
+      total += projection.applyBatch(log.name, batch).applied;
+      batch = [];
+      options.onProgress?.(total);
+    };
+    for await (const event of readLogEvents(redis, log.key, {
+      after: projection.checkpoint(log.name) ?? '0',
+      pageSize: batchSize,
+    })) {
+      batch.push(event);
+      if (batch.length >= batchSize) flush();
+    }
+    if (batch.length) flush();
+  }
+  return total;
+};
