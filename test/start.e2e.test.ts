@@ -1,8 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openReadModelReadOnly } from '@tasksync/contracts/read-model';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openReadModelReadOnly } from '../projector/src/read-model/schema';
 import { isAlive, type RunningProcess, runTs } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
 import { cleanEnv, client, waitFor } from './support';

@@ -8,8 +8,8 @@ import {
   type RedisClient,
   type ServiceMetrics,
 } from '@tasksync/contracts';
+import type { ReadModelDb } from '@tasksync/contracts/read-model';
 import { Gauge } from 'prom-client';
-import type { ReadModelDb } from './read-model/schema';
 
 export interface ProjectorAppDeps {
   redis: RedisClient;

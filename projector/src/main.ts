@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createServiceRuntime, loadDotEnv, runMain, serve } from '@tasksync/contracts';
+import { openReadModel } from '@tasksync/contracts/read-model';
 import { buildProjectorApp } from './app';
 import { loadProjectorConfig } from './config';
 import { startProjector } from './projector';
-import { openReadModel } from './read-model/schema';
 
 const main = async () => {
   loadDotEnv();

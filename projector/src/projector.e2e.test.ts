@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKeyLayout, createTokenService, newId, type RedisClient } from '@tasksync/contracts';
+import { openReadModel, type ReadModelDb } from '@tasksync/contracts/read-model';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { runTs } from '../../scripts/processes';
 import { freePort } from '../../scripts/redis-server';
@@ -13,7 +14,6 @@ import {
   uniquePrefix,
   waitFor,
 } from '../../test/support';
-import { openReadModel, type ReadModelDb } from './read-model/schema';
 import { rebuildReadModel } from './rebuild';
 
 const SECRET = 'projector-e2e-secret-projector-e2e-secret';

@@ -2,10 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, newId } from '@tasksync/contracts';
+import { openReadModel, type ReadModelDb } from '@tasksync/contracts/read-model';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendUserRegistered, connectTestRedis, testKeys, waitFor } from '../../test/support';
 import { startProjector } from './projector';
-import { openReadModel, type ReadModelDb } from './read-model/schema';
 import { rebuildReadModel } from './rebuild';
 
 const redis = connectTestRedis();

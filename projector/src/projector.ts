@@ -8,8 +8,8 @@ import {
   type RedisClient,
   startConsumer,
 } from '@tasksync/contracts';
+import type { ReadModelDb } from '@tasksync/contracts/read-model';
 import { createProjection } from './projection/project';
-import type { ReadModelDb } from './read-model/schema';
 
 export interface ProjectorOptions {
   redis: RedisClient;
@@ -27,10 +27,6 @@ export interface ProjectorOptions {
     blockMs?: number;
   };
 }
-
-/** The channel on which a group announces each new checkpoint (`<log>:<entry id>`). */
-export const checkpointChannel = (keys: KeyLayout, group: string) =>
-  `${keys.prefix}:checkpoints:${group}`;
 
 /**
  * Runs the projection over every log with one consumer group (design §5). The
@@ -66,7 +62,7 @@ export const startProjector = async (options: ProjectorOptions) => {
           if (!applied || !checkpoint) return;
           options.onApplied?.(log.name, applied, checkpoint);
           // After the commit: tell waiting readers how far the model has come.
-          await redis.publish(checkpointChannel(keys, group), formatPosition(log.name, checkpoint));
+          await redis.publish(keys.checkpointChannel(group), formatPosition(log.name, checkpoint));
         },
       }),
     );

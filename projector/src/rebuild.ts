@@ -4,8 +4,8 @@ import {
   readLogEvents,
   type StoredEvent,
 } from '@tasksync/contracts';
+import type { ReadModelDb } from '@tasksync/contracts/read-model';
 import { createProjection } from './projection/project';
-import type { ReadModelDb } from './read-model/schema';
 
 /**
  * Builds a read model from position 0 of every log with the live projection

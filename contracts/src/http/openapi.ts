@@ -7,6 +7,8 @@ export interface ApiRoute {
   summary: string;
   auth: boolean;
   body?: z.ZodType;
+  /** Query parameters, from an object schema. */
+  query?: z.ZodObject;
   headers?: { name: string; description: string; required?: boolean }[];
   responses: Record<number, { description: string; schema?: z.ZodType; headers?: string[] }>;
 }
@@ -38,6 +40,12 @@ export const buildOpenApi = (info: { title: string; version: string }, routes: A
         in: 'path',
         required: true,
         schema: { type: 'string' },
+      })),
+      ...Object.entries(route.query?.shape ?? {}).map(([name, schema]) => ({
+        name,
+        in: 'query',
+        required: !(schema as z.ZodType).safeParse(undefined).success,
+        schema: schemaOf(schema as z.ZodType, 'input'),
       })),
       ...(route.headers ?? []).map((header) => ({
         name: header.name,

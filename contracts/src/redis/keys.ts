@@ -19,6 +19,8 @@ export interface KeyLayout {
   loginFailures(normalizedEmail: string): string;
   deadLetters(logKey: string, group: string): string;
   meta: string;
+  /** Pub/sub channel on which a projector group announces each new checkpoint. */
+  checkpointChannel(group: string): string;
   /** All logs a reader of every event follows, with their position names. */
   logs(): { name: string; key: string }[];
   logKeyByName(name: string): string | undefined;
@@ -47,6 +49,7 @@ export const createKeyLayout = (prefix: string, partitions: number): KeyLayout =
     // The dead-letter stream sits beside its log: same hash tag, same slot.
     deadLetters: (logKey, group) => logKey.replace(/:log$/, `:dlq:${group}`),
     meta: `${prefix}:meta`,
+    checkpointChannel: (group) => `${prefix}:checkpoints:${group}`,
     logs,
     logKeyByName: (name) => logs().find((log) => log.name === name)?.key,
   };

@@ -2,9 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DomainEvent, StoredEvent, TaskEvent } from '@tasksync/contracts';
+import { openReadModel, type ReadModelDb } from '@tasksync/contracts/read-model';
 import { storedEvents } from '@tasksync/contracts/testing';
 import { describe, expect, it } from 'vitest';
-import { openReadModel, type ReadModelDb } from '../read-model/schema';
 import { createProjection } from './project';
 
 const taskId = '0190b6a0-0000-7000-8000-000000000001';

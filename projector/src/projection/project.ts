@@ -4,7 +4,7 @@ import {
   type Priority,
   type StoredEvent,
 } from '@tasksync/contracts';
-import type { ReadModelDb } from '../read-model/schema';
+import type { ReadModelDb } from '@tasksync/contracts/read-model';
 
 const PRIORITY_RANK: Record<Priority, number> = { low: 0, medium: 1, high: 2, urgent: 3 };
 

@@ -97,3 +97,45 @@ export const openReadModelReadOnly = (path: string): ReadModelDb => {
   db.pragma('busy_timeout = 5000');
   return db;
 };
+
+/** A row of `tasks` as the query-service answers it (design §6). */
+export interface TaskRow {
+  id: string;
+  title: string;
+  description: string;
+  status: string;
+  assignee_id: string | null;
+  priority: string;
+  due_date: string | null;
+  labels: string;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  revision: number;
+  comment_count: number;
+  deleted: number;
+}
+
+export const taskFromRow = (row: TaskRow) => ({
+  id: row.id,
+  title: row.title,
+  description: row.description,
+  status: row.status,
+  assigneeId: row.assignee_id,
+  priority: row.priority,
+  dueDate: row.due_date,
+  labels: JSON.parse(row.labels) as string[],
+  createdBy: row.created_by,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  revision: row.revision,
+  commentCount: row.comment_count,
+});
+
+/** The checkpoint of every log the model has applied, as a position list. */
+export const readCheckpoints = (db: Database.Database) =>
+  db
+    .prepare<[], { log: string; entry_id: string }>(
+      'SELECT log, entry_id FROM checkpoints ORDER BY log',
+    )
+    .all();

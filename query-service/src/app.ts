@@ -1,0 +1,45 @@
+import {
+  createBaseApp,
+  finishApp,
+  isRedisReady,
+  type KeyLayout,
+  type Logger,
+  operationalRoutes,
+  type RedisClient,
+  requireAuth,
+  type ServiceMetrics,
+  type TokenService,
+} from '@tasksync/contracts';
+import { consistency } from './http';
+import { queryOpenApi } from './openapi';
+import type { ReadModelAccess } from './read-model';
+import { taskRoutes } from './tasks/routes';
+import { userRoutes } from './users/routes';
+
+export interface QueryAppDeps {
+  redis: RedisClient;
+  keys: KeyLayout;
+  tokens: TokenService;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  readModel: ReadModelAccess;
+}
+
+/** Builds the query-service's express app from its dependencies, without listening. */
+export const buildQueryApp = (deps: QueryAppDeps) => {
+  const app = createBaseApp(deps);
+  app.use(
+    operationalRoutes({
+      metrics: deps.metrics,
+      ready: async () => ({
+        redis: await isRedisReady(deps.redis),
+        readModel: deps.readModel.isOpen(),
+      }),
+      openapi: queryOpenApi,
+    }),
+  );
+  app.use(requireAuth(deps.tokens), consistency(deps.readModel));
+  app.use(taskRoutes(deps));
+  app.use(userRoutes(deps));
+  return finishApp(app);
+};

@@ -1,0 +1,106 @@
+import { existsSync } from 'node:fs';
+import {
+  compareEntryIds,
+  formatPosition,
+  type KeyLayout,
+  type Logger,
+  type Position,
+  problems,
+  type RedisClient,
+} from '@tasksync/contracts';
+import {
+  openReadModelReadOnly,
+  type ReadModelDb,
+  readCheckpoints,
+} from '@tasksync/contracts/read-model';
+
+export const DEFAULT_MAX_WAIT_MS = 2_000;
+export const MAX_WAIT_MS = 10_000;
+
+/**
+ * The read model as the query-service sees it: opened read-only once the
+ * projector has created it, with its checkpoints, and a way to wait until it
+ * has applied given positions (read-your-writes, design §6).
+ */
+export const createReadModelAccess = (options: {
+  path: string;
+  subscriber: RedisClient;
+  keys: KeyLayout;
+  group: string;
+  logger: Logger;
+}) => {
+  let db: ReadModelDb | undefined;
+  const waiters = new Set<() => void>();
+  const wakeAll = () => {
+    for (const wake of waiters) wake();
+  };
+  // The projector announces every checkpoint after its commit; waiters re-check then.
+  void options.subscriber
+    .subscribe(options.keys.checkpointChannel(options.group))
+    .catch((error) =>
+      options.logger.warn({ err: error }, 'cannot subscribe to checkpoint notices; polling only'),
+    );
+  options.subscriber.on('message', wakeAll);
+
+  const open = () => {
+    if (!db && existsSync(options.path)) db = openReadModelReadOnly(options.path);
+    return db;
+  };
+
+  const current = (): ReadModelDb => {
+    const handle = open();
+    if (!handle)
+      throw problems.unavailable('read-model-unavailable', 'The read model is not built yet.', 1);
+    return handle;
+  };
+
+  const checkpoints = (handle: ReadModelDb) =>
+    new Map(readCheckpoints(handle).map((c) => [c.log, c.entry_id]));
+
+  const reached = (handle: ReadModelDb, positions: Position[]) => {
+    const applied = checkpoints(handle);
+    return positions.every((p) => {
+      const at = applied.get(p.log);
+      return at !== undefined && compareEntryIds(at, p.entryId) >= 0;
+    });
+  };
+
+  return {
+    db: current,
+    isOpen: () => open()?.open === true,
+    /** `X-Read-Position`: one position per log the model has applied. */
+    readPosition: (handle: ReadModelDb) =>
+      readCheckpoints(handle)
+        .map((c) => formatPosition(c.log, c.entry_id))
+        .join(','),
+    /** Waits until every position is applied, or answers 503 projection-behind. */
+    async waitFor(positions: Position[], maxWaitMs: number) {
+      const deadline = Date.now() + maxWaitMs;
+      for (;;) {
+        const handle = open();
+        if (handle && reached(handle, positions)) return;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw problems.unavailable(
+            'projection-behind',
+            'The read model has not reached the requested position yet.',
+            1,
+          );
+        }
+        // A notice wakes us at once; the short poll covers a missed one.
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer);
+            waiters.delete(wake);
+            resolve();
+          };
+          const timer = setTimeout(wake, Math.min(left, 25));
+          waiters.add(wake);
+        });
+      }
+    },
+    close: () => db?.close(),
+  };
+};
+
+export type ReadModelAccess = ReturnType<typeof createReadModelAccess>;

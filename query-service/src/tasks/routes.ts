@@ -1,0 +1,256 @@
+import {
+  authOf,
+  compareEntryIds,
+  foldTask,
+  isUuid,
+  type KeyLayout,
+  PositionList,
+  Priority,
+  parseWith,
+  problems,
+  type RedisClient,
+  readStream,
+  type StoredEvent,
+  type TaskEvent,
+  TaskStatus,
+} from '@tasksync/contracts';
+import { type ReadModelDb, type TaskRow, taskFromRow } from '@tasksync/contracts/read-model';
+import { type Request, type Response, Router } from 'express';
+import { z } from 'zod';
+import { answerRead } from '../http';
+import type { ReadModelAccess } from '../read-model';
+
+const SORT_COLUMNS = {
+  createdAt: 't.created_at',
+  updatedAt: 't.updated_at',
+  priority: 't.priority_rank',
+  // Tasks without a due date sort after every dated one.
+  dueDate: "COALESCE(t.due_date, '9999-12-31')",
+} as const;
+type SortField = keyof typeof SORT_COLUMNS;
+const SORTS = Object.keys(SORT_COLUMNS).flatMap((s) => [s, `-${s}`]) as [string, ...string[]];
+const UserRef = z.union([z.literal('me'), z.uuid()]);
+
+export const ListTasksQuery = z.strictObject({
+  status: TaskStatus.optional(),
+  assigneeId: UserRef.optional(),
+  createdBy: UserRef.optional(),
+  label: z.string().trim().min(1).max(40).optional(),
+  priority: Priority.optional(),
+  q: z.string().trim().min(1).max(200).optional(),
+  dueBefore: z.iso.date().optional(),
+  dueAfter: z.iso.date().optional(),
+  sort: z.enum(SORTS).default('-updatedAt'),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(600).optional(),
+});
+
+const Cursor = z.object({ s: z.string(), k: z.union([z.string(), z.number()]), id: z.string() });
+const encodeCursor = (value: z.infer<typeof Cursor>) =>
+  Buffer.from(JSON.stringify(value)).toString('base64url');
+const decodeCursor = (raw: string, sort: string) => {
+  try {
+    const cursor = Cursor.parse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
+    if (cursor.s === sort) return cursor;
+  } catch {
+    // falls through to the 400 below
+  }
+  throw problems.badRequest('cursor is not one this API gave for this sort.');
+};
+
+/** FTS5 query from free text: every word must match, quoted so no character is syntax. */
+const ftsQuery = (text: string) =>
+  text
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((word) => `"${word.replaceAll('"', '""')}"`)
+    .join(' ');
+
+export const taskRoutes = (deps: {
+  readModel: ReadModelAccess;
+  redis: RedisClient;
+  keys: KeyLayout;
+}) => {
+  const router = Router();
+  interface Prepared {
+    all(...params: unknown[]): unknown[];
+    get(...params: unknown[]): unknown;
+  }
+  // Statements are prepared once per distinct SQL text (filters make a few dozen at most).
+  const statements = new Map<string, Prepared>();
+  const prepared = (db: ReadModelDb, sql: string) => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql) as Prepared;
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+
+  router.get('/tasks', (req, res) => {
+    const query = parseWith(ListTasksQuery, req.query);
+    const me = authOf(req).userId;
+    const descending = query.sort.startsWith('-');
+    const field = query.sort.replace(/^-/, '') as SortField;
+    const key = SORT_COLUMNS[field];
+    const where = ['t.deleted = 0'];
+    const params: Record<string, unknown> = { limit: query.limit + 1 };
+    if (query.status) {
+      where.push('t.status = @status');
+      params.status = query.status;
+    }
+    if (query.assigneeId) {
+      where.push('t.assignee_id = @assigneeId');
+      params.assigneeId = query.assigneeId === 'me' ? me : query.assigneeId;
+    }
+    if (query.createdBy) {
+      where.push('t.created_by = @createdBy');
+      params.createdBy = query.createdBy === 'me' ? me : query.createdBy;
+    }
+    if (query.label) {
+      where.push(
+        'EXISTS (SELECT 1 FROM task_labels l WHERE l.label = @label AND l.task_id = t.id)',
+      );
+      params.label = query.label;
+    }
+    if (query.priority) {
+      where.push('t.priority = @priority');
+      params.priority = query.priority;
+    }
+    if (query.q) {
+      where.push('t.rowid IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH @q)');
+      params.q = ftsQuery(query.q);
+    }
+    if (query.dueBefore) {
+      where.push('t.due_date < @dueBefore');
+      params.dueBefore = query.dueBefore;
+    }
+    if (query.dueAfter) {
+      where.push('t.due_date > @dueAfter');
+      params.dueAfter = query.dueAfter;
+    }
+    if (query.cursor) {
+      const cursor = decodeCursor(query.cursor, query.sort);
+      // Keyset paging on (sort key, id): stable while tasks are being created.
+      where.push(`(${key}, t.id) ${descending ? '<' : '>'} (@cursorKey, @cursorId)`);
+      params.cursorKey = cursor.k;
+      params.cursorId = cursor.id;
+    }
+    const direction = descending ? 'DESC' : 'ASC';
+    const sql = `SELECT t.*, ${key} AS sort_key FROM tasks t WHERE ${where.join(' AND ')}
+      ORDER BY ${key} ${direction}, t.id ${direction} LIMIT @limit`;
+    answerRead(req, res, deps.readModel, (db) => {
+      const rows = prepared(db, sql).all(params) as (TaskRow & { sort_key: string | number })[];
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      return {
+        body: {
+          items: page.map(taskFromRow),
+          nextCursor:
+            rows.length > query.limit && last
+              ? encodeCursor({ s: query.sort, k: last.sort_key, id: last.id })
+              : null,
+        },
+      };
+    });
+  });
+
+  const taskIdOf = (req: Request) => {
+    const id = String(req.params.id);
+    if (!isUuid(id)) throw problems.notFound('No task with this id.');
+    return id;
+  };
+
+  router.get('/tasks/:id', async (req, res) => {
+    const id = taskIdOf(req);
+    const asOf = req.query.asOf;
+    if (asOf !== undefined) return answerAsOf(res, id, String(asOf));
+    answerRead(req, res, deps.readModel, (db) => {
+      const row = prepared(db, 'SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
+      if (!row) throw problems.notFound('No task with this id.');
+      if (row.deleted) throw problems.gone('The task was deleted.');
+      const comments = prepared(
+        db,
+        'SELECT id, author_id AS authorId, text, created_at AS createdAt FROM comments WHERE task_id = ? ORDER BY created_at, id',
+      ).all(id);
+      return { body: { ...taskFromRow(row), comments }, etag: `"${row.revision}"` };
+    });
+  });
+
+  /** The task as it was at a time or position, folded from its own stream. */
+  const answerAsOf = async (res: Response, id: string, asOf: string) => {
+    const position = PositionList.safeParse(asOf);
+    const time = Date.parse(asOf);
+    if (!(position.success && position.data.length === 1) && Number.isNaN(time)) {
+      throw problems.badRequest('asOf must be an ISO time or a position like t0:1732460000000-0.');
+    }
+    const events = (await readStream(
+      deps.redis,
+      deps.keys.taskStream(id),
+    )) as StoredEvent<TaskEvent>[];
+    const bound = position.success ? position.data[0]!.entryId : undefined;
+    const upTo = events.filter((e) =>
+      bound !== undefined ? compareEntryIds(e.entryId, bound) <= 0 : Date.parse(e.at) <= time,
+    );
+    const state = foldTask(upTo);
+    if (!state) throw problems.notFound('The task did not exist then.');
+    const { deleted, ...task } = state;
+    res.setHeader('ETag', `"${task.revision}"`);
+    res.json({ ...task, deleted, asOf });
+  };
+
+  router.get('/tasks/:id/history', (req, res) => {
+    const id = taskIdOf(req);
+    const { limit, cursor } = parseWith(
+      z.strictObject({
+        limit: z.coerce.number().int().min(1).max(200).default(50),
+        cursor: z
+          .string()
+          .regex(/^\d{1,9}$/)
+          .optional(),
+      }),
+      req.query,
+    );
+    answerRead(req, res, deps.readModel, (db) => {
+      if (!prepared(db, 'SELECT 1 FROM tasks WHERE id = ?').get(id))
+        throw problems.notFound('No task with this id.');
+      const rows = prepared(
+        db,
+        `SELECT position, type, revision, actor, at, data FROM activity
+         WHERE task_id = @id AND revision > @after ORDER BY revision LIMIT @limit`,
+      ).all({ id, after: cursor === undefined ? -1 : Number(cursor), limit: limit + 1 }) as {
+        revision: number;
+        data: string;
+      }[];
+      const page = rows.slice(0, limit);
+      return {
+        body: {
+          items: page.map((row) => ({ ...row, data: JSON.parse(row.data) })),
+          nextCursor: rows.length > limit ? String(page[page.length - 1]!.revision) : null,
+        },
+      };
+    });
+  });
+
+  router.get('/stats', (req, res) => {
+    answerRead(req, res, deps.readModel, (db) => {
+      const byStatus = Object.fromEntries(TaskStatus.options.map((s) => [s, 0]));
+      for (const row of prepared(
+        db,
+        'SELECT status, COUNT(*) AS n FROM tasks WHERE deleted = 0 GROUP BY status',
+      ).all() as {
+        status: string;
+        n: number;
+      }[]) {
+        byStatus[row.status] = row.n;
+      }
+      const byAssignee = prepared(
+        db,
+        'SELECT assignee_id AS assigneeId, COUNT(*) AS count FROM tasks WHERE deleted = 0 GROUP BY assignee_id ORDER BY count DESC, assignee_id',
+      ).all();
+      return { body: { byStatus, byAssignee } };
+    });
+  });
+
+  return router;
+};

@@ -1,0 +1,68 @@
+import { authOf, isUuid, parseWith, problems, publicProfile, type Role } from '@tasksync/contracts';
+import { Router } from 'express';
+import { z } from 'zod';
+import { answerRead } from '../http';
+import type { ReadModelAccess } from '../read-model';
+
+interface UserRow {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  created_at: string;
+  revision: number;
+}
+
+const profileOf = (row: UserRow, viewer: { userId: string; role: Role }) =>
+  publicProfile(
+    {
+      id: row.id,
+      email: row.email,
+      name: row.name,
+      role: row.role,
+      createdAt: row.created_at,
+      revision: row.revision,
+    },
+    viewer,
+  );
+
+/** Public profiles; the e-mail only for admins and oneself (design §6). */
+export const userRoutes = (deps: { readModel: ReadModelAccess }) => {
+  const router = Router();
+
+  router.get('/users', (req, res) => {
+    const { limit, cursor } = parseWith(
+      z.strictObject({
+        limit: z.coerce.number().int().min(1).max(200).default(50),
+        cursor: z.uuid().optional(),
+      }),
+      req.query,
+    );
+    const viewer = authOf(req);
+    answerRead(req, res, deps.readModel, (db) => {
+      const rows = db
+        .prepare('SELECT * FROM users WHERE id > @after ORDER BY id LIMIT @limit')
+        .all({ after: cursor ?? '', limit: limit + 1 }) as UserRow[];
+      const page = rows.slice(0, limit);
+      return {
+        body: {
+          items: page.map((row) => profileOf(row, viewer)),
+          nextCursor: rows.length > limit ? page[page.length - 1]!.id : null,
+        },
+      };
+    });
+  });
+
+  router.get('/users/:id', (req, res) => {
+    const id = String(req.params.id);
+    if (!isUuid(id)) throw problems.notFound('No user with this id.');
+    const viewer = authOf(req);
+    answerRead(req, res, deps.readModel, (db) => {
+      const row = db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+      if (!row) throw problems.notFound('No user with this id.');
+      return { body: { user: profileOf(row, viewer) }, etag: `"${row.revision}"` };
+    });
+  });
+
+  return router;
+};
