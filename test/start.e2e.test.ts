@@ -12,17 +12,19 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('npm start', () => {
   it('runs Redis and every service, survives a restart on the same data, and stops cleanly on Ctrl-C', async () => {
-    const [identityPort, commandPort, projectorPort] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
+    const [identityPort, commandPort, projectorPort, queryPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const env = cleanEnv({
       DATA_DIR: dataDir,
       EMBEDDED_REDIS_PORT: '0',
       IDENTITY_PORT: String(identityPort),
       COMMAND_PORT: String(commandPort),
       PROJECTOR_PORT: String(projectorPort),
+      QUERY_PORT: String(queryPort),
       NODE_ENV: 'development',
       BCRYPT_COST: '4',
     });
@@ -68,6 +70,14 @@ describe('npm start', () => {
     );
     expect(row).toEqual({ status: 'in-progress', revision: 1 });
     readModel.close();
+    // And the query-service answers from it, consistent with the write on request.
+    const queries = client(`http://127.0.0.1:${queryPort}`);
+    const read = await queries.get(`/tasks/${created.body.id}`, {
+      token,
+      headers: { 'x-min-position': created.headers.get('x-event-position')! },
+    });
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ id: created.body.id, title: 'Survive a restart' });
 
     const redisPid = Number(readFileSync(join(dataDir, 'redis/redis.pid'), 'utf8'));
     expect(isAlive(redisPid)).toBe(true);
