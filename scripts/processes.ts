@@ -25,8 +25,12 @@ const waitFor = async <T>(
 };
 
 /** Runs a TypeScript entry point of this repository as its own process, as npm start does. */
-export const runTs = (entry: string, env: NodeJS.ProcessEnv): RunningProcess => {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+export const runTs = (
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  args: string[] = [],
+): RunningProcess => {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -122,5 +122,24 @@ describe('projector under kill -9', () => {
     expect(liveRows.tasks).toHaveLength(100);
     expect(liveRows.comments).toHaveLength(100);
     expect(liveRows).toEqual(dump(clean));
+
+    // The replay CLI agrees, and notices a read model that does not match its events.
+    const out = join(dir, 'cli.sqlite');
+    const replay = runTs('projector/src/replay.ts', env);
+    const verify = async (extra: string[] = []) => {
+      const run = runTs('projector/src/replay.ts', env, ['--verify', ...extra]);
+      const code = await new Promise<number | null>((resolve) => run.child.once('exit', resolve));
+      return { code, output: run.output() };
+    };
+    await new Promise((resolve) => replay.child.once('exit', resolve));
+    expect(replay.output()).toMatch(/replay: \d+ events into /);
+    const ok = await verify(['--out', out]);
+    expect(ok).toMatchObject({ code: 0 });
+    expect(ok.output).toContain('the live model equals the rebuilt one');
+    expect(dump(openReadModel(out))).toEqual(liveRows);
+    live.prepare("UPDATE tasks SET title = 'tampered' WHERE id = ?").run(taskIds[0]);
+    const tampered = await verify();
+    expect(tampered.code).toBe(1);
+    expect(tampered.output).toContain('differs from the rebuilt one in: tasks');
   });
 });

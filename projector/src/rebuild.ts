@@ -15,12 +15,18 @@ export const rebuildReadModel = async (
   db: ReadModelDb,
   redis: RedisClient,
   keys: KeyLayout,
-  options: { batchSize?: number; onProgress?: (events: number) => void } = {},
+  options: {
+    batchSize?: number;
+    onProgress?: (events: number) => void;
+    /** Stop at these entry ids (inclusive), per log name; the whole log otherwise. */
+    until?: Map<string, string>;
+  } = {},
 ) => {
   const projection = createProjection(db);
   const batchSize = options.batchSize ?? 1_000;
   let total = 0;
   for (const log of keys.logs()) {
+    if (options.until && !options.until.has(log.name)) continue;
     let batch: StoredEvent[] = [];
     const flush = () => {
       total += projection.applyBatch(log.name, batch).applied;
@@ -29,6 +35,7 @@ export const rebuildReadModel = async (
     };
     for await (const event of readLogEvents(redis, log.key, {
       after: projection.checkpoint(log.name) ?? '0',
+      until: options.until?.get(log.name) ?? '+',
       pageSize: batchSize,
     })) {
       batch.push(event);

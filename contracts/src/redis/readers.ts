@@ -23,11 +23,12 @@ export const readLog = async (
   logKey: string,
   afterEntryId: string,
   count: number,
+  untilEntryId = '+',
 ): Promise<RawEntry[]> =>
   (await redis.xrange(
     logKey,
     afterEntryId === '0' ? '-' : `(${afterEntryId}`,
-    '+',
+    untilEntryId,
     'COUNT',
     count,
   )) as RawEntry[];
@@ -36,12 +37,12 @@ export const readLog = async (
 export async function* readLogEvents(
   redis: RedisClient,
   logKey: string,
-  options: { after?: string; pageSize?: number } = {},
+  options: { after?: string; until?: string; pageSize?: number } = {},
 ): AsyncGenerator<StoredEvent> {
   let after = options.after ?? '0';
   const pageSize = options.pageSize ?? 1000;
   for (;;) {
-    const page = await readLog(redis, logKey, after, pageSize);
+    const page = await readLog(redis, logKey, after, pageSize, options.until);
     for (const [id, fields] of page) yield decodeEvent(id, fieldsToRecord(fields));
     if (page.length < pageSize) return;
     after = page[page.length - 1]![0];
