@@ -45,3 +45,23 @@ export const rebuildReadModel = async (
   }
   return total;
 };
+
+export const READ_MODEL_TABLES = [
+  'tasks',
+  'task_labels',
+  'comments',
+  'activity',
+  'users',
+  'checkpoints',
+];
+
+/** Every row of the model's tables, in a stable order, in one read snapshot. */
+export const dumpReadModel = (db: ReadModelDb) =>
+  db.transaction(() =>
+    Object.fromEntries(
+      READ_MODEL_TABLES.map((table) => [
+        table,
+        db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all(),
+      ]),
+    ),
+  )();

@@ -15,23 +15,9 @@ import {
   loadDotEnv,
   runMain,
 } from '@tasksync/contracts';
-import {
-  openReadModel,
-  openReadModelReadOnly,
-  type ReadModelDb,
-} from '@tasksync/contracts/read-model';
+import { openReadModel, openReadModelReadOnly } from '@tasksync/contracts/read-model';
 import { loadProjectorConfig } from './config';
-import { rebuildReadModel } from './rebuild';
-
-const TABLES = ['tasks', 'task_labels', 'comments', 'activity', 'users', 'checkpoints'];
-
-/** Every row of the model's tables, in a stable order, in one read snapshot. */
-export const dumpReadModel = (db: ReadModelDb) =>
-  db.transaction(() =>
-    Object.fromEntries(
-      TABLES.map((table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()]),
-    ),
-  )();
+import { dumpReadModel, READ_MODEL_TABLES, rebuildReadModel } from './rebuild';
 
 /** A progress bar on a terminal, a plain line a second otherwise. */
 const progressReporter = (total: number) => {
@@ -115,7 +101,7 @@ const main = async () => {
   let exitCode = 0;
   if (live) {
     const rebuilt = dumpReadModel(db);
-    const differing = TABLES.filter(
+    const differing = READ_MODEL_TABLES.filter(
       (table) => JSON.stringify(rebuilt[table]) !== JSON.stringify(live.dump[table]),
     );
     if (differing.length) {

@@ -1,0 +1,179 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createKeyLayout,
+  createLogger,
+  createMetrics,
+  createTokenService,
+  foldTask,
+  newId,
+  readStream,
+  type StoredEvent,
+  type TaskEvent,
+} from '@tasksync/contracts';
+import { openReadModel, type TaskRow, taskFromRow } from '@tasksync/contracts/read-model';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildCommandApp } from '../command-service/src/app';
+import { startProjector } from '../projector/src/projector';
+import { dumpReadModel, rebuildReadModel } from '../projector/src/rebuild';
+
+import {
+  appendUserRegistered,
+  client,
+  connectTestRedis,
+  listen,
+  uniquePrefix,
+  waitFor,
+} from './support';
+
+const redis = connectTestRedis();
+afterAll(() => redis.quit());
+const logger = createLogger({ name: 'agreement', level: 'silent' });
+const tokens = createTokenService({
+  secret: 'agreement-secret-agreement-secret-0123',
+  ttlSeconds: 3600,
+});
+
+const action = fc.oneof(
+  fc.record({
+    kind: fc.constant('create' as const),
+    title: fc.string({ minLength: 1, maxLength: 20 }),
+    priority: fc.constantFrom('low', 'medium', 'high', 'urgent'),
+    labels: fc.uniqueArray(fc.constantFrom('a', 'b', 'c'), { maxLength: 3 }),
+  }),
+  fc.record({
+    kind: fc.constant('status' as const),
+    task: fc.nat(),
+    status: fc.constantFrom('pending', 'in-progress', 'completed'),
+  }),
+  fc.record({
+    kind: fc.constant('details' as const),
+    task: fc.nat(),
+    title: fc.string({ minLength: 1, maxLength: 20 }),
+    dueDate: fc.option(fc.constantFrom('2026-12-01', '2027-01-15')),
+  }),
+  fc.record({ kind: fc.constant('assign' as const), task: fc.nat(), user: fc.nat({ max: 2 }) }),
+  fc.record({
+    kind: fc.constant('comment' as const),
+    task: fc.nat(),
+    text: fc.string({ minLength: 1, maxLength: 30 }),
+  }),
+  fc.record({ kind: fc.constant('delete' as const), task: fc.nat() }),
+);
+
+describe('live read model, replayed read model and evolve folds', () => {
+  it('agree after random command sequences through the real services', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 25 }), async (actions) => {
+        const keys = createKeyLayout(uniquePrefix(), 2);
+        const users = [newId(), newId(), newId()];
+        for (const userId of users)
+          await appendUserRegistered(redis, keys, { userId, email: `${userId}@example.com` });
+        const token = tokens.sign({ userId: users[0]!, role: 'admin' }).token;
+        const dir = mkdtempSync(join(tmpdir(), 'agree-'));
+        const live = openReadModel(join(dir, 'live.sqlite'));
+        const projector = await startProjector({
+          redis,
+          keys,
+          db: live,
+          group: 'projector',
+          logger,
+          batchSize: 4,
+          consumerOptions: { blockMs: 50 },
+        });
+        const server = await listen(
+          buildCommandApp({
+            redis,
+            keys,
+            tokens,
+            logger,
+            metrics: createMetrics('agree'),
+            now: () => new Date(),
+            newId,
+          }),
+        );
+        const api = client(server.url);
+        const taskIds: string[] = [];
+        const pick = (n: number) => taskIds[n % taskIds.length];
+        try {
+          for (const a of actions) {
+            if (a.kind === 'create') {
+              const answer = await api.post(
+                '/tasks',
+                { title: a.title, priority: a.priority, labels: a.labels },
+                { token },
+              );
+              if (answer.status === 201) taskIds.push(answer.body.id);
+              continue;
+            }
+            const id = pick(a.task);
+            if (!id) continue;
+            const answer =
+              a.kind === 'status'
+                ? await api.patch(`/tasks/${id}`, { status: a.status }, { token })
+                : a.kind === 'details'
+                  ? await api.patch(
+                      `/tasks/${id}`,
+                      { title: a.title, dueDate: a.dueDate },
+                      { token },
+                    )
+                  : a.kind === 'assign'
+                    ? await api.patch(`/tasks/${id}`, { assigneeId: users[a.user] }, { token })
+                    : a.kind === 'comment'
+                      ? await api.post(`/tasks/${id}/comments`, { text: a.text }, { token })
+                      : await api.delete(`/tasks/${id}`, { token });
+            // Refusals are part of the game (a jump in status, a deleted task), errors are not.
+            expect([200, 201, 204, 400, 409, 410]).toContain(answer.status);
+          }
+          const heads = await Promise.all(
+            keys
+              .logs()
+              .map(
+                async (log) =>
+                  [
+                    log.name,
+                    (
+                      (await redis.xrevrange(log.key, '+', '-', 'COUNT', 1)) as [string, string[]][]
+                    )[0]?.[0],
+                  ] as const,
+              ),
+          );
+          await waitFor(() => {
+            const applied = new Map(
+              (dumpReadModel(live).checkpoints ?? []).map((c) => [
+                (c as { log: string }).log,
+                (c as { entry_id: string }).entry_id,
+              ]),
+            );
+            return heads.every(([log, head]) => head === undefined || applied.get(log) === head)
+              ? true
+              : undefined;
+          });
+          const replayed = openReadModel(join(dir, 'replayed.sqlite'));
+          await rebuildReadModel(replayed, redis, keys, { batchSize: 3 });
+          expect(dumpReadModel(live)).toEqual(dumpReadModel(replayed));
+          for (const id of taskIds) {
+            const folded = foldTask(
+              (await readStream(redis, keys.taskStream(id))) as StoredEvent<TaskEvent>[],
+            )!;
+            const row = live.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow;
+            expect(row).toBeDefined();
+            const { deleted, ...task } = folded;
+            expect({ ...taskFromRow(row), deleted: row.deleted === 1 }).toEqual({
+              ...task,
+              deleted,
+            });
+          }
+          replayed.close();
+        } finally {
+          await server.close();
+          await projector.stop();
+          live.close();
+        }
+      }),
+      { numRuns: 12 },
+    );
+  });
+});
