@@ -13,6 +13,7 @@ import { repoRoot } from '@tasksync/contracts';
 import autocannon from 'autocannon';
 import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
 import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-server';
+import { benchReadSide } from './read-side';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 32;
@@ -110,9 +111,9 @@ const main = async () => {
     const json = { 'content-type': 'application/json' };
     const credentials = JSON.stringify({ email: 'bench@example.com', password: 'bench-password' });
     await fetch(`${identity}/auth/register`, { method: 'POST', headers: json, body: credentials });
-    const { token } = (await (
+    const { token, user } = (await (
       await fetch(`${identity}/auth/login`, { method: 'POST', headers: json, body: credentials })
-    ).json()) as { token: string };
+    ).json()) as { token: string; user: { id: string } };
     const headers = { ...json, authorization: `Bearer ${token}` };
 
     const ceiling = redisBenchmarkXadd(redis.port);
@@ -194,6 +195,18 @@ const main = async () => {
       }),
     );
 
+    const readSide = process.env.BENCH_SKIP_READ
+      ? []
+      : await benchReadSide({
+          env,
+          redisUrl: redis.url,
+          dataDir,
+          token,
+          userId: user.id,
+          commandsUrl: commands,
+          duration: DURATION,
+        });
+
     const table = [
       '| measurement | requests/s | p50 ms | p99 ms | errors | note |',
       '|---|---:|---:|---:|---:|---|',
@@ -203,8 +216,15 @@ const main = async () => {
       ),
       `| redis-benchmark XADD (ceiling) | ${ceiling.rps} | ${ceiling.p50} | | 0 | ${CONNECTIONS} connections, no pipelining |`,
     ].join('\n');
+    const readTable = [
+      '| read side | value | target | note |',
+      '|---|---:|---|---|',
+      ...readSide.map(
+        (f) => `| ${f.name} | ${f.value} ${f.unit} | ${f.target ?? ''} | ${f.note ?? ''} |`,
+      ),
+    ].join('\n');
     process.stdout.write(
-      `\nTaskSync bench, ${new Date().toISOString()}, ${CONNECTIONS} connections, ${DURATION} s per row\n\n${table}\n\n`,
+      `\nTaskSync bench, ${new Date().toISOString()}, ${CONNECTIONS} connections, ${DURATION} s per row\n\n${table}\n\n${readSide.length ? `${readTable}\n\n` : ''}`,
     );
     const dir = join(repoRoot, 'bench/results');
     mkdirSync(dir, { recursive: true });
@@ -217,7 +237,7 @@ const main = async () => {
       xaddCeiling: ceiling,
     };
     writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(join(dir, 'latest.md'), `${table}\n`);
+    writeFileSync(join(dir, 'latest.md'), `${table}\n\n${readTable}\n`);
     log(`saved bench/results/latest.json and latest.md (${stamp})`);
   } finally {
     await Promise.all(services.map((s) => s.stop()));

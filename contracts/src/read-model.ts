@@ -31,8 +31,9 @@ CREATE INDEX IF NOT EXISTS tasks_creator ON tasks (deleted, created_by, updated_
 CREATE TABLE IF NOT EXISTS task_labels (
   task_id TEXT NOT NULL,
   label TEXT NOT NULL,
-  PRIMARY KEY (label, task_id)
+  PRIMARY KEY (task_id, label)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS task_labels_label ON task_labels (label, task_id);
 
 CREATE TABLE IF NOT EXISTS comments (
   id TEXT PRIMARY KEY,
@@ -132,10 +133,19 @@ export const taskFromRow = (row: TaskRow) => ({
   commentCount: row.comment_count,
 });
 
-/** The checkpoint of every log the model has applied, as a position list. */
-export const readCheckpoints = (db: Database.Database) =>
-  db
-    .prepare<[], { log: string; entry_id: string }>(
+const checkpointStatements = new WeakMap<
+  Database.Database,
+  Database.Statement<[], { log: string; entry_id: string }>
+>();
+
+/** The checkpoint of every log the model has applied (statement prepared once per handle). */
+export const readCheckpoints = (db: Database.Database) => {
+  let statement = checkpointStatements.get(db);
+  if (!statement) {
+    statement = db.prepare<[], { log: string; entry_id: string }>(
       'SELECT log, entry_id FROM checkpoints ORDER BY log',
-    )
-    .all();
+    );
+    checkpointStatements.set(db, statement);
+  }
+  return statement.all();
+};

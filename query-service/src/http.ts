@@ -36,10 +36,10 @@ export const answerRead = <T>(
   read: (db: ReadModelDb) => { body: T; etag?: string },
 ) => {
   const db = readModel.db();
-  const { body, etag, position } = db.transaction(() => ({
+  const { body, etag, position } = readModel.snapshot(() => ({
     ...read(db),
     position: readModel.readPosition(db),
-  }))();
+  }));
   res.setHeader('X-Read-Position', position);
   // Without a resource revision, the answer to this URL changes only with the checkpoints.
   const tag = etag ?? `W/"${Buffer.from(position).toString('base64url')}"`;

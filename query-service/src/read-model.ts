@@ -30,6 +30,8 @@ export const createReadModelAccess = (options: {
   logger: Logger;
 }) => {
   let db: ReadModelDb | undefined;
+  // One deferred transaction wrapper, made once: every read sees one snapshot.
+  let inSnapshot: ((read: () => unknown) => unknown) | undefined;
   const waiters = new Set<() => void>();
   const wakeAll = () => {
     for (const wake of waiters) wake();
@@ -43,7 +45,10 @@ export const createReadModelAccess = (options: {
   options.subscriber.on('message', wakeAll);
 
   const open = () => {
-    if (!db && existsSync(options.path)) db = openReadModelReadOnly(options.path);
+    if (!db && existsSync(options.path)) {
+      db = openReadModelReadOnly(options.path);
+      inSnapshot = db.transaction((read: () => unknown) => read());
+    }
     return db;
   };
 
@@ -67,6 +72,11 @@ export const createReadModelAccess = (options: {
 
   return {
     db: current,
+    /** Runs synchronous reads in one read transaction (one consistent snapshot). */
+    snapshot: <T>(read: () => T): T => {
+      current();
+      return inSnapshot!(read) as T;
+    },
     isOpen: () => open()?.open === true,
     /** `X-Read-Position`: one position per log the model has applied. */
     readPosition: (handle: ReadModelDb) =>

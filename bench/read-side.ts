@@ -1,0 +1,296 @@
+/**
+ * The read side's figures for `npm run bench` (issue: read side): projector
+ * catch-up events/s, replay of 1,000,000 events, GET /tasks/:id and a first
+ * page of 50 among 100,000 tasks, and command → visible in the query-service.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  appendToStream,
+  createKeyLayout,
+  createRedis,
+  type KeyLayout,
+  newId,
+  type RedisClient,
+} from '@tasksync/contracts';
+import {
+  openReadModel,
+  openReadModelReadOnly,
+  readCheckpoints,
+} from '@tasksync/contracts/read-model';
+import autocannon from 'autocannon';
+import { rebuildReadModel } from '../projector/src/rebuild';
+import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
+import { freePort } from '../scripts/redis-server';
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  target?: string;
+  note?: string;
+}
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+const createdEvent = (_taskId: string, userId: string, i: number) => ({
+  id: newId(),
+  type: 'TaskCreated' as const,
+  data: {
+    title: `Seeded task ${i}`,
+    description: 'seeded for the read-side bench',
+    status: 'pending' as const,
+    assigneeId: null,
+    priority: (['low', 'medium', 'high', 'urgent'] as const)[i % 4]!,
+    dueDate: null,
+    labels: i % 10 === 0 ? ['ten'] : [],
+    createdBy: userId,
+  },
+  at: new Date().toISOString(),
+  actor: userId,
+  corr: 'bench',
+});
+
+/** Appends `count` TaskCreated events through the append script, 256 at a time. */
+const seedTasks = async (redis: RedisClient, keys: KeyLayout, userId: string, count: number) => {
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += 256) {
+    const batch = Array.from({ length: Math.min(256, count - start) }, (_, i) => start + i);
+    await Promise.all(
+      batch.map((i) => {
+        const taskId = newId();
+        ids.push(taskId);
+        return appendToStream(redis, {
+          streamKey: keys.taskStream(taskId),
+          logKey: keys.taskLog(keys.partitionOf(taskId)),
+          aggregateId: taskId,
+          expectedRevision: 'none',
+          events: [createdEvent(taskId, userId, i)],
+        });
+      }),
+    );
+  }
+  return ids;
+};
+
+/** Writes a log of `tasks` × 10 events straight into Redis (replay reads only logs). */
+const seedReplayLog = async (redis: RedisClient, keys: KeyLayout, tasks: number) => {
+  const logKey = keys.taskLog(0);
+  const userId = newId();
+  const statuses = ['in-progress', 'completed', 'in-progress', 'pending'] as const;
+  for (let start = 0; start < tasks; start += 1_000) {
+    const pipeline = redis.pipeline();
+    for (let t = start; t < Math.min(tasks, start + 1_000); t++) {
+      const taskId = newId();
+      const at = new Date().toISOString();
+      const created = createdEvent(taskId, userId, t);
+      pipeline.xadd(
+        logKey,
+        '*',
+        'id',
+        created.id,
+        'type',
+        created.type,
+        'v',
+        '1',
+        'agg',
+        taskId,
+        'rev',
+        '0',
+        'at',
+        at,
+        'actor',
+        userId,
+        'corr',
+        'bench',
+        'data',
+        JSON.stringify(created.data),
+      );
+      for (let rev = 1; rev < 10; rev++) {
+        const from = rev === 1 ? 'pending' : statuses[(rev - 2) % 4]!;
+        const to = statuses[(rev - 1) % 4]!;
+        pipeline.xadd(
+          logKey,
+          '*',
+          'id',
+          newId(),
+          'type',
+          'TaskStatusChanged',
+          'v',
+          '1',
+          'agg',
+          taskId,
+          'rev',
+          String(rev),
+          'at',
+          at,
+          'actor',
+          userId,
+          'corr',
+          'bench',
+          'data',
+          JSON.stringify({ from, to }),
+        );
+      }
+    }
+    await pipeline.exec();
+  }
+};
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+export const benchReadSide = async (options: {
+  env: NodeJS.ProcessEnv;
+  redisUrl: string;
+  dataDir: string;
+  token: string;
+  userId: string;
+  commandsUrl: string;
+  duration: number;
+}): Promise<Figure[]> => {
+  const figures: Figure[] = [];
+  const redis = createRedis({ REDIS_URL: options.redisUrl, REDIS_CLUSTER: false });
+  const keys = createKeyLayout('ts', 1);
+  const readModelPath = join(options.dataDir, 'read-model.sqlite');
+  const [projectorPort, queryPort] = [await freePort(), await freePort()];
+  const env = {
+    ...options.env,
+    PROJECTOR_PORT: String(projectorPort),
+    QUERY_PORT: String(queryPort),
+    READ_MODEL_PATH: readModelPath,
+  };
+  const processes: RunningProcess[] = [];
+  try {
+    // 1. Projector catch-up: 100,000 tasks appended while no projector runs, then timed until applied.
+    log('seeding 100,000 tasks …');
+    const taskIds = await seedTasks(redis, keys, options.userId, 100_000);
+    const lastEntry = (
+      (await redis.xrevrange(keys.taskLog(0), '+', '-', 'COUNT', 1)) as [string, string[]][]
+    )[0]![0];
+    const total = await redis.xlen(keys.taskLog(0));
+    const started = Date.now();
+    processes.push(runTs('projector/src/main.ts', env));
+    if (!(await waitUntilReady(`http://127.0.0.1:${projectorPort}`, processes[0]!.child)))
+      throw new Error(processes[0]!.output());
+    for (;;) {
+      try {
+        const db = openReadModelReadOnly(readModelPath);
+        const done = readCheckpoints(db).some((c) => c.log === 't0' && c.entry_id === lastEntry);
+        db.close();
+        if (done) break;
+      } catch {
+        // the file is being created
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const seconds = (Date.now() - started) / 1000;
+    figures.push({
+      name: 'projector catch-up',
+      value: Math.round(total / seconds),
+      unit: 'events/s',
+      target: '≥ 30,000',
+      note: `${total} events incl. process start`,
+    });
+
+    processes.push(runTs('query-service/src/main.ts', env));
+    const queryUrl = `http://127.0.0.1:${queryPort}`;
+    if (!(await waitUntilReady(queryUrl, processes[1]!.child)))
+      throw new Error(processes[1]!.output());
+    const headers = { authorization: `Bearer ${options.token}` };
+
+    // 2. Reads at 32 connections, after a warm-up.
+    const read = async (name: string, path: (i: number) => string, target: string) => {
+      let i = 0;
+      const request = [
+        {
+          method: 'GET' as const,
+          headers,
+          setupRequest: (r: autocannon.Request) => ({ ...r, path: path(i++) }),
+        },
+      ];
+      await autocannon({ url: queryUrl, connections: 32, duration: 3, requests: request });
+      log(`${name} …`);
+      const result = await autocannon({
+        url: queryUrl,
+        connections: 32,
+        duration: options.duration,
+        requests: request,
+      });
+      figures.push({
+        name,
+        value: Math.round(result.requests.average),
+        unit: 'requests/s',
+        target,
+        note: `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, errors ${result.errors + result.non2xx}`,
+      });
+    };
+    await read(
+      'GET /tasks/:id',
+      (i) => `/tasks/${taskIds[(i * 7919) % taskIds.length]}`,
+      '≥ 6,000',
+    );
+    await read('GET /tasks (first page of 50, 100,000 tasks)', () => '/tasks?limit=50', '≥ 2,000');
+
+    // 3. Command → visible in the query-service, 500 commands/s for the bench duration.
+    log('command → visible at 500 commands/s …');
+    const latencies: number[] = [];
+    const json = { ...headers, 'content-type': 'application/json' };
+    const sends: Promise<void>[] = [];
+    const end = Date.now() + options.duration * 1000;
+    for (let n = 0; Date.now() < end; n++) {
+      const due = started + n * 2;
+      sends.push(
+        (async () => {
+          const t0 = performance.now();
+          const created = await fetch(`${options.commandsUrl}/tasks`, {
+            method: 'POST',
+            headers: json,
+            body: '{"title":"visible?"}',
+          });
+          const { id, position } = (await created.json()) as { id: string; position: string };
+          const seen = await fetch(`${queryUrl}/tasks/${id}`, {
+            headers: { ...headers, 'x-min-position': position },
+          });
+          await seen.arrayBuffer();
+          if (seen.ok) latencies.push(performance.now() - t0);
+        })(),
+      );
+      const wait = due + 2 - Date.now();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(2, wait))));
+    }
+    await Promise.all(sends);
+    latencies.sort((a, b) => a - b);
+    figures.push({
+      name: 'command → visible in the query-service, p99',
+      value: Math.round(percentile(latencies, 99) * 10) / 10,
+      unit: 'ms',
+      target: '≤ 50 at 500/s',
+      note: `p50 ${Math.round(percentile(latencies, 50) * 10) / 10} ms, ${latencies.length} commands`,
+    });
+
+    // 4. Replay of 1,000,000 events into a new file, with the live projection code.
+    log('seeding 1,000,000 events for the replay …');
+    const replayKeys = createKeyLayout('bench-replay', 1);
+    await redis.hset(replayKeys.meta, 'layoutVersion', '1', 'partitions', '1');
+    await seedReplayLog(redis, replayKeys, 100_000);
+    const replayDb = openReadModel(join(mkdtempSync(join(tmpdir(), 'replay-')), 'replayed.sqlite'));
+    log('replaying …');
+    const replayStarted = Date.now();
+    const replayed = await rebuildReadModel(replayDb, redis, replayKeys, { batchSize: 2_000 });
+    const replaySeconds = (Date.now() - replayStarted) / 1000;
+    replayDb.close();
+    figures.push({
+      name: 'replay of 1,000,000 events',
+      value: Math.round(replaySeconds * 10) / 10,
+      unit: 's',
+      target: '≤ 25',
+      note: `${replayed} events, ${Math.round(replayed / replaySeconds)} events/s`,
+    });
+    return figures;
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+    await redis.quit();
+  }
+};
