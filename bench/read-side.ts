@@ -75,7 +75,7 @@ const seedTasks = async (redis: RedisClient, keys: KeyLayout, userId: string, co
 };
 
 /** Writes a log of `tasks` × 10 events straight into Redis (replay reads only logs). */
-const seedReplayLog = async (redis: RedisClient, keys: KeyLayout, tasks: number) => {
+export const seedReplayLog = async (redis: RedisClient, keys: KeyLayout, tasks: number) => {
   const logKey = keys.taskLog(0);
   const userId = newId();
   const statuses = ['in-progress', 'completed', 'in-progress', 'pending'] as const;

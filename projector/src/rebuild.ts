@@ -1,8 +1,9 @@
 import {
+  decodeEvent,
+  fieldsToRecord,
   type KeyLayout,
   type RedisClient,
-  readLogEvents,
-  type StoredEvent,
+  readLog,
 } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/contracts/read-model';
 import { createProjection } from './projection/project';
@@ -30,21 +31,18 @@ export const rebuildReadModel = async (
   let total = 0;
   for (const log of keys.logs()) {
     if (options.until && !options.until.has(log.name)) continue;
-    let batch: StoredEvent[] = [];
-    const flush = () => {
-      total += projection.applyBatch(log.name, batch).applied;
-      batch = [];
+    const until = options.until?.get(log.name) ?? '+';
+    const fetchAfter = (after: string) => readLog(redis, log.key, after, batchSize, until);
+    // The next page is fetched while this one is applied: Redis works on the other core.
+    let page = await fetchAfter(projection.checkpoint(log.name) ?? '0');
+    while (page.length) {
+      const next =
+        page.length < batchSize ? Promise.resolve([]) : fetchAfter(page[page.length - 1]![0]);
+      const events = page.map(([id, fields]) => decodeEvent(id, fieldsToRecord(fields)));
+      total += projection.applyBatch(log.name, events).applied;
       options.onProgress?.(total);
-    };
-    for await (const event of readLogEvents(redis, log.key, {
-      after: projection.checkpoint(log.name) ?? '0',
-      until: options.until?.get(log.name) ?? '+',
-      pageSize: batchSize,
-    })) {
-      batch.push(event);
-      if (batch.length >= batchSize) flush();
+      page = await next;
     }
-    if (batch.length) flush();
   }
   db.pragma('synchronous = NORMAL');
   return total;
