@@ -214,3 +214,7 @@ export const createEventDecoder =
   };
 
 export const decodeEvent = createEventDecoder(eventVersions, upcasters);
+
+/** Whether a payload is valid for its event type today (checked before every append). */
+export const isValidEventData = (type: string, data: unknown): boolean =>
+  dataSchemas.get(type)?.safeParse(data).success === true;
