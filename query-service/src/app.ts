@@ -10,7 +10,7 @@ import {
   type ServiceMetrics,
   type TokenService,
 } from '@tasksync/contracts';
-import { consistency } from './http';
+import { type AnswerCache, consistency } from './http';
 import { queryOpenApi } from './openapi';
 import type { ReadModelAccess } from './read-model';
 import { taskRoutes } from './tasks/routes';
@@ -23,6 +23,8 @@ export interface QueryAppDeps {
   logger: Logger;
   metrics: ServiceMetrics;
   readModel: ReadModelAccess;
+  /** Answer cache for lists and stats; none when CACHE_TTL_SECONDS is 0. */
+  cache?: AnswerCache | undefined;
 }
 
 /** Builds the query-service's express app from its dependencies, without listening. */

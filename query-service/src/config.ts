@@ -13,6 +13,7 @@ export const loadQueryConfig = (env: NodeJS.ProcessEnv = process.env) => {
         .string()
         .regex(/^[\w.-]{1,64}$/)
         .default('projector'),
+      CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
     },
     env,
   );

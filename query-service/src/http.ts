@@ -1,4 +1,5 @@
-import { PositionList, parseWith, problems } from '@tasksync/contracts';
+import { createHash } from 'node:crypto';
+import { PositionList, parseWith, problems, type RedisClient } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/contracts/read-model';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
@@ -25,6 +26,32 @@ export const consistency =
     next();
   };
 
+const sendRead = (
+  req: Request,
+  res: Response,
+  position: string,
+  etag: string | undefined,
+  json: string,
+) => {
+  res.setHeader('X-Read-Position', position);
+  // Without a resource revision, the answer to this URL changes only with the checkpoints.
+  const tag = etag ?? `W/"${Buffer.from(position).toString('base64url')}"`;
+  res.setHeader('ETag', tag);
+  const ifNoneMatch = req.get('If-None-Match');
+  if (ifNoneMatch?.split(',').some((t) => t.trim() === tag || t.trim() === '*')) {
+    return res.status(304).end();
+  }
+  res.type('application/json').send(json);
+};
+
+const snapshotRead = <T>(
+  readModel: ReadModelAccess,
+  read: (db: ReadModelDb) => { body: T; etag?: string },
+) => {
+  const db = readModel.db();
+  return readModel.snapshot(() => ({ ...read(db), position: readModel.readPosition(db) }));
+};
+
 /**
  * Runs a read in one SQLite snapshot with the checkpoints it reflects, and
  * answers with X-Read-Position, an ETag and 304 for a matching If-None-Match.
@@ -35,18 +62,55 @@ export const answerRead = <T>(
   readModel: ReadModelAccess,
   read: (db: ReadModelDb) => { body: T; etag?: string },
 ) => {
-  const db = readModel.db();
-  const { body, etag, position } = readModel.snapshot(() => ({
-    ...read(db),
-    position: readModel.readPosition(db),
-  }));
-  res.setHeader('X-Read-Position', position);
-  // Without a resource revision, the answer to this URL changes only with the checkpoints.
-  const tag = etag ?? `W/"${Buffer.from(position).toString('base64url')}"`;
-  res.setHeader('ETag', tag);
-  const ifNoneMatch = req.get('If-None-Match');
-  if (ifNoneMatch?.split(',').some((t) => t.trim() === tag || t.trim() === '*')) {
-    return res.status(304).end();
+  const { body, etag, position } = snapshotRead(readModel, read);
+  sendRead(req, res, position, etag, JSON.stringify(body));
+};
+
+export interface AnswerCache {
+  get(key: string): Promise<string | null>;
+  set(key: string, json: string): Promise<void>;
+  key(position: string, scope: string): string;
+}
+
+/**
+ * Answers kept in Redis under the read position they reflect: a key names the
+ * checkpoints, so an entry can never be older than the position the request
+ * sees, and the projector's next checkpoint makes every older key unreachable
+ * (they expire after CACHE_TTL_SECONDS). A Redis error falls back to SQLite.
+ */
+export const createAnswerCache = (
+  redis: RedisClient,
+  prefix: string,
+  group: string,
+  ttlSeconds: number,
+): AnswerCache => ({
+  get: (key) => redis.get(key).catch(() => null),
+  set: async (key, json) => {
+    await redis.set(key, json, 'EX', ttlSeconds).catch(() => undefined);
+  },
+  key: (position, scope) =>
+    `${prefix}:cache:${group}:${createHash('sha1').update(`${position}\n${scope}`).digest('base64url')}`,
+});
+
+/** Like answerRead, through the answer cache; `scope` names everything the answer depends on. */
+export const answerCachedRead = async <T>(
+  req: Request,
+  res: Response,
+  readModel: ReadModelAccess,
+  cache: AnswerCache | undefined,
+  scope: string,
+  read: (db: ReadModelDb) => { body: T },
+) => {
+  if (!cache) return answerRead(req, res, readModel, read);
+  const current = readModel.readPosition(readModel.db());
+  const hit = await cache.get(cache.key(current, scope));
+  if (hit !== null) {
+    res.setHeader('X-Cache', 'hit');
+    return sendRead(req, res, current, undefined, hit);
   }
-  res.json(body);
+  const { body, position } = snapshotRead(readModel, read);
+  const json = JSON.stringify(body);
+  void cache.set(cache.key(position, scope), json);
+  res.setHeader('X-Cache', 'miss');
+  sendRead(req, res, position, undefined, json);
 };

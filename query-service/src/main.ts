@@ -7,6 +7,7 @@ import {
 } from '@tasksync/contracts';
 import { buildQueryApp } from './app';
 import { loadQueryConfig } from './config';
+import { createAnswerCache } from './http';
 import { createReadModelAccess } from './read-model';
 
 const main = async () => {
@@ -21,7 +22,16 @@ const main = async () => {
     group: config.PROJECTOR_GROUP,
     logger: runtime.logger,
   });
-  const app = buildQueryApp({ ...runtime, readModel });
+  const cache =
+    config.CACHE_TTL_SECONDS > 0
+      ? createAnswerCache(
+          runtime.redis,
+          config.REDIS_PREFIX,
+          config.PROJECTOR_GROUP,
+          config.CACHE_TTL_SECONDS,
+        )
+      : undefined;
+  const app = buildQueryApp({ ...runtime, readModel, cache });
   serve(app, runtime, {
     name: 'query-service',
     port: config.QUERY_PORT,

@@ -22,6 +22,7 @@ import {
   uniquePrefix,
 } from '../../test/support';
 import { buildQueryApp } from './app';
+import { createAnswerCache } from './http';
 import { createReadModelAccess } from './read-model';
 
 const SECRET = 'query-test-secret-query-test-secret-query';
@@ -75,7 +76,15 @@ beforeAll(async () => {
     }),
   );
   const queryServer = await listen(
-    buildQueryApp({ redis, keys, tokens, logger, metrics: createMetrics('q'), readModel }),
+    buildQueryApp({
+      redis,
+      keys,
+      tokens,
+      logger,
+      metrics: createMetrics('q'),
+      readModel,
+      cache: createAnswerCache(redis, keys.prefix, 'projector', 60),
+    }),
   );
   commands = client(commandServer.url);
   queries = client(queryServer.url);
@@ -332,6 +341,38 @@ describe('GET /tasks', () => {
       }),
     );
     expect(results).toEqual(Array(25).fill(200));
+  });
+});
+
+describe('answer cache', () => {
+  it('serves a repeated list from Redis, and never an answer older than the checkpoint', async () => {
+    const label = `cache-${newId().slice(-6)}`;
+    const first = await create({ title: 'cached one', labels: [label] });
+    const url = `/tasks?label=${label}`;
+    const miss = await queries.get(url, { token: token(alice), headers: after(first.position) });
+    expect(miss.headers.get('x-cache')).toBe('miss');
+    const hit = await queries.get(url, { token: token(alice) });
+    // No write came in between: same checkpoint, same key, an answer from Redis.
+    expect(hit.headers.get('x-read-position')).toBe(miss.headers.get('x-read-position'));
+    expect(hit.headers.get('x-cache')).toBe('hit');
+    expect(hit.text).toBe(miss.text);
+    const second = await create({ title: 'cached two', labels: [label] });
+    const fresh = await queries.get(url, { token: token(alice), headers: after(second.position) });
+    expect(fresh.body.items.map((t: { id: string }) => t.id)).toEqual([second.id, first.id]);
+  });
+
+  it('keeps answers that depend on the caller apart', async () => {
+    const label = `mine-${newId().slice(-6)}`;
+    const task = await create({ title: 'for bob', labels: [label], assigneeId: bob.userId });
+    const forBob = await queries.get(`/tasks?label=${label}&assigneeId=me`, {
+      token: token(bob),
+      headers: after(task.position),
+    });
+    const forAlice = await queries.get(`/tasks?label=${label}&assigneeId=me`, {
+      token: token(alice),
+    });
+    expect(forBob.body.items).toHaveLength(1);
+    expect(forAlice.body.items).toHaveLength(0);
   });
 });
 

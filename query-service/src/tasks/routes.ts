@@ -17,7 +17,7 @@ import {
 import { type ReadModelDb, type TaskRow, taskFromRow } from '@tasksync/contracts/read-model';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { answerRead } from '../http';
+import { type AnswerCache, answerCachedRead, answerRead } from '../http';
 import type { ReadModelAccess } from '../read-model';
 
 const SORT_COLUMNS = {
@@ -70,6 +70,7 @@ export const taskRoutes = (deps: {
   readModel: ReadModelAccess;
   redis: RedisClient;
   keys: KeyLayout;
+  cache?: AnswerCache | undefined;
 }) => {
   const router = Router();
   interface Prepared {
@@ -87,7 +88,7 @@ export const taskRoutes = (deps: {
     return statement;
   };
 
-  router.get('/tasks', (req, res) => {
+  router.get('/tasks', async (req, res) => {
     const query = parseWith(ListTasksQuery, req.query);
     const me = authOf(req).userId;
     const descending = query.sort.startsWith('-');
@@ -139,7 +140,10 @@ export const taskRoutes = (deps: {
     const direction = descending ? 'DESC' : 'ASC';
     const sql = `SELECT t.*, ${key} AS sort_key FROM tasks t WHERE ${where.join(' AND ')}
       ORDER BY ${key} ${direction}, t.id ${direction} LIMIT @limit`;
-    answerRead(req, res, deps.readModel, (db) => {
+    // `me` makes the answer the caller's own; everything else is in the URL.
+    const mine = query.assigneeId === 'me' || query.createdBy === 'me';
+    const scope = `${req.originalUrl}\n${mine ? me : ''}`;
+    await answerCachedRead(req, res, deps.readModel, deps.cache, scope, (db) => {
       const rows = prepared(db, sql).all(params) as (TaskRow & { sort_key: string | number })[];
       const page = rows.slice(0, query.limit);
       const last = page[page.length - 1];
@@ -232,8 +236,8 @@ export const taskRoutes = (deps: {
     });
   });
 
-  router.get('/stats', (req, res) => {
-    answerRead(req, res, deps.readModel, (db) => {
+  router.get('/stats', async (req, res) => {
+    await answerCachedRead(req, res, deps.readModel, deps.cache, 'stats', (db) => {
       const byStatus = Object.fromEntries(TaskStatus.options.map((s) => [s, 0]));
       for (const row of prepared(
         db,
