@@ -154,7 +154,11 @@ export const benchReadSide = async (options: {
   const redis = createRedis({ REDIS_URL: options.redisUrl, REDIS_CLUSTER: false });
   const keys = createKeyLayout('ts', 1);
   const readModelPath = join(options.dataDir, 'read-model.sqlite');
-  const [projectorPort, queryPort] = [await freePort(), await freePort()];
+  const [projectorPort, queryPort, uncachedPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const env = {
     ...options.env,
     PROJECTOR_PORT: String(projectorPort),
@@ -198,10 +202,25 @@ export const benchReadSide = async (options: {
     const queryUrl = `http://127.0.0.1:${queryPort}`;
     if (!(await waitUntilReady(queryUrl, processes[1]!.child)))
       throw new Error(processes[1]!.output());
+    processes.push(
+      runTs('query-service/src/main.ts', {
+        ...env,
+        QUERY_PORT: String(uncachedPort),
+        CACHE_TTL_SECONDS: '0',
+      }),
+    );
+    const uncachedUrl = `http://127.0.0.1:${uncachedPort}`;
+    if (!(await waitUntilReady(uncachedUrl, processes[2]!.child)))
+      throw new Error(processes[2]!.output());
     const headers = { authorization: `Bearer ${options.token}` };
 
     // 2. Reads at 32 connections, after a warm-up.
-    const read = async (name: string, path: (i: number) => string, target: string) => {
+    const read = async (
+      name: string,
+      path: (i: number) => string,
+      target: string,
+      url = queryUrl,
+    ) => {
       let i = 0;
       const request = [
         {
@@ -210,10 +229,10 @@ export const benchReadSide = async (options: {
           setupRequest: (r: autocannon.Request) => ({ ...r, path: path(i++) }),
         },
       ];
-      await autocannon({ url: queryUrl, connections: 32, duration: 3, requests: request });
+      await autocannon({ url, connections: 32, duration: 3, requests: request });
       log(`${name} …`);
       const result = await autocannon({
-        url: queryUrl,
+        url,
         connections: 32,
         duration: options.duration,
         requests: request,
@@ -231,7 +250,19 @@ export const benchReadSide = async (options: {
       (i) => `/tasks/${taskIds[(i * 7919) % taskIds.length]}`,
       '≥ 6,000',
     );
-    await read('GET /tasks (first page of 50, 100,000 tasks)', () => '/tasks?limit=50', '≥ 2,000');
+    await read(
+      'GET /tasks (first page of 50, 100,000 tasks), cache hits',
+      () => '/tasks?limit=50',
+      '≥ 2,000',
+    );
+    await read(
+      'GET /tasks (first page of 50, 100,000 tasks), no cache',
+      () => '/tasks?limit=50',
+      '≥ 2,000',
+      uncachedUrl,
+    );
+    await read('GET /stats, cache hits', () => '/stats', '');
+    await read('GET /stats, no cache', () => '/stats', '', uncachedUrl);
 
     // 3. Command → visible in the query-service, 500 commands/s for the bench duration.
     log('command → visible at 500 commands/s …');
