@@ -166,6 +166,25 @@ describe('live read model, replayed read model and evolve folds', () => {
               deleted,
             });
           }
+          // The /stats counters agree with the folds too.
+          const expected = new Map<string, number>();
+          for (const id of taskIds) {
+            const folded = foldTask(
+              (await readStream(redis, keys.taskStream(id))) as StoredEvent<TaskEvent>[],
+            )!;
+            if (folded.deleted) continue;
+            for (const key of [`status:${folded.status}`, `assignee:${folded.assigneeId ?? ''}`]) {
+              expected.set(key, (expected.get(key) ?? 0) + 1);
+            }
+          }
+          const counted = live
+            .prepare('SELECT kind, key, count FROM task_counts WHERE count > 0')
+            .all() as {
+            kind: string;
+            key: string;
+            count: number;
+          }[];
+          expect(new Map(counted.map((r) => [`${r.kind}:${r.key}`, r.count]))).toEqual(expected);
           replayed.close();
         } finally {
           await server.close();

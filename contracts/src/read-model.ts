@@ -67,6 +67,15 @@ CREATE TABLE IF NOT EXISTS users (
   revision INTEGER NOT NULL
 );
 
+-- Live tasks counted by status and by assignee ('' = unassigned), kept by the
+-- projection so /stats reads a few rows instead of scanning every task.
+CREATE TABLE IF NOT EXISTS task_counts (
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS checkpoints (
   log TEXT PRIMARY KEY,
   entry_id TEXT NOT NULL

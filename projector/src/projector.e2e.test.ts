@@ -22,10 +22,9 @@ afterAll(() => redis.quit());
 
 const dump = (db: ReadModelDb) =>
   Object.fromEntries(
-    ['tasks', 'task_labels', 'comments', 'activity', 'users', 'checkpoints'].map((table) => [
-      table,
-      db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all(),
-    ]),
+    ['tasks', 'task_labels', 'task_counts', 'comments', 'activity', 'users', 'checkpoints'].map(
+      (table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()],
+    ),
   );
 
 describe('projector under kill -9', () => {

@@ -51,6 +51,7 @@ export const rebuildReadModel = async (
 export const READ_MODEL_TABLES = [
   'tasks',
   'task_labels',
+  'task_counts',
   'comments',
   'activity',
   'users',

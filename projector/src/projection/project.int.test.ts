@@ -18,10 +18,9 @@ const freshModel = () =>
 /** Every row of every table, in a stable order: "the read model" for comparisons. */
 const dump = (db: ReadModelDb) =>
   Object.fromEntries(
-    ['tasks', 'task_labels', 'comments', 'activity', 'users', 'checkpoints'].map((table) => [
-      table,
-      db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all(),
-    ]),
+    ['tasks', 'task_labels', 'task_counts', 'comments', 'activity', 'users', 'checkpoints'].map(
+      (table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()],
+    ),
   );
 
 const created: TaskEvent = {
@@ -54,6 +53,17 @@ const givenThen = (events: DomainEvent[], aggregateId = taskId) => {
   expect(dump(db), 'each event applied again, checkpoint aside, changes nothing').toEqual(once);
   return { db, stored, rows: once };
 };
+
+const counts = (db: ReadModelDb) =>
+  Object.fromEntries(
+    (
+      db.prepare('SELECT kind, key, count FROM task_counts').all() as {
+        kind: string;
+        key: string;
+        count: number;
+      }[]
+    ).map((r) => [`${r.kind}:${r.key}`, r.count]),
+  );
 
 const taskRow = (db: ReadModelDb) => db.prepare('SELECT * FROM tasks WHERE id = ?').get(taskId);
 
@@ -93,6 +103,10 @@ describe('projection, per event type (Given/Then, each applied twice)', () => {
       }),
     ]);
     expect(rows.checkpoints).toEqual([{ log: 't0', entry_id: stored[0]!.entryId }]);
+    expect(rows.task_counts).toEqual([
+      { kind: 'assignee', key: '', count: 1 },
+      { kind: 'status', key: 'pending', count: 1 },
+    ]);
   });
 
   it('TaskDetailsChanged changes only the fields it names, labels included', () => {
@@ -133,6 +147,7 @@ describe('projection, per event type (Given/Then, each applied twice)', () => {
       { type: 'TaskStatusChanged', data: { from: 'pending', to: 'in-progress' } },
     ]);
     expect(taskRow(db)).toMatchObject({ status: 'in-progress', revision: 1 });
+    expect(counts(db)).toEqual({ 'assignee:': 1, 'status:pending': 0, 'status:in-progress': 1 });
   });
 
   it('TaskAssigned sets and clears the assignee', () => {
@@ -147,6 +162,11 @@ describe('projection, per event type (Given/Then, each applied twice)', () => {
       { type: 'TaskAssigned', data: { assigneeId: null, previous: bob } },
     ]);
     expect(taskRow(cleared)).toMatchObject({ assignee_id: null, revision: 2 });
+    expect(counts(cleared)).toEqual({
+      'assignee:': 1,
+      [`assignee:${bob}`]: 0,
+      'status:pending': 1,
+    });
   });
 
   it('CommentAdded stores the comment and counts it once', () => {
@@ -168,6 +188,7 @@ describe('projection, per event type (Given/Then, each applied twice)', () => {
   it('TaskDeleted marks the task deleted and keeps its history', () => {
     const { db, rows } = givenThen([created, { type: 'TaskDeleted', data: {} }]);
     expect(taskRow(db)).toMatchObject({ deleted: 1, revision: 1 });
+    expect(counts(db)).toEqual({ 'assignee:': 0, 'status:pending': 0 });
     expect(rows.activity).toHaveLength(2);
   });
 

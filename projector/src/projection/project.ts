@@ -57,8 +57,14 @@ export const createProjection = (db: ReadModelDb) => {
     insertComment: db.prepare(`
       INSERT INTO comments (id, task_id, author_id, text, created_at, position)
       VALUES (@commentId, @id, @authorId, @text, @at, @position) ON CONFLICT (id) DO NOTHING`),
-    markDeleted: db.prepare(
-      'UPDATE tasks SET deleted = 1, updated_at = @at, revision = @rev, position = @position WHERE id = @id AND revision < @rev',
+    markDeleted: db.prepare<
+      Record<string, unknown>,
+      { status: string; assignee_id: string | null }
+    >(
+      'UPDATE tasks SET deleted = 1, updated_at = @at, revision = @rev, position = @position WHERE id = @id AND revision < @rev RETURNING status, assignee_id',
+    ),
+    count: db.prepare(
+      'INSERT INTO task_counts (kind, key, count) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET count = count + excluded.count',
     ),
     clearLabels: db.prepare('DELETE FROM task_labels WHERE task_id = ?'),
     addLabel: db.prepare('INSERT OR IGNORE INTO task_labels (task_id, label) VALUES (?, ?)'),
@@ -72,6 +78,9 @@ export const createProjection = (db: ReadModelDb) => {
       'UPDATE users SET role = @to, revision = @rev WHERE id = @id AND revision < @rev',
     ),
   };
+
+  const count = (kind: 'status' | 'assignee', key: string | null, delta: number) =>
+    statements.count.run(kind, key ?? '', delta);
 
   const setLabels = (taskId: string, labels: string[]) => {
     statements.clearLabels.run(taskId);
@@ -103,7 +112,11 @@ export const createProjection = (db: ReadModelDb) => {
             priorityRank: PRIORITY_RANK[data.priority],
             labels: JSON.stringify(data.labels),
           }).changes > 0;
-        if (changed) setLabels(event.agg, data.labels);
+        if (changed) {
+          setLabels(event.agg, data.labels);
+          count('status', data.status, 1);
+          count('assignee', data.assigneeId, 1);
+        }
         break;
       }
       case 'TaskDetailsChanged': {
@@ -128,17 +141,31 @@ export const createProjection = (db: ReadModelDb) => {
       }
       case 'TaskStatusChanged':
         changed = statements.changeStatus.run({ ...base, to: event.data.to }).changes > 0;
+        if (changed) {
+          count('status', event.data.from, -1);
+          count('status', event.data.to, 1);
+        }
         break;
       case 'TaskAssigned':
         changed = statements.assign.run({ ...base, assigneeId: event.data.assigneeId }).changes > 0;
+        if (changed) {
+          count('assignee', event.data.previous, -1);
+          count('assignee', event.data.assigneeId, 1);
+        }
         break;
       case 'CommentAdded':
         changed = statements.countComment.run(base).changes > 0;
         if (changed) statements.insertComment.run({ ...base, ...event.data });
         break;
-      case 'TaskDeleted':
-        changed = statements.markDeleted.run(base).changes > 0;
+      case 'TaskDeleted': {
+        const removed = statements.markDeleted.get(base);
+        changed = removed !== undefined;
+        if (removed) {
+          count('status', removed.status, -1);
+          count('assignee', removed.assignee_id, -1);
+        }
         break;
+      }
     }
     if (changed) {
       statements.activity.run({

@@ -239,19 +239,15 @@ export const taskRoutes = (deps: {
   router.get('/stats', async (req, res) => {
     await answerCachedRead(req, res, deps.readModel, deps.cache, 'stats', (db) => {
       const byStatus = Object.fromEntries(TaskStatus.options.map((s) => [s, 0]));
-      for (const row of prepared(
+      const counts = prepared(
         db,
-        'SELECT status, COUNT(*) AS n FROM tasks WHERE deleted = 0 GROUP BY status',
-      ).all() as {
-        status: string;
-        n: number;
-      }[]) {
-        byStatus[row.status] = row.n;
+        'SELECT kind, key, count FROM task_counts WHERE count > 0 ORDER BY count DESC, key',
+      ).all() as { kind: string; key: string; count: number }[];
+      const byAssignee: { assigneeId: string | null; count: number }[] = [];
+      for (const row of counts) {
+        if (row.kind === 'status') byStatus[row.key] = row.count;
+        else byAssignee.push({ assigneeId: row.key || null, count: row.count });
       }
-      const byAssignee = prepared(
-        db,
-        'SELECT assignee_id AS assigneeId, COUNT(*) AS count FROM tasks WHERE deleted = 0 GROUP BY assignee_id ORDER BY count DESC, assignee_id',
-      ).all();
       return { body: { byStatus, byAssignee } };
     });
   });
