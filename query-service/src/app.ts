@@ -23,7 +23,7 @@ export interface QueryAppDeps {
   logger: Logger;
   metrics: ServiceMetrics;
   readModel: ReadModelAccess;
-  /** Answer cache for lists and stats; none when CACHE_TTL_SECONDS is 0. */
+  /** Answer cache for task lists; none when CACHE_TTL_SECONDS is 0. */
   cache?: AnswerCache | undefined;
 }
 

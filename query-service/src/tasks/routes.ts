@@ -236,8 +236,10 @@ export const taskRoutes = (deps: {
     });
   });
 
-  router.get('/stats', async (req, res) => {
-    await answerCachedRead(req, res, deps.readModel, deps.cache, 'stats', (db) => {
+  // Not cached: the counters are a few rows, and the bench measured the Redis
+  // round trip slower (3,286/s) than reading them (4,109/s).
+  router.get('/stats', (req, res) => {
+    answerRead(req, res, deps.readModel, (db) => {
       const byStatus = Object.fromEntries(TaskStatus.options.map((s) => [s, 0]));
       const counts = prepared(
         db,
