@@ -25,7 +25,7 @@ import {
   connectTestRedis,
   listen,
   uniquePrefix,
-  waitFor,
+  waitForCatchUp,
 } from './support';
 
 const redis = connectTestRedis();
@@ -127,30 +127,7 @@ describe('live read model, replayed read model and evolve folds', () => {
             // Refusals are part of the game (a jump in status, a deleted task), errors are not.
             expect([200, 201, 204, 400, 409, 410]).toContain(answer.status);
           }
-          const heads = await Promise.all(
-            keys
-              .logs()
-              .map(
-                async (log) =>
-                  [
-                    log.name,
-                    (
-                      (await redis.xrevrange(log.key, '+', '-', 'COUNT', 1)) as [string, string[]][]
-                    )[0]?.[0],
-                  ] as const,
-              ),
-          );
-          await waitFor(() => {
-            const applied = new Map(
-              (dumpReadModel(live).checkpoints ?? []).map((c) => [
-                (c as { log: string }).log,
-                (c as { entry_id: string }).entry_id,
-              ]),
-            );
-            return heads.every(([log, head]) => head === undefined || applied.get(log) === head)
-              ? true
-              : undefined;
-          });
+          await waitForCatchUp(redis, keys, live);
           const replayed = openReadModel(join(dir, 'replayed.sqlite'));
           await rebuildReadModel(replayed, redis, keys, { batchSize: 3 });
           expect(dumpReadModel(live)).toEqual(dumpReadModel(replayed));

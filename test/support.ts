@@ -10,6 +10,7 @@ import {
   type RedisClient,
   type Role,
 } from '@tasksync/contracts';
+import { type ReadModelDb, readCheckpoints } from '@tasksync/contracts/read-model';
 import { expect, inject } from 'vitest';
 
 /** A fresh key prefix per test, so tests share one redis-server and still run in parallel. */
@@ -182,3 +183,27 @@ export const appendUserRegistered = (
     ],
     ...extra,
   });
+
+/** Waits until the read model's checkpoints reach the current head of every log. */
+export const waitForCatchUp = async (
+  redis: RedisClient,
+  keys: KeyLayout,
+  db: ReadModelDb,
+  timeoutMs = 30_000,
+) => {
+  const heads = await Promise.all(
+    keys.logs().map(async (log) => {
+      const [last] = (await redis.xrevrange(log.key, '+', '-', 'COUNT', 1)) as [string, string[]][];
+      return [log.name, last?.[0]] as const;
+    }),
+  );
+  await waitFor(
+    () => {
+      const applied = new Map(readCheckpoints(db).map((c) => [c.log, c.entry_id]));
+      return heads.every(([log, head]) => head === undefined || applied.get(log) === head)
+        ? true
+        : undefined;
+    },
+    { timeoutMs, message: 'the read model to catch up with every log' },
+  );
+};

@@ -13,6 +13,7 @@ import {
   connectTestRedis,
   uniquePrefix,
   waitFor,
+  waitForCatchUp,
 } from '../../test/support';
 import { rebuildReadModel } from './rebuild';
 
@@ -85,33 +86,8 @@ describe('projector under kill -9', () => {
     projector = runTs('projector/src/main.ts', env);
     await burst(20);
 
-    const lastIds = await Promise.all(
-      keys
-        .logs()
-        .map(
-          async (log) =>
-            [
-              log.name,
-              (
-                (await redis.xrevrange(log.key, '+', '-', 'COUNT', 1)) as [string, string[]][]
-              )[0]?.[0],
-            ] as const,
-        ),
-    );
     const live = openReadModel(readModelPath);
-    await waitFor(
-      () => {
-        const rows = live.prepare('SELECT log, entry_id FROM checkpoints').all() as {
-          log: string;
-          entry_id: string;
-        }[];
-        const byLog = Object.fromEntries(rows.map((r) => [r.log, r.entry_id]));
-        return lastIds.every(([log, id]) => id === undefined || byLog[log] === id)
-          ? true
-          : undefined;
-      },
-      { timeoutMs: 30_000, message: 'projector to catch up with every log' },
-    );
+    await waitForCatchUp(redis, keys, live);
     expect(await projector.stop('SIGTERM')).toBe(0);
     await commands.stop('SIGTERM');
 
