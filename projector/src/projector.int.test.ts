@@ -125,4 +125,45 @@ describe('projector', () => {
     await projector.stop();
     expect(users(db)).toEqual([expect.objectContaining({ id: first, revision: 0 })]);
   });
+
+  it('lets one projector write a group at a time; a second waits for the lease', async () => {
+    const keys = testKeys();
+    const path = join(mkdtempSync(join(tmpdir(), 'proj-')), 'rm.sqlite');
+    const dbA = openReadModel(path);
+    const dbB = openReadModel(path);
+    const first = await startProjector({
+      redis,
+      keys,
+      db: dbA,
+      group: 'projector',
+      logger,
+      consumerOptions: fast,
+    });
+    let secondStarted = false;
+    const second = startProjector({
+      redis,
+      keys,
+      db: dbB,
+      group: 'projector',
+      logger,
+      consumerOptions: fast,
+    }).then((p) => {
+      secondStarted = true;
+      return p;
+    });
+    const ids = Array.from({ length: 10 }, () => newId());
+    for (const userId of ids.slice(0, 5))
+      await appendUserRegistered(redis, keys, { userId, email: `${userId}@example.com` });
+    await waitFor(() => ((users(dbA) as unknown[]).length === 5 ? true : undefined));
+    expect(secondStarted).toBe(false);
+    await first.stop();
+    const taken = await second;
+    for (const userId of ids.slice(5))
+      await appendUserRegistered(redis, keys, { userId, email: `${userId}@example.com` });
+    await waitFor(() => ((users(dbB) as unknown[]).length === 10 ? true : undefined));
+    await taken.stop();
+    const clean = model();
+    await rebuildReadModel(clean, redis, keys);
+    expect(users(dbB)).toEqual(users(clean));
+  });
 });

@@ -34,11 +34,58 @@ export interface ProjectorOptions {
  * is moved back to it, so nothing acked but lost with an unsynced write is
  * skipped, and anything re-read is skipped by the checkpoint again.
  */
+const LEASE_MS = 15_000;
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/**
+ * One projector writes a group's file at a time: two would split the log
+ * between them, and the one behind would find its events under the other's
+ * checkpoint and skip them. A lease in Redis makes a second one wait.
+ */
+const holdLease = async (
+  redis: RedisClient,
+  key: string,
+  owner: string,
+  logger: Logger,
+  onLost: () => void,
+) => {
+  let told = false;
+  while ((await redis.set(key, owner, 'PX', LEASE_MS, 'NX')) !== 'OK') {
+    if (!told) logger.warn({ key }, 'another projector holds this group; waiting for its lease');
+    told = true;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  const timer = setInterval(async () => {
+    const renewed = await redis.eval(RENEW, 1, key, owner, LEASE_MS).catch(() => 1);
+    if (renewed === 0) {
+      logger.error({ key }, 'lost the projector lease; stopping');
+      clearInterval(timer);
+      onLost();
+    }
+  }, LEASE_MS / 3);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await redis.eval(RELEASE, 1, key, owner).catch(() => undefined);
+  };
+};
+
 export const startProjector = async (options: ProjectorOptions) => {
   const { redis, keys, db, group, logger } = options;
   const projection = createProjection(db);
-  const consumer = `${hostname()}-${process.pid}`;
+  const consumer = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const consumers: Consumer[] = [];
+  const stopConsumers = () => Promise.all(consumers.map((c) => c.stop()));
+  const releaseLease = await holdLease(
+    redis,
+    `${keys.prefix}:lock:projector:${group}`,
+    consumer,
+    logger,
+    () => {
+      void stopConsumers();
+    },
+  );
   for (const log of keys.logs()) {
     try {
       await redis.xgroup('CREATE', log.key, group, '0', 'MKSTREAM');
@@ -71,7 +118,8 @@ export const startProjector = async (options: ProjectorOptions) => {
   return {
     projection,
     stop: async () => {
-      await Promise.all(consumers.map((c) => c.stop()));
+      await stopConsumers();
+      await releaseLease();
     },
   };
 };

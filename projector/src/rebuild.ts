@@ -19,6 +19,8 @@ export const rebuildReadModel = async (
   options: {
     batchSize?: number;
     onProgress?: (events: number) => void;
+    /** An entry the live projector would have dead-lettered: skipped here too. */
+    onSkip?: (entryId: string, error: unknown) => void;
     /** Stop at these entry ids (inclusive), per log name; the whole log otherwise. */
     until?: Map<string, string>;
   } = {},
@@ -38,7 +40,14 @@ export const rebuildReadModel = async (
     while (page.length) {
       const next =
         page.length < batchSize ? Promise.resolve([]) : fetchAfter(page[page.length - 1]![0]);
-      const events = page.map(([id, fields]) => decodeEvent(id, fieldsToRecord(fields)));
+      const events = page.flatMap(([id, fields]) => {
+        try {
+          return [decodeEvent(id, fieldsToRecord(fields))];
+        } catch (error) {
+          options.onSkip?.(id, error);
+          return [];
+        }
+      });
       total += projection.applyBatch(log.name, events).applied;
       options.onProgress?.(total);
       page = await next;

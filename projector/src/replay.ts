@@ -86,14 +86,23 @@ const main = async () => {
   const report = progressReporter(lengths.reduce((a, b) => a + b, 0));
   const db = openReadModel(out);
   const started = Date.now();
+  let skipped = 0;
   const total = await rebuildReadModel(db, redis, keys, {
     batchSize: 2_000,
     onProgress: (done) => report(done),
+    onSkip: (entryId, error) => {
+      skipped++;
+      console.error(
+        `replay: skipped ${entryId}: ${error instanceof Error ? error.message : error}`,
+      );
+    },
     ...(live ? { until: live.until } : {}),
   });
   report(total, true);
   db.pragma('wal_checkpoint(TRUNCATE)');
   const seconds = (Date.now() - started) / 1000;
+  if (skipped)
+    console.error(`replay: ${skipped} entries skipped (the live projector dead-letters them)`);
   console.log(
     `replay: ${total} events into ${out} in ${seconds.toFixed(1)} s (${Math.round(total / seconds)} events/s)`,
   );

@@ -40,7 +40,7 @@ export const buildQueryApp = (deps: QueryAppDeps) => {
       openapi: queryOpenApi,
     }),
   );
-  app.use(requireAuth(deps.tokens), consistency(deps.readModel));
+  app.use(requireAuth(deps.tokens), consistency(deps.readModel, deps.keys));
   app.use(taskRoutes(deps));
   app.use(userRoutes(deps));
   return finishApp(app);

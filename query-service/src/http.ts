@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { PositionList, parseWith, problems, type RedisClient } from '@tasksync/contracts';
+import {
+  type KeyLayout,
+  PositionList,
+  parseWith,
+  problems,
+  type RedisClient,
+} from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/contracts/read-model';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
@@ -12,11 +18,17 @@ const MaxWait = z.coerce.number().int().min(0).max(MAX_WAIT_MS);
  * X-Max-Wait-Ms) until the read model has applied those positions.
  */
 export const consistency =
-  (readModel: ReadModelAccess): RequestHandler =>
+  (readModel: ReadModelAccess, keys: KeyLayout): RequestHandler =>
   async (req, _res, next) => {
     const min = req.get('X-Min-Position');
     if (min === undefined) return next();
     const positions = parseWith(PositionList, min);
+    const unknown = positions.find((p) => keys.logKeyByName(p.log) === undefined);
+    // A position on a log this deployment does not have can never be reached: 400, not a wait.
+    if (unknown)
+      throw problems.badRequest(
+        `X-Min-Position names log ${unknown.log}, which does not exist here.`,
+      );
     const waitHeader = req.get('X-Max-Wait-Ms');
     const maxWait =
       waitHeader === undefined ? DEFAULT_MAX_WAIT_MS : MaxWait.safeParse(waitHeader).data;

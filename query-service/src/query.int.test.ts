@@ -180,6 +180,22 @@ describe('GET /tasks/:id', () => {
     );
   });
 
+  it('answers 400, never 5xx, for inputs that cannot be served', async () => {
+    const task = await create({ title: 'edge cases' });
+    const nul = await queries.get('/tasks?q=%00', { token: token(alice) });
+    expect(nul.status).toBe(200);
+    expectProblem(
+      await queries.get('/tasks', { token: token(alice), headers: { 'x-min-position': 't7:1-0' } }),
+      400,
+    );
+    expectProblem(await queries.get(`/tasks/${task.id}?asOf=id:1-0`, { token: token(alice) }), 400);
+    const asOf = await queries.get(`/tasks/${task.id}?asOf=${task.position}`, {
+      token: token(alice),
+    });
+    expect(asOf.status).toBe(200);
+    expect(asOf.headers.get('x-read-position')).toMatch(/t0:\d+-\d+/);
+  });
+
   it('answers 503 projection-behind with Retry-After for a position it cannot reach in time', async () => {
     const answer = await queries.get('/tasks', {
       token: token(alice),

@@ -46,7 +46,13 @@ export const createReadModelAccess = (options: {
 
   const open = () => {
     if (!db && existsSync(options.path)) {
-      db = openReadModelReadOnly(options.path);
+      const handle = openReadModelReadOnly(options.path);
+      // The projector creates the file before its tables: until they exist, it is not built yet.
+      if (!handle.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get()) {
+        handle.close();
+        return undefined;
+      }
+      db = handle;
       inSnapshot = db.transaction((read: () => unknown) => read());
     }
     return db;

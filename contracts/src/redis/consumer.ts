@@ -48,11 +48,15 @@ const pairs = (fields: string[]) => {
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(timer);
       resolve();
-    });
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 
 /**
@@ -95,15 +99,9 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
     }
   };
 
-  const deliveries = async (id: string): Promise<number> => {
-    const reply = (await redis.xpending(streamKey, group, id, id, 1)) as [
-      string,
-      string,
-      number,
-      number,
-    ][];
-    return reply[0]?.[3] ?? 1;
-  };
+  // Failures are counted here, per entry: the group's delivery count also rises
+  // for entries merely re-read behind a failing one, which never failed themselves.
+  const failures = new Map<string, number>();
 
   const deadLetter = async (entry: ConsumedEntry, error: unknown, count: number) => {
     await redis.xadd(
@@ -141,6 +139,7 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
     try {
       await handle(entries);
       await redis.xack(streamKey, group, ...entries.map((e) => e.id));
+      if (failures.size) for (const entry of entries) failures.delete(entry.id);
       return true;
     } catch (batchError) {
       if (entries.length === 1) return failed(entries[0]!, batchError);
@@ -149,6 +148,7 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
       try {
         await handle([entry]);
         await redis.xack(streamKey, group, entry.id);
+        failures.delete(entry.id);
       } catch (error) {
         return failed(entry, error);
       }
@@ -157,8 +157,10 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
   };
 
   const failed = async (entry: ConsumedEntry, error: unknown) => {
-    const count = await deliveries(entry.id);
+    const count = (failures.get(entry.id) ?? 0) + 1;
+    failures.set(entry.id, count);
     if (count >= maxDeliveries) {
+      failures.delete(entry.id);
       await deadLetter(entry, error, count);
       readPending = true;
       return true;

@@ -61,6 +61,8 @@ const decodeCursor = (raw: string, sort: string) => {
 /** FTS5 query from free text: every word must match, quoted so no character is syntax. */
 const ftsQuery = (text: string) =>
   text
+    // FTS5 reads the query as a C string: a NUL would cut it short mid-quote.
+    .replace(/\p{Cc}/gu, ' ')
     .split(/\s+/)
     .filter(Boolean)
     .map((word) => `"${word.replaceAll('"', '""')}"`)
@@ -119,8 +121,14 @@ export const taskRoutes = (deps: {
       params.priority = query.priority;
     }
     if (query.q) {
-      where.push('t.rowid IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH @q)');
-      params.q = ftsQuery(query.q);
+      const match = ftsQuery(query.q);
+      // Text with no word in it matches nothing; an empty MATCH would be a syntax error.
+      if (match) {
+        where.push('t.rowid IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH @q)');
+        params.q = match;
+      } else {
+        where.push('0');
+      }
     }
     if (query.dueBefore) {
       where.push('t.due_date < @dueBefore');
@@ -188,6 +196,12 @@ export const taskRoutes = (deps: {
     if (!(position.success && position.data.length === 1) && Number.isNaN(time)) {
       throw problems.badRequest('asOf must be an ISO time or a position like t0:1732460000000-0.');
     }
+    const taskLog = `t${deps.keys.partitionOf(id)}`;
+    if (position.success && position.data[0]!.log !== taskLog) {
+      throw problems.badRequest(
+        `This task's positions are on log ${taskLog}; positions compare only within one log.`,
+      );
+    }
     const events = (await readStream(
       deps.redis,
       deps.keys.taskStream(id),
@@ -200,6 +214,7 @@ export const taskRoutes = (deps: {
     if (!state) throw problems.notFound('The task did not exist then.');
     const { deleted, ...task } = state;
     res.setHeader('ETag', `"${task.revision}"`);
+    res.setHeader('X-Read-Position', deps.readModel.readPosition(deps.readModel.db()));
     res.json({ ...task, deleted, asOf });
   };
 
