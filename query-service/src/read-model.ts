@@ -14,6 +14,28 @@ import {
   readCheckpoints,
 } from '@tasksync/contracts/read-model';
 
+export interface PreparedRead {
+  all(...params: unknown[]): unknown[];
+  get(...params: unknown[]): unknown;
+}
+
+const statements = new WeakMap<ReadModelDb, Map<string, PreparedRead>>();
+
+/** A statement prepared once per handle and SQL text: preparing costs more than most reads. */
+export const prepared = (db: ReadModelDb, sql: string): PreparedRead => {
+  let byText = statements.get(db);
+  if (!byText) {
+    byText = new Map();
+    statements.set(db, byText);
+  }
+  let statement = byText.get(sql);
+  if (!statement) {
+    statement = db.prepare(sql) as PreparedRead;
+    byText.set(sql, statement);
+  }
+  return statement;
+};
+
 export const DEFAULT_MAX_WAIT_MS = 2_000;
 export const MAX_WAIT_MS = 10_000;
 

@@ -32,19 +32,3 @@ export const readLog = async (
     'COUNT',
     count,
   )) as RawEntry[];
-
-/** Walks a whole log in pages, decoding each event. */
-export async function* readLogEvents(
-  redis: RedisClient,
-  logKey: string,
-  options: { after?: string; until?: string; pageSize?: number } = {},
-): AsyncGenerator<StoredEvent> {
-  let after = options.after ?? '0';
-  const pageSize = options.pageSize ?? 1000;
-  for (;;) {
-    const page = await readLog(redis, logKey, after, pageSize, options.until);
-    for (const [id, fields] of page) yield decodeEvent(id, fieldsToRecord(fields));
-    if (page.length < pageSize) return;
-    after = page[page.length - 1]![0];
-  }
-}

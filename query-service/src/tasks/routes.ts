@@ -14,11 +14,11 @@ import {
   type TaskEvent,
   TaskStatus,
 } from '@tasksync/contracts';
-import { type ReadModelDb, type TaskRow, taskFromRow } from '@tasksync/contracts/read-model';
+import { type TaskRow, taskFromRow } from '@tasksync/contracts/read-model';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { type AnswerCache, answerCachedRead, answerRead } from '../http';
-import type { ReadModelAccess } from '../read-model';
+import { prepared, type ReadModelAccess } from '../read-model';
 
 const SORT_COLUMNS = {
   createdAt: 't.created_at',
@@ -75,20 +75,6 @@ export const taskRoutes = (deps: {
   cache?: AnswerCache | undefined;
 }) => {
   const router = Router();
-  interface Prepared {
-    all(...params: unknown[]): unknown[];
-    get(...params: unknown[]): unknown;
-  }
-  // Statements are prepared once per distinct SQL text (filters make a few dozen at most).
-  const statements = new Map<string, Prepared>();
-  const prepared = (db: ReadModelDb, sql: string) => {
-    let statement = statements.get(sql);
-    if (!statement) {
-      statement = db.prepare(sql) as Prepared;
-      statements.set(sql, statement);
-    }
-    return statement;
-  };
 
   router.get('/tasks', async (req, res) => {
     const query = parseWith(ListTasksQuery, req.query);

@@ -2,7 +2,7 @@ import { authOf, isUuid, parseWith, problems, publicProfile, type Role } from '@
 import { Router } from 'express';
 import { z } from 'zod';
 import { answerRead } from '../http';
-import type { ReadModelAccess } from '../read-model';
+import { prepared, type ReadModelAccess } from '../read-model';
 
 interface UserRow {
   id: string;
@@ -40,9 +40,10 @@ export const userRoutes = (deps: { readModel: ReadModelAccess }) => {
     );
     const viewer = authOf(req);
     answerRead(req, res, deps.readModel, (db) => {
-      const rows = db
-        .prepare('SELECT * FROM users WHERE id > @after ORDER BY id LIMIT @limit')
-        .all({ after: cursor ?? '', limit: limit + 1 }) as UserRow[];
+      const rows = prepared(
+        db,
+        'SELECT * FROM users WHERE id > @after ORDER BY id LIMIT @limit',
+      ).all({ after: cursor ?? '', limit: limit + 1 }) as UserRow[];
       const page = rows.slice(0, limit);
       return {
         body: {
@@ -58,7 +59,7 @@ export const userRoutes = (deps: { readModel: ReadModelAccess }) => {
     if (!isUuid(id)) throw problems.notFound('No user with this id.');
     const viewer = authOf(req);
     answerRead(req, res, deps.readModel, (db) => {
-      const row = db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+      const row = prepared(db, 'SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
       if (!row) throw problems.notFound('No user with this id.');
       return { body: { user: profileOf(row, viewer) }, etag: `"${row.revision}"` };
     });
