@@ -5,6 +5,8 @@ export interface RunningProcess {
   child: ChildProcess;
   output: () => string;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Resolves with the exit code once the process ends on its own (null: killed by a signal). */
+  exited: Promise<number | null>;
   /** Sends a signal and resolves with the exit code (null when killed by a signal). */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
@@ -47,6 +49,7 @@ export const runTs = (
   );
   return {
     child,
+    exited,
     output: () => output,
     waitForOutput: async (pattern, timeoutMs = 30_000) => {
       const found = await waitFor(

@@ -14,7 +14,8 @@ import { Gauge } from 'prom-client';
 export interface ProjectorAppDeps {
   redis: RedisClient;
   keys: KeyLayout;
-  db: ReadModelDb;
+  /** The handle being written; undefined while replay --swap holds the file. */
+  db: () => ReadModelDb | undefined;
   group: string;
   logger: Logger;
   metrics: ServiceMetrics;
@@ -61,7 +62,8 @@ export const buildProjectorApp = (deps: ProjectorAppDeps) => {
       metrics: deps.metrics,
       ready: async () => ({
         redis: await isRedisReady(redis),
-        readModel: deps.db.open,
+        // Handed over to replay --swap for a moment: paused, not broken.
+        readModel: deps.db()?.open !== false,
       }),
     }),
   );

@@ -11,7 +11,6 @@ const main = async () => {
   const config = loadProjectorConfig();
   const runtime = await createServiceRuntime('projector', config);
   mkdirSync(dirname(config.READ_MODEL_PATH), { recursive: true });
-  const db = openReadModel(config.READ_MODEL_PATH);
   const applied = runtime.metrics.counter(
     'tasksync_projector_events_applied_total',
     'Events applied to the read model',
@@ -20,7 +19,8 @@ const main = async () => {
   const projector = await startProjector({
     redis: runtime.redis,
     keys: runtime.keys,
-    db,
+    // Opened while the projector holds its lease, so replay --swap can switch the file.
+    db: () => openReadModel(config.READ_MODEL_PATH),
     group: config.PROJECTOR_GROUP,
     logger: runtime.logger,
     batchSize: config.PROJECTOR_BATCH_SIZE,
@@ -30,14 +30,13 @@ const main = async () => {
     { readModel: config.READ_MODEL_PATH, group: config.PROJECTOR_GROUP },
     'projecting',
   );
-  const app = buildProjectorApp({ ...runtime, db, group: config.PROJECTOR_GROUP });
+  const app = buildProjectorApp({ ...runtime, db: projector.db, group: config.PROJECTOR_GROUP });
   serve(app, runtime, {
     name: 'projector',
     port: config.PROJECTOR_PORT,
     // The batch in hand is finished and acked before Redis and the file close.
     beforeClose: async () => {
       await projector.stop();
-      db.close();
     },
   });
 };

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import {
   type Consumer,
   decodeEvent,
+  duplicateRedis,
   formatPosition,
   type KeyLayout,
   type Logger,
@@ -14,7 +15,12 @@ import { createProjection } from './projection/project';
 export interface ProjectorOptions {
   redis: RedisClient;
   keys: KeyLayout;
-  db: ReadModelDb;
+  /**
+   * The model to write: a handle the caller owns, or an opener. With an opener
+   * the projector opens the file while it holds the lease and closes it when it
+   * hands the lease to `replay --swap` or stops, so the file can be switched.
+   */
+  db: ReadModelDb | (() => ReadModelDb);
   group: string;
   logger: Logger;
   batchSize?: number;
@@ -28,98 +34,170 @@ export interface ProjectorOptions {
   };
 }
 
+export const LEASE_MS = 15_000;
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const HAND_OVER = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0`;
+
+/**
+ * A group's lease (design §5: one writer per read model). Two projectors would
+ * split the log between them, and the one behind would find its events under
+ * the other's checkpoint and skip them, so a second one waits. `replay --swap`
+ * takes the same lease to pause the projector while it switches the file.
+ */
+export const createLease = (redis: RedisClient, key: string, owner: string) => ({
+  owner,
+  tryTake: async () => (await redis.set(key, owner, 'PX', LEASE_MS, 'NX')) === 'OK',
+  holder: () => redis.get(key),
+  /** Extends the lease; false once another owner has it. */
+  renew: async () => (await redis.eval(RENEW, 1, key, owner, LEASE_MS)) !== 0,
+  release: async () => {
+    await redis.eval(RELEASE, 1, key, owner);
+  },
+  handOver: async (to: string) => (await redis.eval(HAND_OVER, 1, key, owner, to, LEASE_MS)) !== 0,
+});
+
+interface Session {
+  db: ReadModelDb;
+  consumers: Consumer[];
+  renewTimer: NodeJS.Timeout;
+}
+
 /**
  * Runs the projection over every log with one consumer group (design §5). The
  * SQLite checkpoint, not the group, says what was applied: on start the group
  * is moved back to it, so nothing acked but lost with an unsynced write is
  * skipped, and anything re-read is skipped by the checkpoint again.
+ *
+ * Resolves once the projector holds its group's lease and is consuming. On a
+ * `handover <owner>` request (replay --swap) it finishes the batch in hand,
+ * closes the file, passes the lease on, and resumes on the (new) file once the
+ * lease is released.
  */
-const LEASE_MS = 15_000;
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-
-/**
- * One projector writes a group's file at a time: two would split the log
- * between them, and the one behind would find its events under the other's
- * checkpoint and skip them. A lease in Redis makes a second one wait.
- */
-const holdLease = async (
-  redis: RedisClient,
-  key: string,
-  owner: string,
-  logger: Logger,
-  onLost: () => void,
-) => {
-  let told = false;
-  while ((await redis.set(key, owner, 'PX', LEASE_MS, 'NX')) !== 'OK') {
-    if (!told) logger.warn({ key }, 'another projector holds this group; waiting for its lease');
-    told = true;
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-  }
-  const timer = setInterval(async () => {
-    const renewed = await redis.eval(RENEW, 1, key, owner, LEASE_MS).catch(() => 1);
-    if (renewed === 0) {
-      logger.error({ key }, 'lost the projector lease; stopping');
-      clearInterval(timer);
-      onLost();
-    }
-  }, LEASE_MS / 3);
-  timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await redis.eval(RELEASE, 1, key, owner).catch(() => undefined);
-  };
-};
-
 export const startProjector = async (options: ProjectorOptions) => {
-  const { redis, keys, db, group, logger } = options;
-  const projection = createProjection(db);
-  const consumer = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const consumers: Consumer[] = [];
-  const stopConsumers = () => Promise.all(consumers.map((c) => c.stop()));
-  const releaseLease = await holdLease(
-    redis,
-    `${keys.prefix}:lock:projector:${group}`,
-    consumer,
-    logger,
-    () => {
-      void stopConsumers();
-    },
-  );
-  for (const log of keys.logs()) {
-    try {
-      await redis.xgroup('CREATE', log.key, group, '0', 'MKSTREAM');
-    } catch (error) {
-      if (!String(error).includes('BUSYGROUP')) throw error;
+  const { redis, keys, group, logger } = options;
+  const owner = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const lease = createLease(redis, keys.projectorLease(group), owner);
+  const openDb = typeof options.db === 'function' ? options.db : () => options.db as ReadModelDb;
+  const ownsDb = typeof options.db === 'function';
+  let session: Session | undefined;
+  let stopped = false;
+  let transition: Promise<void> = Promise.resolve();
+  let wakeWaiter: (() => void) | undefined;
+
+  const control = duplicateRedis(redis);
+  await control.subscribe(keys.readModelControl(group));
+  control.on('message', (_channel: string, message: string) => {
+    if (message === 'released') wakeWaiter?.();
+    else if (message.startsWith('handover ')) handOver(message.slice('handover '.length));
+  });
+
+  const takeLease = async () => {
+    let told = false;
+    while (!stopped && !(await lease.tryTake().catch(() => false))) {
+      if (!told) logger.warn({ group }, 'another process holds this group; waiting for its lease');
+      told = true;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1_000);
+        wakeWaiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeWaiter = undefined;
     }
-    await redis.xgroup('SETID', log.key, group, projection.checkpoint(log.name) ?? '0');
-    consumers.push(
-      startConsumer({
-        redis,
-        streamKey: log.key,
-        group,
-        consumer,
-        deadLetterKey: keys.deadLetters(log.key, group),
-        batchSize: options.batchSize ?? 500,
-        logger: logger.child({ log: log.name }),
-        ...options.consumerOptions,
-        handle: async (entries) => {
-          const events = entries.map((entry) => decodeEvent(entry.id, entry.fields));
-          const { applied, checkpoint } = projection.applyBatch(log.name, events);
-          if (!applied || !checkpoint) return;
-          options.onApplied?.(log.name, applied, checkpoint);
-          // After the commit: tell waiting readers how far the model has come.
-          await redis.publish(keys.checkpointChannel(group), formatPosition(log.name, checkpoint));
-        },
-      }),
-    );
-  }
-  await Promise.all(consumers.map((c) => c.started));
+    return !stopped;
+  };
+
+  const begin = async () => {
+    const db = openDb();
+    const projection = createProjection(db);
+    const consumers: Consumer[] = [];
+    const renewTimer = setInterval(async () => {
+      if (await lease.renew().catch(() => true)) return;
+      logger.error({ group }, 'lost the projector lease; pausing until it is free');
+      pause(undefined);
+    }, LEASE_MS / 3);
+    renewTimer.unref();
+    session = { db, consumers, renewTimer };
+    for (const log of keys.logs()) {
+      try {
+        await redis.xgroup('CREATE', log.key, group, '0', 'MKSTREAM');
+      } catch (error) {
+        if (!String(error).includes('BUSYGROUP')) throw error;
+      }
+      await redis.xgroup('SETID', log.key, group, projection.checkpoint(log.name) ?? '0');
+      consumers.push(
+        startConsumer({
+          redis,
+          streamKey: log.key,
+          group,
+          consumer: owner,
+          deadLetterKey: keys.deadLetters(log.key, group),
+          batchSize: options.batchSize ?? 500,
+          logger: logger.child({ log: log.name }),
+          ...options.consumerOptions,
+          handle: async (entries) => {
+            const events = entries.map((entry) => decodeEvent(entry.id, entry.fields));
+            const { applied, checkpoint } = projection.applyBatch(log.name, events);
+            if (!applied || !checkpoint) return;
+            options.onApplied?.(log.name, applied, checkpoint);
+            // After the commit: tell waiting readers how far the model has come.
+            await redis.publish(
+              keys.checkpointChannel(group),
+              formatPosition(log.name, checkpoint),
+            );
+          },
+        }),
+      );
+    }
+    await Promise.all(consumers.map((c) => c.started));
+  };
+
+  /** Finishes and acks the batch in hand, then lets go of the file. */
+  const end = async () => {
+    const current = session;
+    if (!current) return;
+    session = undefined;
+    clearInterval(current.renewTimer);
+    await Promise.all(current.consumers.map((c) => c.stop()));
+    if (ownsDb) current.db.close();
+  };
+
+  /** Stops projecting, passes the lease on (or not, if it was lost), and waits to resume. */
+  const pause = (to: string | undefined) => {
+    transition = transition.then(async () => {
+      if (!session || stopped) return;
+      await end();
+      if (to !== undefined) {
+        const passed = await lease.handOver(to).catch(() => false);
+        logger.info({ group, to, passed }, 'handed the read model over; waiting to resume');
+      }
+      if (await takeLease()) {
+        await begin();
+        logger.info({ group }, 'resumed projecting');
+      }
+    });
+  };
+  const handOver = (to: string) => {
+    if (to !== owner) pause(to);
+  };
+
+  transition = (async () => {
+    if (!(await takeLease())) throw new Error('the projector was stopped before it started');
+    await begin();
+  })();
+  await transition;
   return {
-    projection,
+    /** The handle being written, or undefined while the file is handed over. */
+    db: () => session?.db,
     stop: async () => {
-      await stopConsumers();
-      await releaseLease();
+      stopped = true;
+      wakeWaiter?.();
+      await transition;
+      await end();
+      await lease.release().catch(() => undefined);
+      control.disconnect();
     },
   };
 };

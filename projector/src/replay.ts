@@ -3,7 +3,10 @@
  * position 0 of every log into a new file, with the projection the live
  * projector uses, while the live model keeps serving (design §5). Sends no
  * notifications. --verify compares the rebuilt model with the live one at the
- * live model's own checkpoints and exits 1 on any difference.
+ * live model's own checkpoints and exits 1 on any difference. --swap catches up
+ * with the live logs, pauses the projector (it hands over its lease), applies
+ * the last events, points READ_MODEL_PATH at the new file and resumes it; the
+ * query-service switches on the notice while it keeps answering.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -18,6 +21,7 @@ import {
 import { openReadModel, openReadModelReadOnly } from '@tasksync/contracts/read-model';
 import { loadProjectorConfig } from './config';
 import { dumpReadModel, READ_MODEL_TABLES, rebuildReadModel } from './rebuild';
+import { pauseProjector, switchReadModelFile } from './swap';
 
 /** A progress bar on a terminal, a plain line a second otherwise. */
 const progressReporter = (total: number) => {
@@ -53,10 +57,8 @@ const main = async () => {
       swap: { type: 'boolean', default: false },
     },
   });
-  if (values.swap) {
-    console.error(
-      'replay: --swap is not available yet; rebuild with --out and restart the projector on the new file.',
-    );
+  if (values.swap && values.verify) {
+    console.error('replay: --swap and --verify are separate runs; verify after the swap.');
     process.exit(2);
   }
   const config = loadProjectorConfig();
@@ -87,25 +89,54 @@ const main = async () => {
   const db = openReadModel(out);
   const started = Date.now();
   let skipped = 0;
-  const total = await rebuildReadModel(db, redis, keys, {
-    batchSize: 2_000,
-    onProgress: (done) => report(done),
-    onSkip: (entryId, error) => {
-      skipped++;
-      console.error(
-        `replay: skipped ${entryId}: ${error instanceof Error ? error.message : error}`,
-      );
-    },
-    ...(live ? { until: live.until } : {}),
-  });
+  let total = 0;
+  const build = (until?: Map<string, string>) =>
+    rebuildReadModel(db, redis, keys, {
+      batchSize: 2_000,
+      onProgress: (done) => report(total + done),
+      onSkip: (entryId, error) => {
+        skipped++;
+        console.error(
+          `replay: skipped ${entryId}: ${error instanceof Error ? error.message : error}`,
+        );
+      },
+      ...(until ? { until } : {}),
+    });
+  total = await build(live?.until);
   report(total, true);
-  db.pragma('wal_checkpoint(TRUNCATE)');
+  if (values.swap) {
+    // Catch up with the live logs while the projector still runs, then pause
+    // it for the last few events only, so the switch takes milliseconds.
+    for (let pass = 0; pass < 5; pass++) {
+      const more = await build();
+      total += more;
+      if (more < 1_000) break;
+    }
+    const paused = await pauseProjector(redis, keys, config.PROJECTOR_GROUP);
+    try {
+      total += await build();
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+      if (!(await paused.held()))
+        throw new Error('lost the projector lease during the swap; nothing was switched');
+      switchReadModelFile(config.READ_MODEL_PATH, out);
+      await redis.publish(keys.readModelControl(config.PROJECTOR_GROUP), 'swapped');
+    } finally {
+      await paused.resume();
+    }
+  } else {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  }
   const seconds = (Date.now() - started) / 1000;
   if (skipped)
     console.error(`replay: ${skipped} entries skipped (the live projector dead-letters them)`);
   console.log(
     `replay: ${total} events into ${out} in ${seconds.toFixed(1)} s (${Math.round(total / seconds)} events/s)`,
   );
+  if (values.swap)
+    console.log(
+      `replay --swap: ${config.READ_MODEL_PATH} now points at ${out}; the projector resumed on it.`,
+    );
 
   let exitCode = 0;
   if (live) {
@@ -122,7 +153,7 @@ const main = async () => {
       console.log('replay --verify: the live model equals the rebuilt one.');
     }
   }
-  db.close();
+  if (db.open) db.close();
   if (values.verify && !values.out) {
     for (const file of [out, `${out}-wal`, `${out}-shm`]) rmSync(file, { force: true });
   }

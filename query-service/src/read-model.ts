@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import {
   compareEntryIds,
   formatPosition,
@@ -52,33 +52,86 @@ export const createReadModelAccess = (options: {
   logger: Logger;
 }) => {
   let db: ReadModelDb | undefined;
-  // One deferred transaction wrapper, made once: every read sees one snapshot.
+  // The file the handle reads (the link's target when READ_MODEL_PATH is a symlink).
+  let file: { dev: number; ino: number } | undefined;
+  // One deferred transaction wrapper, made once per handle: every read sees one snapshot.
   let inSnapshot: ((read: () => unknown) => unknown) | undefined;
   const waiters = new Set<() => void>();
   const wakeAll = () => {
     for (const wake of waiters) wake();
   };
+  const checkpointChannel = options.keys.checkpointChannel(options.group);
+  const controlChannel = options.keys.readModelControl(options.group);
   // The projector announces every checkpoint after its commit; waiters re-check then.
+  // replay --swap announces a new file on the control channel.
   void options.subscriber
-    .subscribe(options.keys.checkpointChannel(options.group))
+    .subscribe(checkpointChannel, controlChannel)
     .catch((error) =>
-      options.logger.warn({ err: error }, 'cannot subscribe to checkpoint notices; polling only'),
+      options.logger.warn({ err: error }, 'cannot subscribe to read-model notices; polling only'),
     );
-  options.subscriber.on('message', wakeAll);
+  options.subscriber.on('message', (channel: string, message: string) => {
+    if (channel === controlChannel && message === 'swapped') switchIfReplaced();
+    wakeAll();
+  });
+
+  const statFile = () => {
+    try {
+      const { dev, ino } = statSync(options.path);
+      return { dev, ino };
+    } catch {
+      return undefined;
+    }
+  };
+
+  /** A read-only handle on the file now at the path, once the projector has built its tables. */
+  const openBuilt = () => {
+    const at = statFile();
+    if (!at) return undefined;
+    const handle = openReadModelReadOnly(options.path);
+    if (!handle.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get()) {
+      handle.close();
+      return undefined;
+    }
+    return { handle, at };
+  };
+
+  const use = (opened: { handle: ReadModelDb; at: { dev: number; ino: number } }) => {
+    const previous = db;
+    db = opened.handle;
+    file = opened.at;
+    inSnapshot = db.transaction((read: () => unknown) => read());
+    // Reads are synchronous, so none is running on the old handle now.
+    previous?.close();
+  };
 
   const open = () => {
-    if (!db && existsSync(options.path)) {
-      const handle = openReadModelReadOnly(options.path);
-      // The projector creates the file before its tables: until they exist, it is not built yet.
-      if (!handle.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get()) {
-        handle.close();
-        return undefined;
-      }
-      db = handle;
-      inSnapshot = db.transaction((read: () => unknown) => read());
+    if (!db) {
+      const opened = openBuilt();
+      if (opened) use(opened);
     }
     return db;
   };
+
+  /**
+   * replay --swap points the path at a new file: the next read uses it. The
+   * old handle keeps its own file (and WAL) until it is closed here.
+   */
+  const switchIfReplaced = () => {
+    if (!db || !file) return;
+    const at = statFile();
+    if (!at || (at.dev === file.dev && at.ino === file.ino)) return;
+    try {
+      const opened = openBuilt();
+      if (!opened) return;
+      use(opened);
+      options.logger.info({ path: options.path }, 'switched to the new read model file');
+    } catch (error) {
+      options.logger.warn({ err: error }, 'cannot open the new read model file yet');
+    }
+  };
+  // A notice missed while Redis reconnected is caught within a second.
+  const watch = setInterval(switchIfReplaced, 1_000);
+  watch.unref();
 
   const current = (): ReadModelDb => {
     const handle = open();
@@ -137,7 +190,10 @@ export const createReadModelAccess = (options: {
         });
       }
     },
-    close: () => db?.close(),
+    close: () => {
+      clearInterval(watch);
+      db?.close();
+    },
   };
 };
 

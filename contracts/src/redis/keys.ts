@@ -21,6 +21,13 @@ export interface KeyLayout {
   meta: string;
   /** Pub/sub channel on which a projector group announces each new checkpoint. */
   checkpointChannel(group: string): string;
+  /** The lease one projector of a group holds while it writes the read model. */
+  projectorLease(group: string): string;
+  /**
+   * Pub/sub channel for switching a group's read model file (replay --swap):
+   * `handover <owner>`, `released`, `swapped`.
+   */
+  readModelControl(group: string): string;
   /** All logs a reader of every event follows, with their position names. */
   logs(): { name: string; key: string }[];
   logKeyByName(name: string): string | undefined;
@@ -50,6 +57,8 @@ export const createKeyLayout = (prefix: string, partitions: number): KeyLayout =
     deadLetters: (logKey, group) => logKey.replace(/:log$/, `:dlq:${group}`),
     meta: `${prefix}:meta`,
     checkpointChannel: (group) => `${prefix}:checkpoints:${group}`,
+    projectorLease: (group) => `${prefix}:lock:projector:${group}`,
+    readModelControl: (group) => `${prefix}:read-model:${group}`,
     logs,
     logKeyByName: (name) => logs().find((log) => log.name === name)?.key,
   };

@@ -1,0 +1,97 @@
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, resolve } from 'node:path';
+import type { KeyLayout, RedisClient } from '@tasksync/contracts';
+import { createLease, LEASE_MS } from './projector';
+
+/**
+ * Takes a group's lease from its live projector (replay --swap): asks it to
+ * hand over, which it does after finishing and acking the batch in hand and
+ * closing the file. With no projector running, the lease is simply taken.
+ */
+export const pauseProjector = async (
+  redis: RedisClient,
+  keys: KeyLayout,
+  group: string,
+  timeoutMs = 30_000,
+) => {
+  const owner = `replay-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const lease = createLease(redis, keys.projectorLease(group), owner);
+  const control = keys.readModelControl(group);
+  const deadline = Date.now() + timeoutMs;
+  let asked = 0;
+  while (!(await lease.tryTake()) && (await lease.holder()) !== owner) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `the projector of group ${group} did not hand over its read model within ${timeoutMs / 1000} s`,
+      );
+    // Asked again now and then: a request published while it was reconnecting is lost.
+    if (Date.now() - asked > 2_000) {
+      await redis.publish(control, `handover ${owner}`);
+      asked = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  let held = true;
+  const timer = setInterval(async () => {
+    if (!(await lease.renew().catch(() => true))) held = false;
+  }, LEASE_MS / 3);
+  timer.unref();
+  return {
+    /** False once the lease was lost (Redis unreachable for longer than the lease). */
+    held: async () => held && (await lease.holder()) === owner,
+    /** Releases the lease and wakes the waiting projector, which reopens the path. */
+    resume: async () => {
+      clearInterval(timer);
+      await lease.release();
+      await redis.publish(control, 'released');
+    },
+  };
+};
+
+const fsyncPath = (path: string, flags = 'r') => {
+  const fd = openSync(path, flags);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+};
+
+/**
+ * Points `path` at `file` in one rename: `path` becomes a symlink, and SQLite
+ * resolves it, so each file keeps its own `-wal` and `-shm` beside it. Readers
+ * that still hold the old file keep reading it until they reopen; its names
+ * are removed here (an open file lives on until its last handle closes).
+ * Returns the old file's path, if there was one.
+ */
+export const switchReadModelFile = (path: string, file: string) => {
+  fsyncPath(file, 'r+');
+  const dir = dirname(path);
+  const target = dirname(resolve(file)) === resolve(dir) ? basename(file) : resolve(file);
+  let old: string | undefined;
+  if (existsSync(path)) {
+    old = lstatSync(path).isSymbolicLink() ? resolve(dir, readlinkSync(path)) : path;
+  }
+  const link = `${path}.swap-${process.pid}`;
+  rmSync(link, { force: true });
+  symlinkSync(target, link);
+  renameSync(link, path);
+  fsyncPath(dir);
+  if (old && resolve(old) !== resolve(file)) {
+    // A regular file at `path` was unlinked by the rename; its WAL and shm names remain.
+    const names = old === path ? [`${path}-wal`, `${path}-shm`] : [old, `${old}-wal`, `${old}-shm`];
+    for (const name of names) rmSync(name, { force: true });
+  }
+  return old;
+};
