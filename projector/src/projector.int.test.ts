@@ -122,6 +122,13 @@ describe('projector', () => {
       consumerOptions: fast,
     });
     await waitFor(() => ((users(db) as unknown[]).length === 1 ? true : undefined));
+    // The first projector's consumer is gone from the group: consumers do not pile up.
+    const consumers = (await redis.xinfo(
+      'CONSUMERS',
+      keys.identityLog,
+      'projector',
+    )) as unknown[][];
+    expect(consumers).toHaveLength(1);
     await projector.stop();
     expect(users(db)).toEqual([expect.objectContaining({ id: first, revision: 0 })]);
   });

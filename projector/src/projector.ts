@@ -127,6 +127,13 @@ export const startProjector = async (options: ProjectorOptions) => {
         if (!String(error).includes('BUSYGROUP')) throw error;
       }
       await redis.xgroup('SETID', log.key, group, projection.checkpoint(log.name) ?? '0');
+      // With the lease held, every other consumer of the group is a dead
+      // projector's: what it had pending is re-read from the checkpoint anyway.
+      const others = (await redis.xinfo('CONSUMERS', log.key, group)) as unknown[][];
+      for (const info of others) {
+        const name = String(info[info.indexOf('name') + 1]);
+        if (name !== owner) await redis.xgroup('DELCONSUMER', log.key, group, name);
+      }
       consumers.push(
         startConsumer({
           redis,
