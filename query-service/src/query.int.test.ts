@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  compareEntryIds,
   createKeyLayout,
   createLogger,
   createMetrics,
@@ -357,6 +358,72 @@ describe('GET /tasks', () => {
       }),
     );
     expect(results).toEqual(Array(25).fill(200));
+  });
+});
+
+describe('announced checkpoints', () => {
+  it('never answers older than the checkpoint announced before the request began, cached or not', async () => {
+    // Listen as any client could: the projector announces each checkpoint after its commit.
+    const listener = duplicateRedis(redis);
+    const announced = new Map<string, string>();
+    listener.on('message', (_channel: string, position: string) => {
+      const [log, entryId] = position.split(/:(.*)/s) as [string, string];
+      const known = announced.get(log);
+      if (!known || compareEntryIds(entryId, known) > 0) announced.set(log, entryId);
+    });
+    await listener.subscribe(keys.checkpointChannel('projector'));
+    const label = `announced-${newId().slice(-6)}`;
+    let writing = true;
+    const created: { id: string; entryId: string }[] = [];
+    const writer = (async () => {
+      for (let i = 0; writing; i++) {
+        const task = await create({ title: `announced ${i}`, labels: [label] });
+        created.push({ id: task.id, entryId: task.position.split(/:(.*)/s)[1]! });
+      }
+    })();
+    const stale: string[] = [];
+    let checked = 0;
+    const reader = async (url: string) => {
+      while (checked < 300) {
+        const before = new Map(announced);
+        const answer = await queries.get(url, { token: token(alice) });
+        expect(answer.status).toBe(200);
+        const read = new Map(
+          answer.headers
+            .get('x-read-position')!
+            .split(',')
+            .map((p) => p.split(/:(.*)/s) as [string, string]),
+        );
+        for (const [log, entryId] of before) {
+          const at = read.get(log);
+          if (!at || compareEntryIds(at, entryId) < 0)
+            stale.push(`${url}: read ${log}:${at} after ${log}:${entryId} was announced`);
+        }
+        // The body too: the newest task whose creation was announced is on the first page.
+        const announcedTask = before.get('t0');
+        const newest = announcedTask
+          ? created.findLast((t) => compareEntryIds(t.entryId, announcedTask) <= 0)
+          : undefined;
+        if (
+          answer.body.items &&
+          newest &&
+          !answer.body.items.some((t: { id: string }) => t.id === newest.id)
+        )
+          stale.push(`${url}: task ${newest.id} was announced before the request but is missing`);
+        checked++;
+      }
+    };
+    await Promise.all([
+      reader(`/tasks?label=${label}`),
+      reader(`/tasks?label=${label}&sort=-createdAt`),
+      reader('/stats'),
+    ]);
+    writing = false;
+    await writer;
+    listener.disconnect();
+    expect(announced.size).toBeGreaterThan(0);
+    expect(checked).toBeGreaterThanOrEqual(300);
+    expect(stale).toEqual([]);
   });
 });
 
