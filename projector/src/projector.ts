@@ -10,6 +10,7 @@ import {
   startConsumer,
 } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/contracts/read-model';
+import { startCheckpointer } from './checkpointer';
 import { createProjection } from './projection/project';
 
 export interface ProjectorOptions {
@@ -59,6 +60,7 @@ export const createLease = (redis: RedisClient, key: string, owner: string) => (
 
 interface Session {
   db: ReadModelDb;
+  checkpointer: ReturnType<typeof startCheckpointer>;
   consumers: Consumer[];
   renewTimer: NodeJS.Timeout;
 }
@@ -119,7 +121,8 @@ export const startProjector = async (options: ProjectorOptions) => {
       pause(undefined);
     }, LEASE_MS / 3);
     renewTimer.unref();
-    session = { db, consumers, renewTimer };
+    const checkpointer = startCheckpointer(db, logger);
+    session = { db, consumers, renewTimer, checkpointer };
     for (const log of keys.logs()) {
       try {
         await redis.xgroup('CREATE', log.key, group, '0', 'MKSTREAM');
@@ -147,6 +150,7 @@ export const startProjector = async (options: ProjectorOptions) => {
           handle: async (entries) => {
             const events = entries.map((entry) => decodeEvent(entry.id, entry.fields));
             const { applied, checkpoint } = projection.applyBatch(log.name, events);
+            checkpointer.afterCommit();
             if (!applied || !checkpoint) return;
             options.onApplied?.(log.name, applied, checkpoint);
             // After the commit: tell waiting readers how far the model has come.
@@ -168,6 +172,7 @@ export const startProjector = async (options: ProjectorOptions) => {
     session = undefined;
     clearInterval(current.renewTimer);
     await Promise.all(current.consumers.map((c) => c.stop()));
+    await current.checkpointer.stop();
     if (ownsDb) current.db.close();
   };
 
