@@ -84,13 +84,11 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 CREATE VIRTUAL TABLE IF NOT EXISTS tasks_fts USING fts5(
   title, description, content='tasks', content_rowid='rowid'
 );
-CREATE TRIGGER IF NOT EXISTS tasks_fts_insert AFTER INSERT ON tasks BEGIN
-  INSERT INTO tasks_fts (rowid, title, description) VALUES (new.rowid, new.title, new.description);
-END;
-CREATE TRIGGER IF NOT EXISTS tasks_fts_update AFTER UPDATE OF title, description ON tasks BEGIN
-  INSERT INTO tasks_fts (tasks_fts, rowid, title, description) VALUES ('delete', old.rowid, old.title, old.description);
-  INSERT INTO tasks_fts (rowid, title, description) VALUES (new.rowid, new.title, new.description);
-END;
+-- The projection writes tasks_fts itself, in bulk once per batch: a per-row trigger
+-- made FTS5 flush a new segment for every task written. Models made with the
+-- triggers lose them here.
+DROP TRIGGER IF EXISTS tasks_fts_insert;
+DROP TRIGGER IF EXISTS tasks_fts_update;
 `;
 
 /** Opens (and creates) a read model for writing: WAL, so readers never wait for the projector. */

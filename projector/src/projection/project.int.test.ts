@@ -260,3 +260,81 @@ describe('batches and checkpoints', () => {
     expect(projection.checkpoint('t1')).toBeUndefined();
   });
 });
+
+describe('batches fold tasks in memory', () => {
+  const carol = '0190b6a0-0000-7000-8000-0000000000c2';
+  const taskIds = [1, 2, 3].map((n) => `0190b6a0-0000-7000-8000-00000000000${n}`);
+  /** Three tasks whose events interleave in one log, each with a run of changes. */
+  const interleaved = (): StoredEvent[] => {
+    const perTask = taskIds.map((id, n) =>
+      storedEvents(id, [
+        { ...created, data: { ...created.data, title: `Task ${n} draft`, assigneeId: alice } },
+        { type: 'TaskDetailsChanged', data: { title: `Task ${n} final`, labels: ['x', 'y'] } },
+        { type: 'TaskStatusChanged', data: { from: 'pending', to: 'in-progress' } },
+        { type: 'TaskAssigned', data: { assigneeId: bob, previous: alice } },
+        {
+          type: 'CommentAdded',
+          data: { commentId: `0190b6a0-0000-7000-8000-0000000001${n}0`, text: 'hi', authorId: bob },
+        },
+        { type: 'TaskDetailsChanged', data: { description: `about ${n}`, priority: 'low' } },
+        { type: 'TaskAssigned', data: { assigneeId: carol, previous: bob } },
+        ...(n === 1 ? [{ type: 'TaskDeleted', data: {} } as TaskEvent] : []),
+      ]),
+    );
+    const log: StoredEvent[] = [];
+    for (let i = 0; i < 8; i++) for (const events of perTask) if (events[i]) log.push(events[i]!);
+    return log.map((event, i) => ({ ...event, entryId: `${2_000 + i}-0` }));
+  };
+  const search = (db: ReadModelDb, word: string) =>
+    db
+      .prepare(
+        'SELECT t.id FROM tasks t WHERE t.rowid IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH ?) ORDER BY t.id',
+      )
+      .all(word)
+      .map((row) => (row as { id: string }).id);
+
+  it('builds the same rows and search index for any split into batches', () => {
+    const events = interleaved();
+    const build = (size: number) => {
+      const db = freshModel();
+      const projection = createProjection(db);
+      for (let i = 0; i < events.length; i += size)
+        projection.applyBatch('t0', events.slice(i, i + size));
+      db.exec("INSERT INTO tasks_fts (tasks_fts) VALUES ('integrity-check')");
+      return { db, rows: dump(db) };
+    };
+    const whole = build(events.length);
+    expect(whole.rows.tasks).toHaveLength(3);
+    expect(whole.rows.activity).toHaveLength(events.length);
+    expect(counts(whole.db)).toEqual({
+      [`assignee:${alice}`]: 0,
+      [`assignee:${bob}`]: 0,
+      [`assignee:${carol}`]: 2,
+      'status:pending': 0,
+      'status:in-progress': 2,
+    });
+    expect(search(whole.db, 'final')).toEqual(taskIds);
+    expect(search(whole.db, 'draft')).toEqual([]);
+    for (const size of [1, 2, 5]) {
+      const split = build(size);
+      expect(split.rows, `batches of ${size}`).toEqual(whole.rows);
+      expect(search(split.db, 'final')).toEqual(taskIds);
+      expect(search(split.db, 'draft')).toEqual([]);
+    }
+  });
+
+  it('leaves nothing of a failed batch behind for the next one', () => {
+    const db = freshModel();
+    const projection = createProjection(db);
+    const [first, ...rest] = storedEvents(taskId, [
+      created,
+      { type: 'TaskStatusChanged', data: { from: 'pending', to: 'completed' } },
+    ]);
+    const broken = { ...rest[0]!, type: 'TaskAssigned', data: null } as unknown as StoredEvent;
+    expect(() => projection.applyBatch('t0', [first!, broken])).toThrow();
+    expect(dump(db).tasks).toEqual([]);
+    projection.applyBatch('t0', [first!, ...rest]);
+    expect(taskRow(db)).toMatchObject({ status: 'completed', revision: 1 });
+    expect(counts(db)).toEqual({ 'assignee:': 1, 'status:pending': 0, 'status:completed': 1 });
+  });
+});

@@ -1,9 +1,4 @@
-import {
-  compareEntryIds,
-  formatPosition,
-  type Priority,
-  type StoredEvent,
-} from '@tasksync/contracts';
+import { formatPosition, type Priority, type StoredEvent } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/contracts/read-model';
 
 const PRIORITY_RANK: Record<Priority, number> = { low: 0, medium: 1, high: 2, urgent: 3 };
@@ -15,11 +10,64 @@ export interface BatchResult {
   checkpoint: string | undefined;
 }
 
+/** The columns of `tasks` an event can change; the others are set once, by TaskCreated. */
+const MUTABLE_COLUMNS = [
+  'title',
+  'description',
+  'status',
+  'assignee_id',
+  'priority',
+  'priority_rank',
+  'due_date',
+  'labels',
+  'updated_at',
+  'revision',
+  'comment_count',
+  'deleted',
+  'position',
+] as const;
+type MutableColumn = (typeof MUTABLE_COLUMNS)[number];
+
+type TaskColumns = Record<MutableColumn, string | number | null> & {
+  id: string;
+  created_by: string;
+  created_at: string;
+};
+
+/** A task as the batch has folded it so far, and as it was stored before the batch. */
+interface PendingTask {
+  row: TaskColumns;
+  /** The stored row (rowid and columns) before this batch; none for a task created in it. */
+  stored: { rowid: number | bigint; row: TaskColumns } | undefined;
+  /** The labels to write to task_labels, when an event of this batch set them. */
+  labels: string[] | undefined;
+}
+
+/** Decimal digit strings without leading zeros, compared by length first: no parsing. */
+const compareDigits = (a: string, b: string) =>
+  a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
+
+/** Compares two stream entry ids (`ms-seq`); cheaper than BigInt, run for every event. */
+const compareIds = (a: string, b: string) => {
+  const ad = a.indexOf('-');
+  const bd = b.indexOf('-');
+  return (
+    compareDigits(a.slice(0, ad), b.slice(0, bd)) || compareDigits(a.slice(ad + 1), b.slice(bd + 1))
+  );
+};
+
 /**
  * The projection: events in, read-model rows out. One module for the live
  * projector and the replay CLI (design §5). Every handler is idempotent on its
- * own (a task row changes only for a higher revision, inserts ignore repeats),
- * and batches skip what the log's checkpoint already covers.
+ * own (a task changes only for a higher revision, inserts ignore repeats), and
+ * batches skip what the log's checkpoint already covers.
+ *
+ * Within a batch, tasks are folded in memory and each touched task's row,
+ * labels, FTS entry and counters are written once when the batch ends, in the
+ * same transaction: a task with ten events in a batch costs one row write, and
+ * the FTS index gets one bulk insert per batch (a per-row trigger flushed a
+ * new FTS segment on every statement). The result is the same for any split
+ * into batches, so the live projector and a replay build the same rows.
  */
 export const createProjection = (db: ReadModelDb) => {
   const statements = {
@@ -29,40 +77,16 @@ export const createProjection = (db: ReadModelDb) => {
     setCheckpoint: db.prepare(
       'INSERT INTO checkpoints (log, entry_id) VALUES (?, ?) ON CONFLICT (log) DO UPDATE SET entry_id = excluded.entry_id',
     ),
+    loadTask: db.prepare<[string], TaskColumns & { rowid: number }>(
+      `SELECT rowid, id, ${MUTABLE_COLUMNS.join(', ')}, created_by, created_at FROM tasks WHERE id = ?`,
+    ),
     insertTask: db.prepare(`
       INSERT INTO tasks (id, title, description, status, assignee_id, priority, priority_rank, due_date, labels,
         created_by, created_at, updated_at, revision, comment_count, deleted, position)
-      VALUES (@id, @title, @description, @status, @assigneeId, @priority, @priorityRank, @dueDate, @labels,
-        @createdBy, @at, @at, @rev, 0, 0, @position)
-      ON CONFLICT (id) DO NOTHING`),
-    changeDetails: db.prepare(`
-      UPDATE tasks SET
-        title = CASE WHEN @hasTitle THEN @title ELSE title END,
-        description = CASE WHEN @hasDescription THEN @description ELSE description END,
-        priority = CASE WHEN @hasPriority THEN @priority ELSE priority END,
-        priority_rank = CASE WHEN @hasPriority THEN @priorityRank ELSE priority_rank END,
-        due_date = CASE WHEN @hasDueDate THEN @dueDate ELSE due_date END,
-        labels = CASE WHEN @hasLabels THEN @labels ELSE labels END,
-        updated_at = @at, revision = @rev, position = @position
-      WHERE id = @id AND revision < @rev`),
-    changeStatus: db.prepare(
-      'UPDATE tasks SET status = @to, updated_at = @at, revision = @rev, position = @position WHERE id = @id AND revision < @rev',
-    ),
-    assign: db.prepare(
-      'UPDATE tasks SET assignee_id = @assigneeId, updated_at = @at, revision = @rev, position = @position WHERE id = @id AND revision < @rev',
-    ),
-    countComment: db.prepare(
-      'UPDATE tasks SET comment_count = comment_count + 1, updated_at = @at, revision = @rev, position = @position WHERE id = @id AND revision < @rev',
-    ),
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     insertComment: db.prepare(`
       INSERT INTO comments (id, task_id, author_id, text, created_at, position)
-      VALUES (@commentId, @id, @authorId, @text, @at, @position) ON CONFLICT (id) DO NOTHING`),
-    markDeleted: db.prepare<
-      Record<string, unknown>,
-      { status: string; assignee_id: string | null }
-    >(
-      'UPDATE tasks SET deleted = 1, updated_at = @at, revision = @rev, position = @position WHERE id = @id AND revision < @rev RETURNING status, assignee_id',
-    ),
+      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
     count: db.prepare(
       'INSERT INTO task_counts (kind, key, count) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET count = count + excluded.count',
     ),
@@ -70,131 +94,266 @@ export const createProjection = (db: ReadModelDb) => {
     addLabel: db.prepare('INSERT OR IGNORE INTO task_labels (task_id, label) VALUES (?, ?)'),
     activity: db.prepare(`
       INSERT INTO activity (task_id, revision, position, type, actor, at, data)
-      VALUES (@id, @rev, @position, @type, @actor, @at, @data) ON CONFLICT DO NOTHING`),
+      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+    // One statement per batch: FTS5 writes its pending terms as a new segment
+    // at the start of every statement that writes it.
+    ftsDelete: db.prepare(
+      `INSERT INTO tasks_fts (tasks_fts, rowid, title, description)
+       SELECT 'delete', value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)`,
+    ),
+    ftsInsert: db.prepare(
+      `INSERT INTO tasks_fts (rowid, title, description)
+       SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)`,
+    ),
     insertUser: db.prepare(`
       INSERT INTO users (id, email, name, role, created_at, revision)
-      VALUES (@id, @email, @name, @role, @at, @rev) ON CONFLICT (id) DO NOTHING`),
+      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
     changeRole: db.prepare(
-      'UPDATE users SET role = @to, revision = @rev WHERE id = @id AND revision < @rev',
+      'UPDATE users SET role = ? , revision = ? WHERE id = ? AND revision < ?',
     ),
   };
 
-  const count = (kind: 'status' | 'assignee', key: string | null, delta: number) =>
-    statements.count.run(kind, key ?? '', delta);
-
-  const setLabels = (taskId: string, labels: string[]) => {
-    statements.clearLabels.run(taskId);
-    for (const label of labels) statements.addLabel.run(taskId, label);
+  /** UPDATE statements by the set of columns they write, made on first use. */
+  const updates = new Map<string, ReturnType<typeof db.prepare<unknown[]>>>();
+  const updateStatement = (columns: MutableColumn[]) => {
+    const key = columns.join(',');
+    let statement = updates.get(key);
+    if (!statement) {
+      statement = db.prepare<unknown[]>(
+        `UPDATE tasks SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE rowid = ?`,
+      );
+      updates.set(key, statement);
+    }
+    return statement;
   };
 
-  /** Applies one event; returns whether it changed anything. */
-  const applyEvent = (log: string, event: StoredEvent): boolean => {
-    const base = {
-      id: event.agg,
-      at: event.at,
-      rev: event.rev,
-      position: formatPosition(log, event.entryId),
-    };
-    if (event.type === 'UserRegistered') {
-      return statements.insertUser.run({ ...base, ...event.data }).changes > 0;
-    }
-    if (event.type === 'UserRoleChanged')
-      return statements.changeRole.run({ ...base, to: event.data.to }).changes > 0;
+  /** What the batch in hand has changed but not yet written. */
+  const pending = {
+    tasks: new Map<string, PendingTask | null>(),
+    counts: new Map<string, { kind: string; key: string; delta: number }>(),
+  };
 
-    let changed: boolean;
-    switch (event.type) {
-      case 'TaskCreated': {
-        const { data } = event;
-        changed =
-          statements.insertTask.run({
-            ...base,
-            ...data,
-            priorityRank: PRIORITY_RANK[data.priority],
-            labels: JSON.stringify(data.labels),
-          }).changes > 0;
-        if (changed) {
-          setLabels(event.agg, data.labels);
-          count('status', data.status, 1);
-          count('assignee', data.assigneeId, 1);
-        }
-        break;
+  const taskOf = (id: string): PendingTask | null => {
+    let task = pending.tasks.get(id);
+    if (task === undefined) {
+      const stored = statements.loadTask.get(id);
+      if (stored) {
+        const { rowid, ...row } = stored;
+        task = { row: { ...row }, stored: { rowid, row }, labels: undefined };
+      } else {
+        task = null;
       }
+      pending.tasks.set(id, task);
+    }
+    return task;
+  };
+
+  // Every counter an event touches gets its row, even when the deltas cancel
+  // out: which rows exist must not depend on where batches split.
+  const count = (kind: 'status' | 'assignee', key: string | null, delta: number) => {
+    const name = `${kind}\n${key ?? ''}`;
+    const entry = pending.counts.get(name);
+    if (entry) entry.delta += delta;
+    else pending.counts.set(name, { kind, key: key ?? '', delta });
+  };
+
+  /** Folds one task event into the pending task; returns whether it changed anything. */
+  const applyTaskEvent = (event: StoredEvent, position: string): boolean => {
+    if (event.type === 'TaskCreated') {
+      if (taskOf(event.agg)) return false;
+      const { data } = event;
+      pending.tasks.set(event.agg, {
+        row: {
+          id: event.agg,
+          title: data.title,
+          description: data.description,
+          status: data.status,
+          assignee_id: data.assigneeId,
+          priority: data.priority,
+          priority_rank: PRIORITY_RANK[data.priority],
+          due_date: data.dueDate,
+          labels: JSON.stringify(data.labels),
+          created_by: data.createdBy,
+          created_at: event.at,
+          updated_at: event.at,
+          revision: event.rev,
+          comment_count: 0,
+          deleted: 0,
+          position,
+        },
+        stored: undefined,
+        labels: data.labels,
+      });
+      count('status', data.status, 1);
+      count('assignee', data.assigneeId, 1);
+      return true;
+    }
+    const task = taskOf(event.agg);
+    if (!task || (task.row.revision as number) >= event.rev) return false;
+    const { row } = task;
+    switch (event.type) {
       case 'TaskDetailsChanged': {
         const { data } = event;
-        changed =
-          statements.changeDetails.run({
-            ...base,
-            hasTitle: data.title !== undefined ? 1 : 0,
-            title: data.title ?? null,
-            hasDescription: data.description !== undefined ? 1 : 0,
-            description: data.description ?? null,
-            hasPriority: data.priority !== undefined ? 1 : 0,
-            priority: data.priority ?? null,
-            priorityRank: data.priority ? PRIORITY_RANK[data.priority] : null,
-            hasDueDate: data.dueDate !== undefined ? 1 : 0,
-            dueDate: data.dueDate ?? null,
-            hasLabels: data.labels !== undefined ? 1 : 0,
-            labels: data.labels ? JSON.stringify(data.labels) : null,
-          }).changes > 0;
-        if (changed && data.labels) setLabels(event.agg, data.labels);
+        if (data.title !== undefined) row.title = data.title;
+        if (data.description !== undefined) row.description = data.description;
+        if (data.priority !== undefined) {
+          row.priority = data.priority;
+          row.priority_rank = PRIORITY_RANK[data.priority];
+        }
+        if (data.dueDate !== undefined) row.due_date = data.dueDate;
+        if (data.labels !== undefined) {
+          row.labels = JSON.stringify(data.labels);
+          task.labels = data.labels;
+        }
         break;
       }
       case 'TaskStatusChanged':
-        changed = statements.changeStatus.run({ ...base, to: event.data.to }).changes > 0;
-        if (changed) {
-          count('status', event.data.from, -1);
-          count('status', event.data.to, 1);
-        }
+        row.status = event.data.to;
+        count('status', event.data.from, -1);
+        count('status', event.data.to, 1);
         break;
       case 'TaskAssigned':
-        changed = statements.assign.run({ ...base, assigneeId: event.data.assigneeId }).changes > 0;
-        if (changed) {
-          count('assignee', event.data.previous, -1);
-          count('assignee', event.data.assigneeId, 1);
-        }
+        row.assignee_id = event.data.assigneeId;
+        count('assignee', event.data.previous, -1);
+        count('assignee', event.data.assigneeId, 1);
         break;
       case 'CommentAdded':
-        changed = statements.countComment.run(base).changes > 0;
-        if (changed) statements.insertComment.run({ ...base, ...event.data });
+        row.comment_count = (row.comment_count as number) + 1;
+        statements.insertComment.run(
+          event.data.commentId,
+          event.agg,
+          event.data.authorId,
+          event.data.text,
+          event.at,
+          position,
+        );
         break;
-      case 'TaskDeleted': {
-        const removed = statements.markDeleted.get(base);
-        changed = removed !== undefined;
-        if (removed) {
-          count('status', removed.status, -1);
-          count('assignee', removed.assignee_id, -1);
-        }
+      case 'TaskDeleted':
+        row.deleted = 1;
+        count('status', row.status as string, -1);
+        count('assignee', row.assignee_id as string | null, -1);
         break;
-      }
     }
+    row.updated_at = event.at;
+    row.revision = event.rev;
+    row.position = position;
+    return true;
+  };
+
+  /** Applies one event to the batch in hand; returns whether it changed anything. */
+  const fold = (log: string, event: StoredEvent): boolean => {
+    const position = formatPosition(log, event.entryId);
+    if (event.type === 'UserRegistered') {
+      const { data } = event;
+      return (
+        statements.insertUser.run(event.agg, data.email, data.name, data.role, event.at, event.rev)
+          .changes > 0
+      );
+    }
+    if (event.type === 'UserRoleChanged') {
+      return statements.changeRole.run(event.data.to, event.rev, event.agg, event.rev).changes > 0;
+    }
+    const changed = applyTaskEvent(event, position);
     if (changed) {
-      statements.activity.run({
-        ...base,
-        type: event.type,
-        actor: event.actor,
-        data: JSON.stringify(event.data),
-      });
+      statements.activity.run(
+        event.agg,
+        event.rev,
+        position,
+        event.type,
+        event.actor,
+        event.at,
+        JSON.stringify(event.data),
+      );
     }
     return changed;
+  };
+
+  /** Writes what the batch has folded: each touched task once, its labels, FTS entry and counters. */
+  const flush = () => {
+    const ftsDeletes: unknown[] = [];
+    const ftsInserts: unknown[] = [];
+    for (const task of pending.tasks.values()) {
+      if (!task) continue;
+      const { row, stored } = task;
+      if (!stored) {
+        const { lastInsertRowid } = statements.insertTask.run(
+          row.id,
+          row.title,
+          row.description,
+          row.status,
+          row.assignee_id,
+          row.priority,
+          row.priority_rank,
+          row.due_date,
+          row.labels,
+          row.created_by,
+          row.created_at,
+          row.updated_at,
+          row.revision,
+          row.comment_count,
+          row.deleted,
+          row.position,
+        );
+        ftsInserts.push([lastInsertRowid, row.title, row.description]);
+      } else {
+        const changed = MUTABLE_COLUMNS.filter((column) => row[column] !== stored.row[column]);
+        if (!changed.length) continue;
+        updateStatement(changed).run(...changed.map((column) => row[column]), stored.rowid);
+        if (row.title !== stored.row.title || row.description !== stored.row.description) {
+          ftsDeletes.push([stored.rowid, stored.row.title, stored.row.description]);
+          ftsInserts.push([stored.rowid, row.title, row.description]);
+        }
+      }
+      if (task.labels) {
+        if (stored) statements.clearLabels.run(row.id);
+        for (const label of task.labels) statements.addLabel.run(row.id, label);
+      }
+    }
+    if (ftsDeletes.length) statements.ftsDelete.run(JSON.stringify(ftsDeletes));
+    if (ftsInserts.length) statements.ftsInsert.run(JSON.stringify(ftsInserts));
+    for (const { kind, key, delta } of pending.counts.values()) {
+      statements.count.run(kind, key, delta);
+    }
+    pending.tasks.clear();
+    pending.counts.clear();
   };
 
   /** One transaction: the events above the log's checkpoint, and the new checkpoint. */
   const applyBatch = db.transaction((log: string, events: StoredEvent[]): BatchResult => {
     let checkpoint = statements.checkpoint.get(log)?.entry_id;
     let applied = 0;
-    for (const event of events) {
-      if (checkpoint !== undefined && compareEntryIds(event.entryId, checkpoint) <= 0) continue;
-      applyEvent(log, event);
-      checkpoint = event.entryId;
-      applied++;
+    try {
+      for (const event of events) {
+        if (checkpoint !== undefined && compareIds(event.entryId, checkpoint) <= 0) continue;
+        fold(log, event);
+        checkpoint = event.entryId;
+        applied++;
+      }
+      flush();
+    } finally {
+      // A failed batch rolls back; what it folded must not leak into the next one.
+      pending.tasks.clear();
+      pending.counts.clear();
     }
     if (applied) statements.setCheckpoint.run(log, checkpoint);
     return { applied, checkpoint };
   });
 
+  /** Applies one event on its own, checkpoint aside (its own transaction). */
+  const applyEvent = db.transaction((log: string, event: StoredEvent): boolean => {
+    try {
+      const changed = fold(log, event);
+      flush();
+      return changed;
+    } finally {
+      pending.tasks.clear();
+      pending.counts.clear();
+    }
+  });
+
   return {
     applyBatch: (log: string, events: StoredEvent[]) => applyBatch(log, events),
-    applyEvent,
+    applyEvent: (log: string, event: StoredEvent) => applyEvent(log, event),
     checkpoint: (log: string) => statements.checkpoint.get(log)?.entry_id,
   };
 };
