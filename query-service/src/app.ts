@@ -29,7 +29,8 @@ export interface QueryAppDeps {
 
 /** Builds the query-service's express app from its dependencies, without listening. */
 export const buildQueryApp = (deps: QueryAppDeps) => {
-  const app = createBaseApp(deps);
+  // Every route is a GET: no body to parse.
+  const app = createBaseApp({ ...deps, bodies: false });
   app.use(
     operationalRoutes({
       metrics: deps.metrics,

@@ -39,9 +39,15 @@ export const createMetrics = (service: string): ServiceMetrics => {
 
 /**
  * The middleware every TaskSync HTTP service starts with: request id, access
- * log and metrics, JSON-only bodies up to 100 kB.
+ * log and metrics, JSON-only bodies up to 100 kB. A service that takes no
+ * bodies (`bodies: false`, the query-service: GET only) skips the body parser,
+ * which otherwise runs for every request.
  */
-export const createBaseApp = (options: { logger: Logger; metrics: ServiceMetrics }): Express => {
+export const createBaseApp = (options: {
+  logger: Logger;
+  metrics: ServiceMetrics;
+  bodies?: boolean;
+}): Express => {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -56,6 +62,7 @@ export const createBaseApp = (options: { logger: Logger; metrics: ServiceMetrics
     },
   });
   app.use(requestContext(options.logger, options.metrics));
+  if (options.bodies === false) return app;
   app.use(jsonOnly);
   // jsonOnly has already refused other media types, so the parser need not check again.
   app.use(express.json({ limit: BODY_LIMIT, strict: true, type: () => true }));
@@ -85,9 +92,10 @@ const requestContext = (logger: Logger, metrics: ServiceMetrics): RequestHandler
         { method: req.method, route, status: String(res.statusCode) },
         seconds,
       );
+      if (!accessLogged) return;
       // Probes come every few seconds; they would drown the access log.
       const level = OPERATIONAL_PATHS.has(req.path) ? 'debug' : 'info';
-      if (!accessLogged || !logger.isLevelEnabled(level)) return;
+      if (!logger.isLevelEnabled(level)) return;
       req.log[level](
         {
           method: req.method,

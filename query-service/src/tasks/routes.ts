@@ -14,10 +14,10 @@ import {
   type TaskEvent,
   TaskStatus,
 } from '@tasksync/contracts';
-import { type TaskRow, taskFromRow } from '@tasksync/contracts/read-model';
+import { READ_POSITION_SQL, TASK_JSON_SQL } from '@tasksync/contracts/read-model';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { type AnswerCache, answerCachedRead, answerRead } from '../http';
+import { type AnswerCache, answerCachedRead, answerRead, sendRead } from '../http';
 import { prepared, type ReadModelAccess } from '../read-model';
 
 const SORT_COLUMNS = {
@@ -29,6 +29,18 @@ const SORT_COLUMNS = {
 } as const;
 type SortField = keyof typeof SORT_COLUMNS;
 const SORTS = Object.keys(SORT_COLUMNS).flatMap((s) => [s, `-${s}`]) as [string, ...string[]];
+/**
+ * GET /tasks/:id in one statement: SQLite runs a statement in one snapshot, so the
+ * position it selects is the one the task and its comments reflect, without a
+ * BEGIN/COMMIT around three statements.
+ */
+const TASK_ANSWER_SQL = `SELECT ${READ_POSITION_SQL} AS position, t.revision, t.deleted,
+  json_insert(${TASK_JSON_SQL}, '$.comments', json((
+    SELECT json_group_array(json_object('id', c.id, 'authorId', c.author_id, 'text', c.text,
+      'createdAt', c.created_at) ORDER BY c.created_at, c.id)
+    FROM comments c WHERE c.task_id = t.id))) AS json
+  FROM tasks t WHERE t.id = ?`;
+
 const UserRef = z.union([z.literal('me'), z.uuid()]);
 
 export const ListTasksQuery = z.strictObject({
@@ -132,23 +144,26 @@ export const taskRoutes = (deps: {
       params.cursorId = cursor.id;
     }
     const direction = descending ? 'DESC' : 'ASC';
-    const sql = `SELECT t.*, ${key} AS sort_key FROM tasks t WHERE ${where.join(' AND ')}
-      ORDER BY ${key} ${direction}, t.id ${direction} LIMIT @limit`;
+    const sql = `SELECT t.id, ${key} AS sort_key, ${TASK_JSON_SQL} AS json FROM tasks t
+      WHERE ${where.join(' AND ')} ORDER BY ${key} ${direction}, t.id ${direction} LIMIT @limit`;
     // `me` makes the answer the caller's own; everything else is in the URL.
     const mine = query.assigneeId === 'me' || query.createdBy === 'me';
     const scope = `${req.originalUrl}\n${mine ? me : ''}`;
     await answerCachedRead(req, res, deps.readModel, deps.cache, scope, (db) => {
-      const rows = prepared(db, sql).all(params) as (TaskRow & { sort_key: string | number })[];
+      const rows = prepared(db, sql).all(params) as {
+        id: string;
+        sort_key: string | number;
+        json: string;
+      }[];
       const page = rows.slice(0, query.limit);
       const last = page[page.length - 1];
+      const nextCursor =
+        rows.length > query.limit && last
+          ? encodeCursor({ s: query.sort, k: last.sort_key, id: last.id })
+          : null;
+      // The items are JSON already (TASK_JSON_SQL): joined, not parsed and stringified again.
       return {
-        body: {
-          items: page.map(taskFromRow),
-          nextCursor:
-            rows.length > query.limit && last
-              ? encodeCursor({ s: query.sort, k: last.sort_key, id: last.id })
-              : null,
-        },
+        json: `{"items":[${page.map((row) => row.json).join(',')}],"nextCursor":${JSON.stringify(nextCursor)}}`,
       };
     });
   });
@@ -163,16 +178,12 @@ export const taskRoutes = (deps: {
     const id = taskIdOf(req);
     const asOf = req.query.asOf;
     if (asOf !== undefined) return answerAsOf(res, id, String(asOf));
-    answerRead(req, res, deps.readModel, (db) => {
-      const row = prepared(db, 'SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
-      if (!row) throw problems.notFound('No task with this id.');
-      if (row.deleted) throw problems.gone('The task was deleted.');
-      const comments = prepared(
-        db,
-        'SELECT id, author_id AS authorId, text, created_at AS createdAt FROM comments WHERE task_id = ? ORDER BY created_at, id',
-      ).all(id);
-      return { body: { ...taskFromRow(row), comments }, etag: `"${row.revision}"` };
-    });
+    const answer = prepared(deps.readModel.db(), TASK_ANSWER_SQL).get(id) as
+      | { position: string; revision: number; deleted: number; json: string }
+      | undefined;
+    if (!answer) throw problems.notFound('No task with this id.');
+    if (answer.deleted) throw problems.gone('The task was deleted.');
+    sendRead(req, res, answer.position, `"${answer.revision}"`, answer.json);
   });
 
   /** The task as it was at a time or position, folded from its own stream. */

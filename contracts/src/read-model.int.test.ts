@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import {
+  openReadModel,
+  READ_POSITION_SQL,
+  readCheckpoints,
+  TASK_JSON_SQL,
+  type TaskRow,
+  taskFromRow,
+} from './read-model';
+
+const insertTask = (db: ReturnType<typeof openReadModel>, row: Partial<TaskRow>) =>
+  db
+    .prepare(`
+      INSERT INTO tasks (id, title, description, status, assignee_id, priority, priority_rank, due_date,
+        labels, created_by, created_at, updated_at, revision, comment_count, deleted, position)
+      VALUES (@id, @title, @description, 'pending', @assignee_id, 'high', 2, @due_date,
+        @labels, 'u1', '2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z', 7, 3, 0, 't0:1-0')`)
+    .run({ assignee_id: null, due_date: null, labels: '[]', ...row });
+
+describe('answers SQLite builds', () => {
+  it('TASK_JSON_SQL is byte for byte the JSON of taskFromRow, whatever the text holds', () => {
+    const db = openReadModel(':memory:');
+    const texts = [
+      'plain',
+      'quotes " and \\ backslash',
+      'control \u0000 \u0001 \b \f \n \r \t \u001f and DEL \u007f',
+      'unicode é 漢字 🎉 \u2028 \u2029',
+      '',
+    ];
+    texts.forEach((text, i) =>
+      insertTask(db, {
+        id: `task-${i}`,
+        title: text || 'x',
+        description: text,
+        assignee_id: i % 2 ? 'u2' : null,
+        due_date: i % 2 ? null : '2026-12-24',
+        labels: JSON.stringify(i % 2 ? [] : [text || 'y', 'b"c']),
+      }),
+    );
+    const rows = db
+      .prepare(`SELECT t.*, ${TASK_JSON_SQL} AS json FROM tasks t ORDER BY t.id`)
+      .all() as (TaskRow & { json: string })[];
+    expect(rows).toHaveLength(texts.length);
+    for (const row of rows) expect(row.json).toBe(JSON.stringify(taskFromRow(row)));
+  });
+
+  it('READ_POSITION_SQL is every checkpoint by log, as X-Read-Position has it', () => {
+    const db = openReadModel(':memory:');
+    const position = () =>
+      (db.prepare(`SELECT ${READ_POSITION_SQL} AS p`).get() as { p: string }).p;
+    expect(position()).toBe('');
+    db.exec("INSERT INTO checkpoints VALUES ('t1', '5-0'), ('id', '9-1'), ('t0', '12-3')");
+    expect(position()).toBe(
+      readCheckpoints(db)
+        .map((c) => `${c.log}:${c.entry_id}`)
+        .join(','),
+    );
+    expect(position()).toBe('id:9-1,t0:12-3,t1:5-0');
+  });
+});
