@@ -27,7 +27,7 @@ describe('answers SQLite builds', () => {
       'unicode é 漢字 🎉 \u2028 \u2029',
       '',
     ];
-    texts.forEach((text, i) =>
+    for (const [i, text] of texts.entries()) {
       insertTask(db, {
         id: `task-${i}`,
         title: text || 'x',
@@ -35,8 +35,8 @@ describe('answers SQLite builds', () => {
         assignee_id: i % 2 ? 'u2' : null,
         due_date: i % 2 ? null : '2026-12-24',
         labels: JSON.stringify(i % 2 ? [] : [text || 'y', 'b"c']),
-      }),
-    );
+      });
+    }
     const rows = db
       .prepare(`SELECT t.*, ${TASK_JSON_SQL} AS json FROM tasks t ORDER BY t.id`)
       .all() as (TaskRow & { json: string })[];

@@ -44,7 +44,7 @@ export const sendRead = (
   res: Response,
   position: string,
   etag: string | undefined,
-  json: string,
+  json: string | Buffer,
 ) => {
   res.setHeader('X-Read-Position', position);
   // Without a resource revision, the answer to this URL changes only with the checkpoints.
@@ -89,7 +89,8 @@ export const answerRead = <T>(
 };
 
 export interface AnswerCache {
-  get(key: string): Promise<string | null>;
+  /** The cached JSON as bytes: it goes out as it came in, never decoded and re-encoded. */
+  get(key: string): Promise<Buffer | null>;
   set(key: string, json: string): Promise<void>;
   key(position: string, scope: string): string;
 }
@@ -106,7 +107,7 @@ export const createAnswerCache = (
   group: string,
   ttlSeconds: number,
 ): AnswerCache => ({
-  get: (key) => redis.get(key).catch(() => null),
+  get: (key) => redis.getBuffer(key).catch(() => null),
   set: async (key, json) => {
     await redis.set(key, json, 'EX', ttlSeconds).catch(() => undefined);
   },
