@@ -164,6 +164,37 @@ describe('startConsumer', () => {
     expect(await pendingCount(streamKey)).toBe(0);
   });
 
+  it('handles every entry of a backlog once and in order when a batch fails and is retried', async () => {
+    const keys = testKeys();
+    const streamKey = keys.taskLog(0);
+    const ids = await addEntries(streamKey, 40);
+    const flaky = ids[9]!;
+    let flakyFailures = 0;
+    const handled: string[] = [];
+    const consumer = startConsumer({
+      redis,
+      streamKey,
+      group: 'g',
+      consumer: 'c',
+      deadLetterKey: keys.deadLetters(streamKey, 'g'),
+      batchSize: 4,
+      blockMs: 50,
+      retryDelayMs: 5,
+      handle: async (entries) => {
+        if (entries.some((e) => e.id === flaky) && flakyFailures < 2) {
+          flakyFailures++;
+          throw new Error('not yet');
+        }
+        handled.push(...entries.map((e) => e.id));
+      },
+    });
+    await waitFor(() => (handled.length >= 40 ? true : undefined));
+    await consumer.stop();
+    expect(handled).toEqual(ids);
+    expect(flakyFailures).toBe(2);
+    expect(await pendingCount(streamKey)).toBe(0);
+  });
+
   it('finishes and acks the batch in hand when stopped', async () => {
     const keys = testKeys();
     const streamKey = keys.taskLog(0);
