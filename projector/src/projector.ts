@@ -153,11 +153,13 @@ export const startProjector = async (options: ProjectorOptions) => {
             checkpointer.afterCommit();
             if (!applied || !checkpoint) return;
             options.onApplied?.(log.name, applied, checkpoint);
-            // After the commit: tell waiting readers how far the model has come.
-            await redis.publish(
-              keys.checkpointChannel(group),
-              formatPosition(log.name, checkpoint),
-            );
+            // After the commit: tell waiting readers how far the model has come. Not
+            // awaited, so the notice and the XACK leave in one write (auto-pipelining):
+            // on this VM a socket write costs about 0.1 ms. A lost notice only delays
+            // readers until their next poll.
+            redis
+              .publish(keys.checkpointChannel(group), formatPosition(log.name, checkpoint))
+              .catch((error) => logger.warn({ err: error }, 'checkpoint notice not sent'));
           },
         }),
       );
