@@ -64,12 +64,18 @@ export const sendRead = (
 /** A read's answer: a value to serialize, or JSON text SQLite already built. */
 type ReadAnswer<T> = ({ body: T } | { json: string }) & { etag?: string };
 
-const snapshotRead = <T>(readModel: ReadModelAccess, read: (db: ReadModelDb) => ReadAnswer<T>) => {
+const snapshotRead = <T>(
+  res: Response,
+  readModel: ReadModelAccess,
+  read: (db: ReadModelDb) => ReadAnswer<T>,
+) => {
   const db = readModel.db();
-  const { etag, ...answer } = readModel.snapshot(() => ({
-    ...read(db),
-    position: readModel.readPosition(db),
-  }));
+  const { etag, ...answer } = readModel.snapshot(() => {
+    const position = readModel.readPosition(db);
+    // Set first, so a 404 or 410 the read throws also says which model state it reflects.
+    res.setHeader('X-Read-Position', position);
+    return { ...read(db), position };
+  });
   const json = 'json' in answer ? answer.json : JSON.stringify(answer.body);
   return { json, etag, position: answer.position };
 };
@@ -84,7 +90,7 @@ export const answerRead = <T>(
   readModel: ReadModelAccess,
   read: (db: ReadModelDb) => ReadAnswer<T>,
 ) => {
-  const { json, etag, position } = snapshotRead(readModel, read);
+  const { json, etag, position } = snapshotRead(res, readModel, read);
   sendRead(req, res, position, etag, json);
 };
 
@@ -131,7 +137,7 @@ export const answerCachedRead = async <T>(
     res.setHeader('X-Cache', 'hit');
     return sendRead(req, res, current, undefined, hit);
   }
-  const { json, position } = snapshotRead(readModel, read);
+  const { json, position } = snapshotRead(res, readModel, read);
   void cache.set(cache.key(position, scope), json);
   res.setHeader('X-Cache', 'miss');
   sendRead(req, res, position, undefined, json);

@@ -150,11 +150,10 @@ describe('GET /tasks/:id', () => {
   });
 
   it('answers 404, 410, 401 and 400 as the design says', async () => {
-    expectProblem(
-      await queries.get(`/tasks/${newId()}`, { token: token(alice) }),
-      404,
-      'not-found',
-    );
+    const missing = await queries.get(`/tasks/${newId()}`, { token: token(alice) });
+    expectProblem(missing, 404, 'not-found');
+    // A 404 says at which model state it was decided, so a client can wait for more.
+    expect(missing.headers.get('x-read-position')).toMatch(/^id:\d+-\d+,t0:\d+-\d+$/);
     const task = await create({ title: 'Doomed' });
     const deleted = await commands.delete(`/tasks/${task.id}`, { token: token(alice) });
     const gone = await queries.get(`/tasks/${task.id}`, {
@@ -162,6 +161,9 @@ describe('GET /tasks/:id', () => {
       headers: after(deleted.headers.get('x-event-position')!),
     });
     expectProblem(gone, 410, 'gone');
+    expect(gone.headers.get('x-read-position')?.split(',')).toContain(
+      deleted.headers.get('x-event-position'),
+    );
     expectProblem(await queries.get(`/tasks/${task.id}`), 401, 'unauthorized');
     expectProblem(await queries.get('/tasks?limit=0', { token: token(alice) }), 400, 'validation');
     expectProblem(

@@ -178,11 +178,19 @@ export const taskRoutes = (deps: {
     const id = taskIdOf(req);
     const asOf = req.query.asOf;
     if (asOf !== undefined) return answerAsOf(res, id, String(asOf));
-    const answer = prepared(deps.readModel.db(), TASK_ANSWER_SQL).get(id) as
+    const db = deps.readModel.db();
+    const answer = prepared(db, TASK_ANSWER_SQL).get(id) as
       | { position: string; revision: number; deleted: number; json: string }
       | undefined;
-    if (!answer) throw problems.notFound('No task with this id.');
-    if (answer.deleted) throw problems.gone('The task was deleted.');
+    if (!answer) {
+      // Not found at this position: a client may retry with X-Min-Position.
+      res.setHeader('X-Read-Position', deps.readModel.readPosition(db));
+      throw problems.notFound('No task with this id.');
+    }
+    if (answer.deleted) {
+      res.setHeader('X-Read-Position', answer.position);
+      throw problems.gone('The task was deleted.');
+    }
     sendRead(req, res, answer.position, `"${answer.revision}"`, answer.json);
   });
 
