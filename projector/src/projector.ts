@@ -80,8 +80,9 @@ export const startProjector = async (options: ProjectorOptions) => {
   const { redis, keys, group, logger } = options;
   const owner = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const lease = createLease(redis, keys.projectorLease(group), owner);
-  const openDb = typeof options.db === 'function' ? options.db : () => options.db as ReadModelDb;
-  const ownsDb = typeof options.db === 'function';
+  const { db: given } = options;
+  const ownsDb = typeof given === 'function';
+  const openDb = typeof given === 'function' ? given : () => given;
   let session: Session | undefined;
   let stopped = false;
   let transition: Promise<void> = Promise.resolve();
@@ -154,9 +155,8 @@ export const startProjector = async (options: ProjectorOptions) => {
             if (!applied || !checkpoint) return;
             options.onApplied?.(log.name, applied, checkpoint);
             // After the commit: tell waiting readers how far the model has come. Not
-            // awaited, so the notice and the XACK leave in one write (auto-pipelining):
-            // on this VM a socket write costs about 0.1 ms. A lost notice only delays
-            // readers until their next poll.
+            // awaited, so the notice and the XACK leave in one write (auto-pipelining).
+            // A lost notice only delays readers until their next poll.
             redis
               .publish(keys.checkpointChannel(group), formatPosition(log.name, checkpoint))
               .catch((error) => logger.warn({ err: error }, 'checkpoint notice not sent'));
@@ -178,6 +178,21 @@ export const startProjector = async (options: ProjectorOptions) => {
     if (ownsDb) current.db.close();
   };
 
+  /** Takes the lease and projects; after a failure (Redis away), lets go and tries again. */
+  const resume = async () => {
+    while (await takeLease()) {
+      try {
+        await begin();
+        return;
+      } catch (error) {
+        logger.error({ err: error, group }, 'cannot start projecting; retrying');
+        await end().catch(() => undefined);
+        await lease.release().catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  };
+
   /** Stops projecting, passes the lease on (or not, if it was lost), and waits to resume. */
   const pause = (to: string | undefined) => {
     transition = transition.then(async () => {
@@ -187,16 +202,15 @@ export const startProjector = async (options: ProjectorOptions) => {
         const passed = await lease.handOver(to).catch(() => false);
         logger.info({ group, to, passed }, 'handed the read model over; waiting to resume');
       }
-      if (await takeLease()) {
-        await begin();
-        logger.info({ group }, 'resumed projecting');
-      }
+      await resume();
+      if (session) logger.info({ group }, 'resumed projecting');
     });
   };
   const handOver = (to: string) => {
     if (to !== owner) pause(to);
   };
 
+  // The first start fails loudly (a wrong configuration); later ones retry.
   transition = (async () => {
     if (!(await takeLease())) throw new Error('the projector was stopped before it started');
     await begin();
