@@ -131,14 +131,16 @@ export const answerCachedRead = async <T>(
   read: (db: ReadModelDb) => ReadAnswer<T>,
 ) => {
   if (!cache) return answerRead(req, res, readModel, read);
+  // The file is part of the key: after replay --swap, an answer the old model gave at
+  // the same position (perhaps from older projection code) is not served again.
   const current = readModel.readPosition(readModel.db());
-  const hit = await cache.get(cache.key(current, scope));
+  const hit = await cache.get(cache.key(current, `${readModel.generation()}\n${scope}`));
   if (hit !== null) {
     res.setHeader('X-Cache', 'hit');
     return sendRead(req, res, current, undefined, hit);
   }
   const { json, position } = snapshotRead(res, readModel, read);
-  void cache.set(cache.key(position, scope), json);
+  void cache.set(cache.key(position, `${readModel.generation()}\n${scope}`), json);
   res.setHeader('X-Cache', 'miss');
   sendRead(req, res, position, undefined, json);
 };

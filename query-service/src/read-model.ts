@@ -83,22 +83,19 @@ export const createReadModelAccess = (options: {
     }
   };
 
-  /** A read-only handle on the file now at the path, once the projector has built its tables. */
+  /** A read-only handle on the file at the path, once the projector has built its tables. */
   const openBuilt = () => {
-    const at = statFile();
-    if (!at) return undefined;
     const handle = openReadModelReadOnly(options.path);
-    if (!handle.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get()) {
-      handle.close();
-      return undefined;
-    }
-    return { handle, at };
+    if (handle.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get())
+      return handle;
+    handle.close();
+    return undefined;
   };
 
-  const use = (opened: { handle: ReadModelDb; at: { dev: number; ino: number } }) => {
+  const use = (handle: ReadModelDb, at: { dev: number; ino: number }) => {
     const previous = db;
-    db = opened.handle;
-    file = opened.at;
+    db = handle;
+    file = at;
     inSnapshot = db.transaction((read: () => unknown) => read());
     // Reads are synchronous, so none is running on the old handle now.
     previous?.close();
@@ -106,8 +103,9 @@ export const createReadModelAccess = (options: {
 
   const open = () => {
     if (!db) {
-      const opened = openBuilt();
-      if (opened) use(opened);
+      const at = statFile();
+      const handle = at && openBuilt();
+      if (handle) use(handle, at);
     }
     return db;
   };
@@ -121,9 +119,9 @@ export const createReadModelAccess = (options: {
     const at = statFile();
     if (!at || (at.dev === file.dev && at.ino === file.ino)) return;
     try {
-      const opened = openBuilt();
-      if (!opened) return;
-      use(opened);
+      const handle = openBuilt();
+      if (!handle) return;
+      use(handle, at);
       options.logger.info({ path: options.path }, 'switched to the new read model file');
     } catch (error) {
       options.logger.warn({ err: error }, 'cannot open the new read model file yet');
@@ -159,6 +157,8 @@ export const createReadModelAccess = (options: {
       return inSnapshot!(read) as T;
     },
     isOpen: () => open()?.open === true,
+    /** Which file the handle reads; replay --swap changes it. */
+    generation: () => (file ? `${file.dev}:${file.ino}` : ''),
     /** `X-Read-Position`: one position per log the model has applied. */
     readPosition: (handle: ReadModelDb) =>
       readCheckpoints(handle)
