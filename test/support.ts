@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   appendToStream,
   createKeyLayout,
   createLogger,
   createRedis,
+  createTokenService,
   type KeyLayout,
   newId,
   type RedisClient,
@@ -12,6 +16,7 @@ import {
 } from '@tasksync/contracts';
 import { type ReadModelDb, readCheckpoints } from '@tasksync/contracts/read-model';
 import { expect, inject } from 'vitest';
+import { freePort } from '../scripts/redis-server';
 
 /** A fresh key prefix per test, so tests share one redis-server and still run in parallel. */
 export const uniquePrefix = () => `test-${randomBytes(6).toString('hex')}`;
@@ -206,4 +211,46 @@ export const waitForCatchUp = async (
     },
     { timeoutMs, message: 'the read model to catch up with every log' },
   );
+};
+
+/**
+ * What a test needs to run the services as child processes: a fresh prefix
+ * with 2 partitions, free ports, a read model path in a new directory, the
+ * environment, and a registered member with a token.
+ */
+export const serviceEnv = async (redis: RedisClient, extra: Record<string, string> = {}) => {
+  const prefix = uniquePrefix();
+  const keys = createKeyLayout(prefix, 2);
+  const dir = mkdtempSync(join(tmpdir(), 'services-'));
+  const readModelPath = join(dir, 'read-model.sqlite');
+  const ports = { command: await freePort(), query: await freePort(), projector: await freePort() };
+  const secret = randomBytes(32).toString('base64url');
+  const env = cleanEnv({
+    REDIS_URL: inject('redisUrl'),
+    REDIS_PREFIX: prefix,
+    EVENT_PARTITIONS: '2',
+    NODE_ENV: 'test',
+    JWT_SECRET: secret,
+    LOG_LEVEL: 'warn',
+    COMMAND_PORT: String(ports.command),
+    QUERY_PORT: String(ports.query),
+    PROJECTOR_PORT: String(ports.projector),
+    READ_MODEL_PATH: readModelPath,
+    ...extra,
+  });
+  const userId = newId();
+  await appendUserRegistered(redis, keys, { userId, email: `${userId}@example.com` });
+  const token = createTokenService({ secret, ttlSeconds: 600 }).sign({
+    userId,
+    role: 'member',
+  }).token;
+  const url = (port: number) => `http://127.0.0.1:${port}`;
+  return {
+    keys,
+    dir,
+    readModelPath,
+    env,
+    token,
+    urls: { command: url(ports.command), query: url(ports.query), projector: url(ports.projector) },
+  };
 };

@@ -1,61 +1,22 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKeyLayout, createTokenService, newId, type RedisClient } from '@tasksync/contracts';
-import { openReadModel, type ReadModelDb } from '@tasksync/contracts/read-model';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { RedisClient } from '@tasksync/contracts';
+import { openReadModel } from '@tasksync/contracts/read-model';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runTs } from '../../scripts/processes';
-import { freePort } from '../../scripts/redis-server';
-import {
-  appendUserRegistered,
-  cleanEnv,
-  client,
-  connectTestRedis,
-  uniquePrefix,
-  waitFor,
-  waitForCatchUp,
-} from '../../test/support';
-import { rebuildReadModel } from './rebuild';
+import { client, connectTestRedis, serviceEnv, waitFor, waitForCatchUp } from '../../test/support';
+import { dumpReadModel, rebuildReadModel } from './rebuild';
 
-const SECRET = 'projector-e2e-secret-projector-e2e-secret';
 const redis: RedisClient = connectTestRedis();
 afterAll(() => redis.quit());
 
-const dump = (db: ReadModelDb) =>
-  Object.fromEntries(
-    ['tasks', 'task_labels', 'task_counts', 'comments', 'activity', 'users', 'checkpoints'].map(
-      (table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()],
-    ),
-  );
-
 describe('projector under kill -9', () => {
   it('ends equal to a clean replay after a SIGKILL in the middle of a stream of commands', async () => {
-    const prefix = uniquePrefix();
-    const keys = createKeyLayout(prefix, 2);
-    const dir = mkdtempSync(join(tmpdir(), 'projector-'));
-    const readModelPath = join(dir, 'read-model.sqlite');
-    const commandPort = await freePort();
-    const env = cleanEnv({
-      REDIS_URL: inject('redisUrl'),
-      REDIS_PREFIX: prefix,
-      EVENT_PARTITIONS: '2',
-      NODE_ENV: 'test',
-      JWT_SECRET: SECRET,
-      LOG_LEVEL: 'warn',
-      COMMAND_PORT: String(commandPort),
-      PROJECTOR_PORT: String(await freePort()),
-      READ_MODEL_PATH: readModelPath,
+    const { keys, dir, readModelPath, env, token, urls } = await serviceEnv(redis, {
       PROJECTOR_BATCH_SIZE: '7',
     });
-    const userId = newId();
-    await appendUserRegistered(redis, keys, { userId, email: 'p@example.com' });
-    const token = createTokenService({ secret: SECRET, ttlSeconds: 600 }).sign({
-      userId,
-      role: 'member',
-    }).token;
     const commands = runTs('command-service/src/main.ts', env);
     let projector = runTs('projector/src/main.ts', env);
-    const api = client(`http://127.0.0.1:${commandPort}`);
+    const api = client(urls.command);
     await waitFor(
       async () =>
         (await api.get('/ready').catch(() => undefined))?.status === 200 ? true : undefined,
@@ -93,10 +54,10 @@ describe('projector under kill -9', () => {
 
     const clean = openReadModel(join(dir, 'replayed.sqlite'));
     await rebuildReadModel(clean, redis, keys, { batchSize: 13 });
-    const liveRows = dump(live);
+    const liveRows = dumpReadModel(live);
     expect(liveRows.tasks).toHaveLength(100);
     expect(liveRows.comments).toHaveLength(100);
-    expect(liveRows).toEqual(dump(clean));
+    expect(liveRows).toEqual(dumpReadModel(clean));
 
     // The replay CLI agrees, and notices a read model that does not match its events.
     const out = join(dir, 'cli.sqlite');
@@ -111,7 +72,7 @@ describe('projector under kill -9', () => {
     const ok = await verify(['--out', out]);
     expect(ok).toMatchObject({ code: 0 });
     expect(ok.output).toContain('the live model equals the rebuilt one');
-    expect(dump(openReadModel(out))).toEqual(liveRows);
+    expect(dumpReadModel(openReadModel(out))).toEqual(liveRows);
     live.prepare("UPDATE tasks SET title = 'tampered' WHERE id = ?").run(taskIds[0]);
     const tampered = await verify();
     expect(tampered.code).toBe(1);

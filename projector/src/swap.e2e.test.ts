@@ -1,19 +1,9 @@
-import { lstatSync, mkdtempSync, readdirSync, readlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createKeyLayout, createTokenService, newId, type RedisClient } from '@tasksync/contracts';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import type { RedisClient } from '@tasksync/contracts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type RunningProcess, runTs, waitUntilReady } from '../../scripts/processes';
-import { freePort } from '../../scripts/redis-server';
-import {
-  appendUserRegistered,
-  cleanEnv,
-  client,
-  connectTestRedis,
-  uniquePrefix,
-} from '../../test/support';
+import { client, connectTestRedis, serviceEnv } from '../../test/support';
 
-const SECRET = 'swap-e2e-secret-swap-e2e-secret-swap-e2e';
 const redis: RedisClient = connectTestRedis();
 const running: RunningProcess[] = [];
 afterAll(async () => {
@@ -21,50 +11,24 @@ afterAll(async () => {
   await redis.quit();
 });
 
-const start = async (entry: string, env: NodeJS.ProcessEnv, port: string) => {
+const start = async (entry: string, env: NodeJS.ProcessEnv, url: string) => {
   const service = runTs(entry, env);
   running.push(service);
-  if (!(await waitUntilReady(`http://127.0.0.1:${port}`, service.child)))
+  if (!(await waitUntilReady(url, service.child)))
     throw new Error(`${entry} did not become ready:\n${service.output()}`);
   return service;
 };
 
 describe('replay --swap', () => {
   it('switches the projector and the query-service to a rebuilt file while reads and writes go on: no request fails', async () => {
-    const prefix = uniquePrefix();
-    const keys = createKeyLayout(prefix, 2);
-    const dir = mkdtempSync(join(tmpdir(), 'swap-'));
-    const readModelPath = join(dir, 'read-model.sqlite');
-    const [commandPort, queryPort, projectorPort] = [
-      String(await freePort()),
-      String(await freePort()),
-      String(await freePort()),
-    ];
-    const env = cleanEnv({
-      REDIS_URL: inject('redisUrl'),
-      REDIS_PREFIX: prefix,
-      EVENT_PARTITIONS: '2',
-      NODE_ENV: 'test',
-      JWT_SECRET: SECRET,
-      LOG_LEVEL: 'warn',
-      COMMAND_PORT: commandPort,
-      QUERY_PORT: queryPort,
-      PROJECTOR_PORT: projectorPort,
-      READ_MODEL_PATH: readModelPath,
-    });
-    const userId = newId();
-    await appendUserRegistered(redis, keys, { userId, email: 'swap@example.com' });
-    const token = createTokenService({ secret: SECRET, ttlSeconds: 600 }).sign({
-      userId,
-      role: 'member',
-    }).token;
+    const { dir, readModelPath, env, token, urls } = await serviceEnv(redis);
     await Promise.all([
-      start('command-service/src/main.ts', env, commandPort),
-      start('projector/src/main.ts', env, projectorPort),
-      start('query-service/src/main.ts', env, queryPort),
+      start('command-service/src/main.ts', env, urls.command),
+      start('projector/src/main.ts', env, urls.projector),
+      start('query-service/src/main.ts', env, urls.query),
     ]);
-    const commands = client(`http://127.0.0.1:${commandPort}`);
-    const queries = client(`http://127.0.0.1:${queryPort}`);
+    const commands = client(urls.command);
+    const queries = client(urls.query);
 
     // A model worth rebuilding: 400 tasks, each commented on once.
     const taskIds: string[] = [];

@@ -5,6 +5,7 @@ import type { DomainEvent, StoredEvent, TaskEvent } from '@tasksync/contracts';
 import { openReadModel, type ReadModelDb } from '@tasksync/contracts/read-model';
 import { storedEvents } from '@tasksync/contracts/testing';
 import { describe, expect, it } from 'vitest';
+import { dumpReadModel } from '../rebuild';
 import { createProjection } from './project';
 
 const taskId = '0190b6a0-0000-7000-8000-000000000001';
@@ -16,12 +17,7 @@ const freshModel = () =>
   openReadModel(join(mkdtempSync(join(tmpdir(), 'rm-')), 'read-model.sqlite'));
 
 /** Every row of every table, in a stable order: "the read model" for comparisons. */
-const dump = (db: ReadModelDb) =>
-  Object.fromEntries(
-    ['tasks', 'task_labels', 'task_counts', 'comments', 'activity', 'users', 'checkpoints'].map(
-      (table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()],
-    ),
-  );
+const dump = dumpReadModel;
 
 const created: TaskEvent = {
   type: 'TaskCreated',
