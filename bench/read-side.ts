@@ -93,38 +93,15 @@ export const seedReplayLog = async (redis: RedisClient, keys: KeyLayout, tasks: 
       const taskId = newId();
       const at = new Date().toISOString();
       const created = createdEvent(taskId, userId, t);
-      pipeline.xadd(
-        logKey,
-        '*',
-        'id',
-        created.id,
-        'type',
-        created.type,
-        'v',
-        '1',
-        'agg',
-        taskId,
-        'rev',
-        '0',
-        'at',
-        at,
-        'actor',
-        userId,
-        'corr',
-        'bench',
-        'data',
-        JSON.stringify(created.data),
-      );
-      for (let rev = 1; rev < 10; rev++) {
-        const from = rev === 1 ? 'pending' : statuses[(rev - 2) % 4]!;
-        const to = statuses[(rev - 1) % 4]!;
+      // The fields the append script writes for an event (contracts/src/redis/append.ts).
+      const add = (id: string, type: string, rev: number, data: unknown) =>
         pipeline.xadd(
           logKey,
           '*',
           'id',
-          newId(),
+          id,
           'type',
-          'TaskStatusChanged',
+          type,
           'v',
           '1',
           'agg',
@@ -138,8 +115,13 @@ export const seedReplayLog = async (redis: RedisClient, keys: KeyLayout, tasks: 
           'corr',
           'bench',
           'data',
-          JSON.stringify({ from, to }),
+          JSON.stringify(data),
         );
+      add(created.id, created.type, 0, created.data);
+      for (let rev = 1; rev < 10; rev++) {
+        const from = rev === 1 ? 'pending' : statuses[(rev - 2) % 4]!;
+        const to = statuses[(rev - 1) % 4]!;
+        add(newId(), 'TaskStatusChanged', rev, { from, to });
       }
     }
     await pipeline.exec();
