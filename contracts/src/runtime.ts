@@ -57,7 +57,14 @@ export const createServiceRuntime = async (
 export const serve = (
   app: Express,
   runtime: ServiceRuntime,
-  options: { name: string; port: number; beforeClose?: () => Promise<void> },
+  options: {
+    name: string;
+    port: number;
+    /** Before the server closes: end long-lived connections. */
+    drain?: () => Promise<void>;
+    /** After the last request: release what the service holds. */
+    beforeClose?: () => Promise<void>;
+  },
 ) => {
   const server = app.listen(options.port, () =>
     runtime.logger.info(
@@ -68,6 +75,7 @@ export const serve = (
   shutdownOnSignals({
     server,
     logger: runtime.logger,
+    ...(options.drain ? { drain: options.drain } : {}),
     close: async () => {
       await options.beforeClose?.();
       await runtime.redis.quit();

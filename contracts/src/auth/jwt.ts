@@ -23,6 +23,8 @@ export interface TokenService {
   sign(subject: AuthContext): { token: string; expiresIn: number };
   /** Returns the verified identity, or throws with a reason safe to show. */
   verify(token: string): AuthContext;
+  /** The same check, with when the token expires (a live connection ends then). */
+  verifyWithExpiry(token: string): { auth: AuthContext; expiresAtMs: number };
 }
 
 export class InvalidTokenError extends Error {
@@ -68,6 +70,18 @@ export const createTokenService = (options: {
       expiresAtMs: claims.data.exp * 1000,
     };
   };
+  const verifyWithExpiry = (token: string) => {
+    const cached = verified.get(token);
+    if (cached) {
+      if (now() < cached.expiresAtMs) return cached;
+      verified.delete(token);
+      throw new InvalidTokenError('The token has expired.');
+    }
+    const entry = verifyUncached(token);
+    verified.set(token, entry);
+    if (verified.size > cacheSize) verified.delete(verified.keys().next().value!);
+    return entry;
+  };
   return {
     sign: ({ userId, role }) => ({
       token: jwt.sign({ role }, key, {
@@ -79,17 +93,7 @@ export const createTokenService = (options: {
       }),
       expiresIn: options.ttlSeconds,
     }),
-    verify: (token) => {
-      const cached = verified.get(token);
-      if (cached) {
-        if (now() < cached.expiresAtMs) return cached.auth;
-        verified.delete(token);
-        throw new InvalidTokenError('The token has expired.');
-      }
-      const entry = verifyUncached(token);
-      verified.set(token, entry);
-      if (verified.size > cacheSize) verified.delete(verified.keys().next().value!);
-      return entry.auth;
-    },
+    verify: (token) => verifyWithExpiry(token).auth,
+    verifyWithExpiry,
   };
 };

@@ -163,6 +163,8 @@ export const shutdownOnSignals = (options: {
   server: Server;
   logger: Logger;
   close: () => Promise<void>;
+  /** Ends long-lived connections (Socket.IO) that would otherwise hold the close open. */
+  drain?: () => Promise<void>;
   timeoutMs?: number;
 }) => {
   let stopping = false;
@@ -175,6 +177,7 @@ export const shutdownOnSignals = (options: {
       options.timeoutMs ?? 10_000,
     );
     force.unref();
+    await options.drain?.().catch((error) => options.logger.warn({ err: error }, 'drain failed'));
     await new Promise<void>((resolve) => {
       options.server.close(() => resolve());
       options.server.closeIdleConnections();

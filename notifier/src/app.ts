@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  createBaseApp,
+  finishApp,
+  isRedisReady,
+  type Logger,
+  operationalRoutes,
+  type RedisClient,
+  type ServiceMetrics,
+} from '@tasksync/contracts';
+import express, { type RequestHandler } from 'express';
+import { Server } from 'socket.io';
+import { apiProxy } from './board/api-proxy';
+import { originAllowed } from './live/origins';
+
+export const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
+
+export interface NotifierAppDeps {
+  redis: RedisClient;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  /** Where the board's calls go: identity-service, command-service, query-service. */
+  services: { identity: string; command: string; query: string };
+  /** Whether the live feed is following the logs. */
+  following: () => boolean;
+}
+
+/**
+ * The board page may load only what the notifier serves, and talk only to it
+ * (the API proxy and Socket.IO, same origin). No inline script or style.
+ */
+const boardHeaders: RequestHandler = (_req, res, next) => {
+  res.setHeader(
+    'Content-Security-Policy',
+    "default-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  );
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  next();
+};
+
+/**
+ * The notifier's HTTP face: the live board (`GET /`), the board's API proxy,
+ * `/health`, `/ready` and `/metrics`. Socket.IO attaches to the same server.
+ */
+export const buildNotifierApp = (deps: NotifierAppDeps) => {
+  // No body parser: the proxy streams bodies through to the services.
+  const app = createBaseApp({ ...deps, bodies: false });
+  app.use(
+    operationalRoutes({
+      metrics: deps.metrics,
+      ready: async () => ({ redis: await isRedisReady(deps.redis), feed: deps.following() }),
+    }),
+  );
+  app.use('/api/identity', apiProxy(deps.services.identity, 'identity'));
+  app.use('/api/command', apiProxy(deps.services.command, 'command'));
+  app.use('/api/query', apiProxy(deps.services.query, 'query'));
+  app.use(boardHeaders, express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
+  return finishApp(app);
+};
+
+/**
+ * The Socket.IO server, not yet attached: handshakes only from allowed origins
+ * (`FRONTEND_URL`, and the board's own), and small frames, since clients send
+ * nothing but the handshake.
+ */
+export const createSocketServer = (frontendOrigins: readonly string[]) => {
+  const allowed = originAllowed(frontendOrigins);
+  return new Server({
+    maxHttpBufferSize: 16_384,
+    cors: { origin: frontendOrigins.length ? [...frontendOrigins] : false },
+    allowRequest: (req, callback) => callback(null, allowed(req)),
+  });
+};

@@ -1,0 +1,58 @@
+import { formatPosition, type StoredEvent, type TaskEvent } from '@tasksync/contracts';
+
+/** Server → client `event` (design §7). */
+export interface EventMessage {
+  position: string;
+  type: string;
+  aggregateId: string;
+  revision: number;
+  at: string;
+  actor: string;
+  data: unknown;
+}
+
+/** Server → client `assigned`: sent to the new assignee only. */
+export interface AssignedNotice {
+  taskId: string;
+  assigneeId: string;
+  position: string;
+  at: string;
+  actor: string;
+}
+
+export const isTaskEvent = (event: StoredEvent): event is StoredEvent<TaskEvent> =>
+  !event.type.startsWith('User');
+
+/**
+ * What a client may see of an event. Identity events go out as public profiles:
+ * the e-mail address of UserRegistered stays on the server (design §6: e-mail
+ * only for admins and oneself, and the feed has no per-reader view).
+ */
+const publicData = (event: StoredEvent): unknown => {
+  if (event.type === 'UserRegistered') return { name: event.data.name, role: event.data.role };
+  return event.data;
+};
+
+export const toMessage = (log: string, event: StoredEvent): EventMessage => ({
+  position: formatPosition(log, event.entryId),
+  type: event.type,
+  aggregateId: event.agg,
+  revision: event.rev,
+  at: event.at,
+  actor: event.actor,
+  data: publicData(event),
+});
+
+export const assignedNotice = (log: string, event: StoredEvent): AssignedNotice | undefined =>
+  event.type === 'TaskAssigned' && event.data.assigneeId !== null
+    ? {
+        taskId: event.agg,
+        assigneeId: event.data.assigneeId,
+        position: formatPosition(log, event.entryId),
+        at: event.at,
+        actor: event.actor,
+      }
+    : undefined;
+
+/** The entry id's time part: when Redis appended the event. */
+export const appendedAtMs = (entryId: string) => Number(entryId.slice(0, entryId.indexOf('-')));

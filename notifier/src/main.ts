@@ -1,0 +1,47 @@
+import { createServiceRuntime, loadDotEnv, runMain, serve } from '@tasksync/contracts';
+import { buildNotifierApp, createSocketServer } from './app';
+import { loadNotifierConfig } from './config';
+import { startLiveFeed } from './live/feed';
+
+const main = async () => {
+  loadDotEnv();
+  const config = loadNotifierConfig();
+  const runtime = await createServiceRuntime('notifier', config);
+  const io = createSocketServer(config.FRONTEND_URL);
+  const feed = await startLiveFeed({
+    io,
+    redis: runtime.redis,
+    keys: runtime.keys,
+    tokens: runtime.tokens,
+    logger: runtime.logger,
+    metrics: runtime.metrics,
+    maxReplay: config.NOTIFIER_MAX_REPLAY,
+  });
+  let following = true;
+  const app = buildNotifierApp({
+    ...runtime,
+    services: {
+      identity: config.IDENTITY_URL,
+      command: config.COMMAND_URL,
+      query: config.QUERY_URL,
+    },
+    following: () => following,
+  });
+  const server = serve(app, runtime, {
+    name: 'notifier',
+    port: config.NOTIFIER_PORT,
+    // Clients reconnect (here after a restart, or to another notifier) with `since`.
+    drain: async () => {
+      io.disconnectSockets(true);
+      io.engine.close();
+    },
+    beforeClose: async () => {
+      following = false;
+      await feed.stop();
+    },
+  });
+  io.attach(server);
+  runtime.logger.info(`live board on http://localhost:${config.NOTIFIER_PORT}/`);
+};
+
+void runMain(main);
