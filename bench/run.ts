@@ -13,6 +13,7 @@ import { repoRoot } from '@tasksync/contracts';
 import autocannon from 'autocannon';
 import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
 import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-server';
+import { benchLiveSide } from './live-side';
 import { benchReadSide } from './read-side';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -207,6 +208,10 @@ const main = async () => {
           duration: DURATION,
         });
 
+    const liveSide = process.env.BENCH_SKIP_LIVE
+      ? []
+      : await benchLiveSide({ env, token, commandsUrl: commands, duration: DURATION });
+
     const table = [
       '| measurement | requests/s | p50 ms | p99 ms | errors | note |',
       '|---|---:|---:|---:|---:|---|',
@@ -223,8 +228,15 @@ const main = async () => {
         (f) => `| ${f.name} | ${f.value} ${f.unit} | ${f.target ?? ''} | ${f.note ?? ''} |`,
       ),
     ].join('\n');
+    const liveTable = [
+      '| live side | value | target | note |',
+      '|---|---:|---|---|',
+      ...liveSide.map(
+        (f) => `| ${f.name} | ${f.value} ${f.unit} | ${f.target ?? ''} | ${f.note ?? ''} |`,
+      ),
+    ].join('\n');
     process.stdout.write(
-      `\nTaskSync bench, ${new Date().toISOString()}, ${CONNECTIONS} connections, ${DURATION} s per row\n\n${table}\n\n${readSide.length ? `${readTable}\n\n` : ''}`,
+      `\nTaskSync bench, ${new Date().toISOString()}, ${CONNECTIONS} connections, ${DURATION} s per row\n\n${table}\n\n${readSide.length ? `${readTable}\n\n` : ''}${liveSide.length ? `${liveTable}\n\n` : ''}`,
     );
     const dir = join(repoRoot, 'bench/results');
     mkdirSync(dir, { recursive: true });
@@ -237,7 +249,7 @@ const main = async () => {
       xaddCeiling: ceiling,
     };
     writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(join(dir, 'latest.md'), `${table}\n\n${readTable}\n`);
+    writeFileSync(join(dir, 'latest.md'), `${table}\n\n${readTable}\n\n${liveTable}\n`);
     log(`saved bench/results/latest.json and latest.md (${stamp})`);
   } finally {
     await Promise.all(services.map((s) => s.stop()));

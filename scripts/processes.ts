@@ -31,11 +31,12 @@ export const runTs = (
   entry: string,
   env: NodeJS.ProcessEnv,
   args: string[] = [],
+  options: { stdin?: boolean } = {},
 ): RunningProcess => {
   const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     cwd: repoRoot,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => {

@@ -224,6 +224,8 @@ const main = async () => {
   for (const { service, url } of urls)
     say(`  ${service.dir.padEnd(17)} ${url}  (${service.label})`);
   say('  OpenAPI documents at <service URL>/openapi.json');
+  const board = urls.find(({ service }) => service.name === 'notifier');
+  if (board) say(`Open the live board: ${color(1, `${board.url}/`)}`);
   if (config.NODE_ENV !== 'production') {
     const email = process.env.ADMIN_EMAIL || 'admin@example.com';
     say(`  admin: ${email} / ${process.env.ADMIN_PASSWORD ? '(your ADMIN_PASSWORD)' : 'admin123'}`);

@@ -30,9 +30,9 @@ const main = async () => {
   const server = serve(app, runtime, {
     name: 'notifier',
     port: config.NOTIFIER_PORT,
-    // Clients reconnect (here after a restart, or to another notifier) with `since`.
+    // Closing the transports (not a Socket.IO disconnect, which tells clients not
+    // to come back) makes clients reconnect, here or to another notifier, with `since`.
     drain: async () => {
-      io.disconnectSockets(true);
       io.engine.close();
     },
     beforeClose: async () => {

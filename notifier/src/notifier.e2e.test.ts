@@ -22,7 +22,8 @@ const start = async (entry: string, env: NodeJS.ProcessEnv, url: string) => {
 
 /**
  * A client as the board is one: it reconnects by itself and sends, on every
- * (re)connect, the last position it holds per log as `since`.
+ * (re)connect, the last position it holds per log (from `live` and every
+ * event) as `since`.
  */
 const resumingClient = (url: string, token: string) => {
   const received: EventMessage[] = [];
@@ -33,11 +34,21 @@ const resumingClient = (url: string, token: string) => {
     reconnectionDelayMax: 500,
     auth: (send) => send({ token, since: [...latest.values()].join(',') || undefined }),
   });
+  const keep = (positions: string) => {
+    for (const position of positions.split(',').filter(Boolean)) {
+      latest.set(position.split(':')[0]!, position);
+    }
+  };
   socket.on('event', (message: EventMessage) => {
     received.push(message);
-    latest.set(message.position.split(':')[0]!, message.position);
+    keep(message.position);
   });
-  const live = new Promise<void>((resolve) => socket.once('live', () => resolve()));
+  const live = new Promise<void>((resolve) =>
+    socket.on('live', ({ position }: { position: string }) => {
+      keep(position);
+      resolve();
+    }),
+  );
   return { socket, received, live };
 };
 

@@ -351,6 +351,21 @@ describe('notifier live feed', () => {
     }
   });
 
+  it('replays a log that since does not name from its start; no since is live from now', async () => {
+    const keys = testKeys(2);
+    const notifier = await startNotifier(keys);
+    const { userId, token } = member();
+    const before = await createTasks(keys, userId, 6);
+    const fresh = await connectLive(notifier.url, { token, since: '' });
+    const now = await connectLive(notifier.url, { token });
+    const after = await createTasks(keys, userId, 2);
+    await settle(keys, userId, [fresh, now]);
+    expect(fresh.events.map((event) => event.aggregateId).sort()).toEqual(
+      [...before, ...after].sort(),
+    );
+    expect(now.events.map((event) => event.aggregateId).sort()).toEqual([...after].sort());
+  });
+
   it('tells a client to resync when its position cannot be served, then goes live', async () => {
     const keys = testKeys(1);
     const notifier = await startNotifier(keys, { maxReplay: 5 });
@@ -391,13 +406,21 @@ describe('notifier live feed', () => {
         taskEvent('TaskAssigned', { assigneeId: assignee.userId, previous: null }, owner.userId),
       ]);
     }
+    const createdAssigned = newId();
+    await append(keys, createdAssigned, 'none', [
+      taskEvent(
+        'TaskCreated',
+        { ...(created(owner.userId, 'born assigned').data as object), assigneeId: assignee.userId },
+        owner.userId,
+      ),
+    ]);
     await appendUserRegistered(redis, keys, {
       userId: assignee.userId,
       email: 'secret@example.com',
     });
 
     await settle(keys, owner.userId, [board]);
-    await waitFor(() => (assigneeClient.assigned.length >= 2 ? true : undefined));
+    await waitFor(() => (assigneeClient.assigned.length >= 3 ? true : undefined));
     await waitFor(() => (follower.events.length >= 1 ? true : undefined));
     await waitFor(() => (assigneeClient.events.length >= 1 ? true : undefined));
     expect(follower.events.map((e) => [e.type, e.aggregateId])).toEqual([
@@ -407,7 +430,7 @@ describe('notifier live feed', () => {
       ['TaskAssigned', other],
     ]);
     expect(assigneeClient.assigned.map((notice) => notice.taskId).sort()).toEqual(
-      [watched, other].sort(),
+      [watched, other, createdAssigned].sort(),
     );
     expect(board.assigned).toEqual([]);
     const profile = board.events.find((event) => event.type === 'UserRegistered')!;

@@ -179,6 +179,9 @@ export const startLiveFeed = async (options: LiveFeedOptions) => {
   /** Replays what the client missed, then joins the live rooms. */
   const catchUp = async (client: Joining) => {
     const { socket, follower, cursors, synced } = client;
+    // `since` lists what the client has seen: a log it does not name, it has
+    // seen nothing of, so that log replays from its start.
+    if (follower.since) for (const log of cursors.keys()) cursors.set(log, '0-0');
     for (const { log, entryId } of follower.since ?? []) {
       if (!cursors.has(log)) return resync(client, 'unknown-log');
       cursors.set(log, entryId);

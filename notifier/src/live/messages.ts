@@ -43,16 +43,19 @@ export const toMessage = (log: string, event: StoredEvent): EventMessage => ({
   data: publicData(event),
 });
 
-export const assignedNotice = (log: string, event: StoredEvent): AssignedNotice | undefined =>
-  event.type === 'TaskAssigned' && event.data.assigneeId !== null
-    ? {
-        taskId: event.agg,
-        assigneeId: event.data.assigneeId,
-        position: formatPosition(log, event.entryId),
-        at: event.at,
-        actor: event.actor,
-      }
-    : undefined;
+/** The notice for the new assignee of a task created assigned, or assigned later. */
+export const assignedNotice = (log: string, event: StoredEvent): AssignedNotice | undefined => {
+  const assigneeId =
+    event.type === 'TaskAssigned' || event.type === 'TaskCreated' ? event.data.assigneeId : null;
+  if (assigneeId === null) return undefined;
+  return {
+    taskId: event.agg,
+    assigneeId,
+    position: formatPosition(log, event.entryId),
+    at: event.at,
+    actor: event.actor,
+  };
+};
 
 /** The entry id's time part: when Redis appended the event. */
 export const appendedAtMs = (entryId: string) => Number(entryId.slice(0, entryId.indexOf('-')));
