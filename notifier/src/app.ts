@@ -11,6 +11,7 @@ import {
 import express, { type RequestHandler } from 'express';
 import { Server } from 'socket.io';
 import { apiProxy } from './board/api-proxy';
+import { coalesceWebSocketWrites } from './live/coalesce';
 import { originAllowed } from './live/origins';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
@@ -65,6 +66,7 @@ export const buildNotifierApp = (deps: NotifierAppDeps) => {
  * nothing but the handshake.
  */
 export const createSocketServer = (frontendOrigins: readonly string[]) => {
+  coalesceWebSocketWrites();
   const allowed = originAllowed(frontendOrigins);
   return new Server({
     maxHttpBufferSize: 16_384,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
   appendToStream,
+  compareEntryIds,
   createMetrics,
   createTokenService,
   type KeyLayout,
@@ -66,7 +67,7 @@ const startNotifier = async (keys: KeyLayout, options: { maxReplay?: number } = 
     await feed.stop();
   };
   stops.push(stop);
-  return { url, stop, positions: feed.positions };
+  return { url, stop, positions: feed.positions, io };
 };
 
 interface Received {
@@ -452,6 +453,38 @@ describe('notifier live feed', () => {
     for (const client of clients) {
       expect(client.events.map((event) => event.aggregateId).sort()).toEqual([...ids].sort());
     }
+  });
+
+  it('sends a burst to a client in far fewer TCP writes than events', async () => {
+    const keys = testKeys(1);
+    const notifier = await startNotifier(keys);
+    let writes = 0;
+    notifier.io.engine.on('connection', (connection) => {
+      const tcp = connection.transport.socket._socket as import('node:net').Socket & {
+        _write: (...args: unknown[]) => void;
+        _writev: (...args: unknown[]) => void;
+      };
+      for (const method of ['_write', '_writev'] as const) {
+        const original = tcp[method].bind(tcp);
+        tcp[method] = (...args: unknown[]) => {
+          writes++;
+          original(...args);
+        };
+      }
+    });
+    const { userId, token } = member();
+    const client = await connectLive(notifier.url, { token });
+    writes = 0;
+    // 200 appends sent at once (auto-pipelined): the tail reads them in a batch or two.
+    const ids = Array.from({ length: 200 }, () => newId());
+    const positions = await Promise.all(
+      ids.map((id) => append(keys, id, 'none', [created(userId, 'burst')])),
+    );
+    await waitFor(() => (client.events.length === 200 ? true : undefined));
+    expect(positionsOf(client.events)).toEqual(
+      [...positions].sort((a, b) => compareEntryIds(a.slice(3), b.slice(3))),
+    );
+    expect(writes).toBeLessThan(20);
   });
 
   it('reports its connections and dispatched events in /metrics', async () => {
