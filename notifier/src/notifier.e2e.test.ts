@@ -90,8 +90,12 @@ describe('notifier processes', () => {
     // Logs replay one after the other, so only the order within a log is kept.
     expect(taskIdsOf(feed.received).sort()).toEqual([...created].sort());
     expect(feed.received).toHaveLength(31);
-    feed.socket.disconnect();
+
+    // A graceful stop closes the transport (not a Socket.IO kick), so the client comes back by itself.
+    const disconnected = new Promise<string>((resolve) => feed.socket.once('disconnect', resolve));
     expect(await notifier.stop('SIGTERM')).toBe(0);
+    expect(await disconnected).toBe('transport close');
+    feed.socket.disconnect();
   });
 
   it('gives a client on each of two notifier processes every event exactly once', async () => {
