@@ -156,6 +156,27 @@ describe('start-up refusals', () => {
     );
   });
 
+  it('refuses a Redis without AOF in production unless REDIS_ALLOW_NO_PERSISTENCE=1', async () => {
+    // The test run's Redis keeps nothing on disk.
+    await refuses(
+      'command-service/src/main.ts',
+      { NODE_ENV: 'production' },
+      /Redis runs without its append-only file \(appendonly no\)/,
+    );
+    const port = await freePort();
+    const allowed = runTs(
+      'command-service/src/main.ts',
+      serviceEnv({
+        NODE_ENV: 'production',
+        REDIS_ALLOW_NO_PERSISTENCE: '1',
+        COMMAND_PORT: String(port),
+      }),
+    );
+    await allowed.waitForOutput(/command-service listening/);
+    expect((await client(`http://127.0.0.1:${port}`).get('/ready')).status).toBe(200);
+    expect(await allowed.stop('SIGTERM')).toBe(0);
+  });
+
   it('names a wrong configuration value', async () => {
     await refuses(
       'command-service/src/main.ts',

@@ -47,6 +47,8 @@ export const commonEnv = {
     .regex(/^[\w.-]{1,64}$/, 'letters, digits, ".", "-" or "_" only')
     .default('ts'),
   EVENT_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(1),
+  /** Production refuses a Redis without AOF unless this is set (design: nothing acknowledged is lost). */
+  REDIS_ALLOW_NO_PERSISTENCE: flag,
   DATA_DIR: z.string().min(1).default(join(repoRoot, 'data')),
 };
 

@@ -5,7 +5,7 @@ import { createMetrics, type ServiceMetrics, shutdownOnSignals } from './http/ap
 import { createLogger, type Logger } from './logger';
 import { createRedis, type RedisClient } from './redis/client';
 import { createKeyLayout, type KeyLayout } from './redis/keys';
-import { ensureLayout } from './redis/meta';
+import { ensureDurableRedis, ensureLayout } from './redis/meta';
 
 export interface ServiceRuntime {
   logger: Logger;
@@ -28,6 +28,7 @@ export const createServiceRuntime = async (
     REDIS_CLUSTER: boolean;
     REDIS_PREFIX: string;
     EVENT_PARTITIONS: number;
+    REDIS_ALLOW_NO_PERSISTENCE: boolean;
     DATA_DIR: string;
     JWT_SECRET?: string | undefined;
     JWT_TTL_SECONDS: number;
@@ -44,6 +45,12 @@ export const createServiceRuntime = async (
   const redis = createRedis(config);
   const keys = createKeyLayout(config.REDIS_PREFIX, config.EVENT_PARTITIONS);
   await ensureLayout(redis, keys);
+  if (config.NODE_ENV === 'production' && !config.REDIS_ALLOW_NO_PERSISTENCE) {
+    await ensureDurableRedis(redis).catch(async (error) => {
+      redis.disconnect();
+      throw error;
+    });
+  }
   return {
     logger,
     redis,

@@ -27,3 +27,22 @@ export const ensureLayout = async (redis: RedisClient, keys: KeyLayout) => {
     );
   }
 };
+
+/**
+ * In production an acknowledged command must survive a Redis restart (design
+ * §3: acknowledged only after Redis confirmed the append), which takes the
+ * append-only file: RDB snapshots alone lose whatever came after the last one.
+ * A Redis without AOF is refused unless the operator says they accept that.
+ */
+export const ensureDurableRedis = async (redis: RedisClient) => {
+  const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    const info = await node.info('persistence');
+    if (/^aof_enabled:1\r?$/m.test(info)) continue;
+    throw new ConfigError(
+      'Redis runs without its append-only file (appendonly no): acknowledged commands would be ' +
+        'lost on a Redis restart. Start Redis with --appendonly yes, or set ' +
+        'REDIS_ALLOW_NO_PERSISTENCE=1 to accept that.',
+    );
+  }
+};
