@@ -28,7 +28,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          include: ['**/src/**/*.e2e.test.ts', 'test/**/*.e2e.test.ts'],
+          include: ['**/src/**/*.e2e.test.ts', 'test/**/*.e2e.test.ts', 'scripts/**/*.e2e.test.ts'],
           globalSetup: ['test/redis-global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -15,6 +15,7 @@ import {
   type Role,
 } from '@tasksync/contracts';
 import { type ReadModelDb, readCheckpoints } from '@tasksync/contracts/read-model';
+import { io as connectClient, type Socket } from 'socket.io-client';
 import { expect, inject } from 'vitest';
 import { freePort } from '../scripts/redis-server';
 
@@ -253,4 +254,42 @@ export const serviceEnv = async (redis: RedisClient, extra: Record<string, strin
     token,
     urls: { command: url(ports.command), query: url(ports.query), projector: url(ports.projector) },
   };
+};
+
+/**
+ * A client as the board is one: it reconnects by itself and sends, on every
+ * (re)connect, the last position it holds per log (from `live` and every
+ * event) as `since`.
+ */
+export interface FeedEvent {
+  position: string;
+  type: string;
+  aggregateId: string;
+}
+
+export const resumingClient = (url: string, token: string) => {
+  const received: FeedEvent[] = [];
+  const latest = new Map<string, string>();
+  const socket: Socket = connectClient(url, {
+    transports: ['websocket'],
+    reconnectionDelay: 100,
+    reconnectionDelayMax: 500,
+    auth: (send) => send({ token, since: [...latest.values()].join(',') || undefined }),
+  });
+  const keep = (positions: string) => {
+    for (const position of positions.split(',').filter(Boolean)) {
+      latest.set(position.split(':')[0]!, position);
+    }
+  };
+  socket.on('event', (message: FeedEvent) => {
+    received.push(message);
+    keep(message.position);
+  });
+  const live = new Promise<void>((resolve) =>
+    socket.on('live', ({ position }: { position: string }) => {
+      keep(position);
+      resolve();
+    }),
+  );
+  return { socket, received, live };
 };

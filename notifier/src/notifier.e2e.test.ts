@@ -1,10 +1,8 @@
 import type { RedisClient } from '@tasksync/contracts';
-import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type RunningProcess, runTs, waitUntilReady } from '../../scripts/processes';
 import { freePort } from '../../scripts/redis-server';
-import { client, connectTestRedis, serviceEnv, waitFor } from '../../test/support';
-import type { EventMessage } from './live/messages';
+import { client, connectTestRedis, resumingClient, serviceEnv, waitFor } from '../../test/support';
 
 const redis: RedisClient = connectTestRedis();
 const running: RunningProcess[] = [];
@@ -20,39 +18,7 @@ const start = async (entry: string, env: NodeJS.ProcessEnv, url: string) => {
   return process;
 };
 
-/**
- * A client as the board is one: it reconnects by itself and sends, on every
- * (re)connect, the last position it holds per log (from `live` and every
- * event) as `since`.
- */
-const resumingClient = (url: string, token: string) => {
-  const received: EventMessage[] = [];
-  const latest = new Map<string, string>();
-  const socket: Socket = connectClient(url, {
-    transports: ['websocket'],
-    reconnectionDelay: 100,
-    reconnectionDelayMax: 500,
-    auth: (send) => send({ token, since: [...latest.values()].join(',') || undefined }),
-  });
-  const keep = (positions: string) => {
-    for (const position of positions.split(',').filter(Boolean)) {
-      latest.set(position.split(':')[0]!, position);
-    }
-  };
-  socket.on('event', (message: EventMessage) => {
-    received.push(message);
-    keep(message.position);
-  });
-  const live = new Promise<void>((resolve) =>
-    socket.on('live', ({ position }: { position: string }) => {
-      keep(position);
-      resolve();
-    }),
-  );
-  return { socket, received, live };
-};
-
-const taskIdsOf = (events: EventMessage[]) =>
+const taskIdsOf = (events: { type: string; aggregateId: string }[]) =>
   events.filter((event) => event.type === 'TaskCreated').map((event) => event.aggregateId);
 
 describe('notifier processes', () => {

@@ -1,0 +1,124 @@
+import { type RedisClient, readStream } from '@tasksync/contracts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanEnv, connectTestRedis, serviceEnv } from '../test/support';
+import { type RunningProcess, runTs, waitUntilReady } from './processes';
+import { freePort } from './redis-server';
+
+const redis: RedisClient = connectTestRedis();
+const running: RunningProcess[] = [];
+afterAll(async () => {
+  await Promise.all(running.map((process) => process.stop('SIGKILL')));
+  await redis.quit();
+});
+
+const start = async (entry: string, env: NodeJS.ProcessEnv, url: string) => {
+  const process = runTs(entry, env);
+  running.push(process);
+  if (!(await waitUntilReady(url, process.child))) throw new Error(process.output());
+  return process;
+};
+
+/** The stress test's environment: this test's URLs and sizes, never a STRESS_* of the shell's. */
+const stressEnv = (extra: Record<string, string>) => {
+  const env = cleanEnv(extra);
+  for (const name of Object.keys(env)) if (name.startsWith('STRESS_')) delete env[name];
+  return { ...env, ...extra };
+};
+
+/** The summary's table: per step, its ok, errors and skipped columns. */
+const stepRows = (output: string) =>
+  Object.fromEntries(
+    [
+      ...output.matchAll(
+        /^(create|update|start|complete|delete)\s+(\d+)\s+(\d+)(?: \([^)]*\))?\s+(\d+)\s/gm,
+      ),
+    ].map(([, step, ok, errors, skipped]) => [
+      step,
+      { ok: Number(ok), errors: Number(errors), skipped: Number(skipped) },
+    ]),
+  );
+
+describe('npm run stress-test', () => {
+  it('takes 50 tasks through create, update, start, complete and delete over the real APIs', async () => {
+    const identityPort = await freePort();
+    const { env, keys, urls } = await serviceEnv(redis, {
+      IDENTITY_PORT: String(identityPort),
+      BCRYPT_COST: '4',
+    });
+    const identityUrl = `http://127.0.0.1:${identityPort}`;
+    await Promise.all([
+      start('identity-service/src/main.ts', env, identityUrl),
+      start('command-service/src/main.ts', env, urls.command),
+    ]);
+
+    const stress = runTs(
+      'scripts/stress-test.ts',
+      stressEnv({
+        IDENTITY_URL: identityUrl,
+        COMMAND_URL: urls.command,
+        STRESS_TASKS: '50',
+        STRESS_CONCURRENCY: '8',
+      }),
+    );
+    running.push(stress);
+    const code = await stress.exited;
+    const output = stress.output();
+
+    expect(code, output).toBe(0);
+    const none = { ok: 50, errors: 0, skipped: 0 };
+    expect(stepRows(output), output).toEqual({
+      create: none,
+      update: none,
+      start: none,
+      complete: none,
+      delete: none,
+    });
+    expect(output).toMatch(
+      /^50 tasks in [\d.]+ s: [\d.]+ tasks\/s.*50 tasks through every step, 0 errors$/m,
+    );
+
+    // The summary counts what reached the logs: one event per step and task, no more.
+    const events = (
+      await Promise.all([0, 1].map((partition) => readStream(redis, keys.taskLog(partition))))
+    ).flat();
+    const byType = Object.fromEntries(
+      [...new Set(events.map((event) => event.type))].map((type) => [
+        type,
+        events.filter((event) => event.type === type).length,
+      ]),
+    );
+    expect(byType).toEqual({
+      TaskCreated: 50,
+      TaskDetailsChanged: 50,
+      TaskStatusChanged: 100,
+      TaskDeleted: 50,
+    });
+  });
+
+  it('exits non-zero and counts the failures when a step fails', async () => {
+    const identityPort = await freePort();
+    const { env } = await serviceEnv(redis, {
+      IDENTITY_PORT: String(identityPort),
+      BCRYPT_COST: '4',
+    });
+    const identityUrl = `http://127.0.0.1:${identityPort}`;
+    await start('identity-service/src/main.ts', env, identityUrl);
+    // A command-service that is not there: every create fails without an answer.
+    const stress = runTs(
+      'scripts/stress-test.ts',
+      stressEnv({
+        IDENTITY_URL: identityUrl,
+        COMMAND_URL: `http://127.0.0.1:${await freePort()}`,
+        STRESS_TASKS: '5',
+      }),
+    );
+    running.push(stress);
+    const code = await stress.exited;
+    const output = stress.output();
+
+    expect(code, output).toBe(1);
+    expect(stepRows(output).create, output).toEqual({ ok: 0, errors: 5, skipped: 0 });
+    expect(stepRows(output).delete, output).toEqual({ ok: 0, errors: 0, skipped: 5 });
+    expect(output).toMatch(/create network: ECONNREFUSED/);
+  });
+});

@@ -1,0 +1,272 @@
+/**
+ * `npm run stress-test`: the original TaskSync's stress test, kept. Each of
+ * STRESS_TASKS tasks (default 1,000) goes through its whole life over the real
+ * APIs: create, update, start (pending → in-progress), complete (→ completed),
+ * delete. Unlike the original there is no one-second sleep: STRESS_CONCURRENCY
+ * lifecycles (default 32) run at once, each one step after the other. Prints
+ * successes and errors per step (by status code), the duration and tasks/s,
+ * and exits 1 if any step failed.
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { ConfigError, loadDotEnv, parseConfig, runMain } from '@tasksync/contracts';
+import { z } from 'zod';
+
+const STEPS = ['create', 'update', 'start', 'complete', 'delete'] as const;
+type Step = (typeof STEPS)[number];
+
+interface Answer {
+  /** The HTTP status, or `network` when no answer came. */
+  status: number | 'network';
+  body: string;
+  ms: number;
+}
+
+interface StepTally {
+  ok: number;
+  /** Failures by status code (or `network`). */
+  errors: Map<string, number>;
+  /** Steps never tried because an earlier step of the same task failed. */
+  skipped: number;
+  latenciesMs: number[];
+  /** The first answer of each failing status, to say what went wrong. */
+  firstFailure: Map<string, string>;
+}
+
+const readConfig = () => {
+  loadDotEnv();
+  const config = parseConfig({
+    IDENTITY_URL: z.url().default('http://localhost:3003'),
+    COMMAND_URL: z.url().default('http://localhost:3002'),
+    STRESS_EMAIL: z.string().optional(),
+    STRESS_PASSWORD: z.string().optional(),
+    STRESS_TASKS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+    STRESS_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
+    STRESS_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  });
+  if ((config.STRESS_EMAIL === undefined) !== (config.STRESS_PASSWORD === undefined)) {
+    throw new ConfigError('Set both STRESS_EMAIL and STRESS_PASSWORD, or neither.');
+  }
+  return {
+    ...config,
+    IDENTITY_URL: trimSlash(config.IDENTITY_URL),
+    COMMAND_URL: trimSlash(config.COMMAND_URL),
+  };
+};
+
+const trimSlash = (url: string) => url.replace(/\/+$/, '');
+
+/** One JSON request; a refused connection or a time-out is an answer too (`network`). */
+const send = async (
+  method: string,
+  url: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string>; timeoutMs: number },
+): Promise<Answer> => {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const started = performance.now();
+  try {
+    const response = await fetch(url, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+    const body = await response.text();
+    return { status: response.status, body, ms: performance.now() - started };
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return { status: 'network', body: cause ?? String(error), ms: performance.now() - started };
+  }
+};
+
+/** A token for STRESS_EMAIL, or for a member registered for this run. */
+const logIn = async (config: ReturnType<typeof readConfig>) => {
+  const timeoutMs = config.STRESS_REQUEST_TIMEOUT_MS;
+  let email = config.STRESS_EMAIL;
+  let password = config.STRESS_PASSWORD;
+  if (email === undefined || password === undefined) {
+    email = `stress-${Date.now()}-${randomBytes(3).toString('hex')}@example.com`;
+    password = randomBytes(12).toString('base64url');
+    const registered = await send('POST', `${config.IDENTITY_URL}/auth/register`, {
+      body: { email, password, name: 'Stress test' },
+      timeoutMs,
+    });
+    if (registered.status !== 201) {
+      throw new ConfigError(
+        `Cannot register a user at ${config.IDENTITY_URL}: ${registered.status} ${registered.body}`,
+      );
+    }
+  }
+  const login = await send('POST', `${config.IDENTITY_URL}/auth/login`, {
+    body: { email, password },
+    timeoutMs,
+  });
+  if (login.status !== 200) {
+    throw new ConfigError(
+      `Cannot log in as ${email} at ${config.IDENTITY_URL}: ${login.status} ${login.body}`,
+    );
+  }
+  return { email, token: (JSON.parse(login.body) as { token: string }).token };
+};
+
+/** The new task's id from a create's answer, or undefined if the answer has none. */
+const idOf = (body: string) => {
+  try {
+    const id = (JSON.parse(body) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+const sum = (values: Iterable<number>) => {
+  let total = 0;
+  for (const value of values) total += value;
+  return total;
+};
+
+/** Nearest-rank percentile of sorted values. */
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0
+    ? Number.NaN
+    : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+const main = async () => {
+  const config = readConfig();
+  const { email, token } = await logIn(config);
+  const tasks = config.STRESS_TASKS;
+  const concurrency = Math.min(config.STRESS_CONCURRENCY, tasks);
+  const run = randomBytes(4).toString('hex');
+  console.log(
+    `TaskSync stress test: ${tasks} tasks, ${concurrency} in flight, against ${config.COMMAND_URL} as ${email}`,
+  );
+
+  const tally = new Map<Step, StepTally>(
+    STEPS.map((step) => [
+      step,
+      { ok: 0, errors: new Map(), skipped: 0, latenciesMs: [], firstFailure: new Map() },
+    ]),
+  );
+
+  /** Runs one step; false when it failed, and then the task's later steps are skipped. */
+  const step = async (
+    name: Step,
+    method: string,
+    path: string,
+    expected: number,
+    options: { body?: unknown; headers?: Record<string, string> } = {},
+  ) => {
+    const answer = await send(method, `${config.COMMAND_URL}${path}`, {
+      ...options,
+      token,
+      timeoutMs: config.STRESS_REQUEST_TIMEOUT_MS,
+    });
+    const counts = tally.get(name)!;
+    counts.latenciesMs.push(answer.ms);
+    if (answer.status === expected) {
+      counts.ok++;
+      return answer;
+    }
+    const status = String(answer.status);
+    counts.errors.set(status, (counts.errors.get(status) ?? 0) + 1);
+    if (!counts.firstFailure.has(status))
+      counts.firstFailure.set(status, answer.body.slice(0, 300));
+    return undefined;
+  };
+
+  const skip = (steps: readonly Step[]) => {
+    for (const name of steps) tally.get(name)!.skipped++;
+  };
+
+  /** One task's whole life; false when a step failed (its later steps are then skipped). */
+  const lifecycle = async (index: number) => {
+    const created = await step('create', 'POST', '/tasks', 201, {
+      // A retried create lands on the same task instead of making a second one.
+      headers: { 'idempotency-key': `stress-${run}-${index}` },
+      body: { title: `Stress task ${index}`, description: 'Created by npm run stress-test.' },
+    });
+    const id = created && idOf(created.body);
+    const later = [
+      ['update', 'PATCH', 200, { title: `Stress task ${index} (updated)`, priority: 'high' }],
+      ['start', 'PATCH', 200, { status: 'in-progress' }],
+      ['complete', 'PATCH', 200, { status: 'completed' }],
+      ['delete', 'DELETE', 204, undefined],
+    ] as const;
+    if (id === undefined) {
+      skip(later.map(([name]) => name));
+      return false;
+    }
+    for (const [position, [name, method, expected, body]] of later.entries()) {
+      if (!(await step(name, method, `/tasks/${id}`, expected, { body }))) {
+        skip(later.slice(position + 1).map(([skipped]) => skipped));
+        return false;
+      }
+    }
+    return true;
+  };
+
+  const started = performance.now();
+  let next = 0;
+  let finished = 0;
+  let succeeded = 0;
+  const progressEvery = Math.max(1, Math.floor(tasks / 10));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < tasks) {
+        if (await lifecycle(next++)) succeeded++;
+        if (++finished % progressEvery === 0 && finished < tasks) {
+          console.log(`  ${finished}/${tasks} tasks done`);
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  console.log(formatSummary(tally, { tasks, succeeded, seconds }));
+  if (succeeded !== tasks) process.exitCode = 1;
+};
+
+const formatSummary = (
+  tally: Map<Step, StepTally>,
+  run: { tasks: number; succeeded: number; seconds: number },
+) => {
+  const milliseconds = (value: number) => (Number.isNaN(value) ? '-' : value.toFixed(1));
+  const rows = [['step', 'ok', 'errors', 'skipped', 'p50 ms', 'p99 ms']];
+  const failures: string[] = [];
+  let requests = 0;
+  let errors = 0;
+  for (const [name, counts] of tally) {
+    const sorted = [...counts.latenciesMs].sort((a, b) => a - b);
+    const failed = sum(counts.errors.values());
+    const byStatus = [...counts.errors].map(([status, count]) => `${status}×${count}`).join(', ');
+    requests += sorted.length;
+    errors += failed;
+    rows.push([
+      name,
+      String(counts.ok),
+      failed ? `${failed} (${byStatus})` : '0',
+      String(counts.skipped),
+      milliseconds(percentile(sorted, 50)),
+      milliseconds(percentile(sorted, 99)),
+    ]);
+    for (const [status, body] of counts.firstFailure) failures.push(`  ${name} ${status}: ${body}`);
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const table = rows.map((row) =>
+    row
+      .map((cell, column) =>
+        column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!),
+      )
+      .join('  '),
+  );
+  const { tasks, succeeded, seconds } = run;
+  return [
+    ...table,
+    ...(failures.length ? ['first answer of each failure:', ...failures] : []),
+    `${tasks} tasks in ${seconds.toFixed(2)} s: ${(tasks / seconds).toFixed(1)} tasks/s, ` +
+      `${(requests / seconds).toFixed(1)} requests/s; ${succeeded} tasks through every step, ${errors} errors`,
+  ].join('\n');
+};
+
+runMain(main);
