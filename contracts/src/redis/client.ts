@@ -8,9 +8,17 @@ export interface RedisConnectionConfig {
 }
 
 const commonOptions: RedisOptions = {
-  // Writes fail fast when Redis is away instead of queueing without bound.
+  // Writes fail fast when Redis is away instead of queueing without bound: a
+  // command waits for at most two reconnect attempts, and attempts come at most
+  // 500 ms apart (ioredis' default backs off to 5 s, so a command could hang
+  // for 10 s and a restarted Redis went unnoticed for as long).
   maxRetriesPerRequest: 2,
+  retryStrategy: (times) => Math.min(50 * times, 500),
   connectTimeout: 5_000,
+  // A Redis restarting reports how long its AOF load will take, often far more
+  // than it does; ioredis waits that long (up to 10 s per check) before using
+  // the connection. Checking again every 250 ms resumes as soon as it is loaded.
+  maxLoadingRetryTime: 250,
   enableAutoPipelining: true,
 };
 
@@ -34,8 +42,13 @@ export const createRedis = (
 };
 
 /** A second connection for blocking reads, so they never delay other commands. */
-export const duplicateRedis = (client: RedisClient): RedisClient =>
-  client instanceof Cluster ? client.duplicate() : client.duplicate();
+export const duplicateRedis = (
+  client: RedisClient,
+  options: Partial<RedisOptions> = {},
+): RedisClient =>
+  client instanceof Cluster
+    ? client.duplicate(undefined, { redisOptions: { ...client.options.redisOptions, ...options } })
+    : client.duplicate(options);
 
 export const isRedisReady = async (client: RedisClient): Promise<boolean> => {
   try {

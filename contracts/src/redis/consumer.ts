@@ -84,8 +84,11 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
     retryDelayMs = 200,
     logger,
   } = options;
-  // Blocking reads get their own connection, so stop() can cut one short.
-  const blocking = duplicateRedis(redis);
+  // Blocking reads get their own connection, so stop() can cut one short. A
+  // read cut off by a lost connection must fail, not be sent again: Redis may
+  // have delivered entries whose reply never came, and a resent `>` read would
+  // skip past them (they wait in this consumer's pending list instead).
+  const blocking = duplicateRedis(redis, { autoResendUnfulfilledCommands: false });
   const abort = new AbortController();
   let readPending = true;
   let lastClaim = 0;
@@ -237,6 +240,9 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
           continue;
         }
         logger?.warn({ err: error }, 'consumer loop error; retrying');
+        // Whatever a failed read delivered is pending now: read those first, so
+        // nothing later overtakes them.
+        readPending = true;
         await sleep(500, abort.signal);
       }
     }
