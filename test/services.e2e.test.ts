@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { createTokenService } from '@tasksync/contracts';
+import { createTokenService, repoRoot } from '@tasksync/contracts';
 import { describe, expect, inject, it } from 'vitest';
 import { runTs } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
-import { cleanEnv, client, uniquePrefix } from './support';
+import { cleanEnv, client, uniquePrefix, waitFor } from './support';
 
 const SECRET = 'e2e-secret-e2e-secret-e2e-secret-e2e-secret';
 
@@ -46,6 +47,30 @@ describe('each service on its own (npm run start -w <service>)', () => {
     );
     expect(service.output()).not.toMatch(/\$2[aby]\$/);
     expect(service.output()).not.toContain('solo-password');
+  });
+
+  it('stops a service started through npm when npm itself gets SIGTERM, as a process manager sends it', async () => {
+    const port = await freePort();
+    const npm = spawn('npm', ['run', 'start', '-w', '@tasksync/command-service'], {
+      cwd: repoRoot,
+      env: serviceEnv({ COMMAND_PORT: String(port), LOG_LEVEL: 'info' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    npm.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = new Promise((resolve) => npm.once('exit', resolve));
+    await waitFor(() => (/command-service listening/.test(output) ? true : undefined), {
+      timeoutMs: 30_000,
+    });
+    npm.kill('SIGTERM');
+    await exited;
+    // npm runs `exec node …`, so the signal reached the service, which shut down.
+    await waitFor(() => (/"msg":"stopped"/.test(output) ? true : undefined));
+    await waitFor(async () =>
+      (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined)) ? undefined : true,
+    );
   });
 
   it('runs command-service alone and answers /ready', async () => {

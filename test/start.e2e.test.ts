@@ -12,7 +12,8 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('npm start', () => {
   it('runs Redis and every service, survives a restart on the same data, and stops cleanly on Ctrl-C', async () => {
-    const [identityPort, commandPort, projectorPort, queryPort] = await Promise.all([
+    const [identityPort, commandPort, projectorPort, queryPort, notifierPort] = await Promise.all([
+      freePort(),
       freePort(),
       freePort(),
       freePort(),
@@ -25,6 +26,7 @@ describe('npm start', () => {
       COMMAND_PORT: String(commandPort),
       PROJECTOR_PORT: String(projectorPort),
       QUERY_PORT: String(queryPort),
+      NOTIFIER_PORT: String(notifierPort),
       NODE_ENV: 'development',
       BCRYPT_COST: '4',
     });
