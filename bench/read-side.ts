@@ -13,6 +13,7 @@ import {
   type KeyLayout,
   newId,
   type RedisClient,
+  readLastEntryId,
 } from '@tasksync/contracts';
 import {
   openReadModel,
@@ -157,9 +158,7 @@ export const benchReadSide = async (options: {
     // 1. Projector catch-up: 100,000 tasks appended while no projector runs, then timed until applied.
     log('seeding 100,000 tasks …');
     const taskIds = await seedTasks(redis, keys, options.userId, 100_000);
-    const lastEntry = (
-      (await redis.xrevrange(keys.taskLog(0), '+', '-', 'COUNT', 1)) as [string, string[]][]
-    )[0]![0];
+    const lastEntry = (await readLastEntryId(redis, keys.taskLog(0)))!;
     const total = await redis.xlen(keys.taskLog(0));
     const started = Date.now();
     processes.push(runTs('projector/src/main.ts', env));

@@ -13,6 +13,7 @@ import {
   newId,
   type RedisClient,
   type Role,
+  readLastEntryId,
 } from '@tasksync/contracts';
 import { type ReadModelDb, readCheckpoints } from '@tasksync/contracts/read-model';
 import { io as connectClient, type Socket } from 'socket.io-client';
@@ -199,8 +200,7 @@ export const waitForCatchUp = async (
 ) => {
   const heads = await Promise.all(
     keys.logs().map(async (log) => {
-      const [last] = (await redis.xrevrange(log.key, '+', '-', 'COUNT', 1)) as [string, string[]][];
-      return [log.name, last?.[0]] as const;
+      return [log.name, await readLastEntryId(redis, log.key)] as const;
     }),
   );
   await waitFor(

@@ -63,6 +63,8 @@ export const TaskEvent = z.discriminatedUnion('type', [
 ]);
 export type TaskEvent = z.infer<typeof TaskEvent>;
 
+const taskEventTypes = new Set<string>(TaskEvent.options.map((option) => option.shape.type.value));
+
 export const UserRegistered = z.object({
   type: z.literal('UserRegistered'),
   data: z.strictObject({ email: Email, name: z.string().max(100), role: Role }),
@@ -214,6 +216,10 @@ export const createEventDecoder =
   };
 
 export const decodeEvent = createEventDecoder(eventVersions, upcasters);
+
+/** Whether an event is one of a task's (rather than a user's). */
+export const isTaskEvent = (event: StoredEvent): event is StoredEvent<TaskEvent> =>
+  taskEventTypes.has(event.type);
 
 /** Whether a payload is valid for its event type today (checked before every append). */
 export const isValidEventData = (type: string, data: unknown): boolean =>

@@ -46,10 +46,7 @@ export const createServiceRuntime = async (
   const keys = createKeyLayout(config.REDIS_PREFIX, config.EVENT_PARTITIONS);
   await ensureLayout(redis, keys);
   if (config.NODE_ENV === 'production' && !config.REDIS_ALLOW_NO_PERSISTENCE) {
-    await ensureDurableRedis(redis).catch(async (error) => {
-      redis.disconnect();
-      throw error;
-    });
+    await ensureDurableRedis(redis);
   }
   return {
     logger,

@@ -15,22 +15,25 @@ const OriginList = z
   .pipe(z.array(Origin));
 
 export const loadNotifierConfig = (env: NodeJS.ProcessEnv = process.env) => {
-  // The board reaches the other services through them; by default on this host.
-  const portOf = (name: keyof typeof ports) =>
-    ports[name].safeParse(env[name] || undefined).data ?? ports[name].parse(undefined);
-  return parseConfig(
+  const config = parseConfig(
     {
       ...commonEnv,
       ...jwtEnv,
-      NOTIFIER_PORT: ports.NOTIFIER_PORT,
+      ...ports,
       FRONTEND_URL: OriginList.default([]),
-      IDENTITY_URL: z.url().default(`http://127.0.0.1:${portOf('IDENTITY_PORT')}`),
-      COMMAND_URL: z.url().default(`http://127.0.0.1:${portOf('COMMAND_PORT')}`),
-      QUERY_URL: z.url().default(`http://127.0.0.1:${portOf('QUERY_PORT')}`),
+      IDENTITY_URL: z.url().optional(),
+      COMMAND_URL: z.url().optional(),
+      QUERY_URL: z.url().optional(),
       NOTIFIER_MAX_REPLAY: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
     },
     env,
   );
+  // The board reaches the other services through these; by default on this host.
+  const local = (port: number) => `http://127.0.0.1:${port}`;
+  return {
+    ...config,
+    IDENTITY_URL: config.IDENTITY_URL ?? local(config.IDENTITY_PORT),
+    COMMAND_URL: config.COMMAND_URL ?? local(config.COMMAND_PORT),
+    QUERY_URL: config.QUERY_URL ?? local(config.QUERY_PORT),
+  };
 };
-
-export type NotifierConfig = ReturnType<typeof loadNotifierConfig>;

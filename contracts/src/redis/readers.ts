@@ -17,6 +17,15 @@ export const readStream = async (
   return entries.map(([id, fields]) => decodeEvent(id, fieldsToRecord(fields)));
 };
 
+/** The id of a stream's newest entry, or undefined for an empty or missing stream. */
+export const readLastEntryId = async (
+  redis: RedisClient,
+  streamKey: string,
+): Promise<string | undefined> => {
+  const [last] = (await redis.xrevrange(streamKey, '+', '-', 'COUNT', 1)) as RawEntry[];
+  return last?.[0];
+};
+
 /** Reads up to `count` raw entries of a log after `afterEntryId` (exclusive; `0` for the start). */
 export const readLog = async (
   redis: RedisClient,

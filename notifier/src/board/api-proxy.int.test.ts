@@ -76,6 +76,14 @@ describe('the board’s API proxy', () => {
     });
   });
 
+  it('keeps a path that looks like another host on the service', async () => {
+    const echo = await startEcho();
+    const board = await startBoard({ identity: echo, command: echo, query: echo });
+    const answer = await fetch(`${board}/api/command//elsewhere.example/tasks`);
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { url: string }).url).toBe('//elsewhere.example/tasks');
+  });
+
   it('answers 503 problem+json when the service is unreachable, and 404 for an unknown one', async () => {
     const board = await startBoard({
       identity: 'http://127.0.0.1:9',

@@ -30,6 +30,8 @@ export const apiProxy = (target: string, service: string): RequestHandler => {
   const transport = base.protocol === 'https:' ? https : http;
   const agent = new transport.Agent({ keepAlive: true });
   return (req, res, next) => {
+    // Path and query set apart, never parsed as a URL: `//elsewhere/…` after the
+    // mount point must stay a path on the target, not become another host.
     const url = new URL(base);
     url.pathname = `${base.pathname.replace(/\/$/, '')}${req.url.split('?')[0]}`;
     url.search = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';

@@ -1,12 +1,13 @@
 import {
   compareEntryIds,
   InvalidTokenError,
+  isTaskEvent,
   type KeyLayout,
   type Logger,
   type Position,
   PositionList,
-  type RawEntry,
   type RedisClient,
+  readLastEntryId,
   readLog,
   type ServiceMetrics,
   type TokenService,
@@ -15,7 +16,7 @@ import { Gauge, Histogram } from 'prom-client';
 import type { Server, Socket } from 'socket.io';
 import { z } from 'zod';
 import { decodeEntries, type LogEntry, startLogTail } from './log-tail';
-import { appendedAtMs, assignedNotice, isTaskEvent, toMessage } from './messages';
+import { appendedAtMs, assignedNotice, toMessage } from './messages';
 
 const BOARD = 'board';
 const taskRoom = (taskId: string) => `task:${taskId}`;
@@ -200,14 +201,8 @@ export const startLiveFeed = async (options: LiveFeedOptions) => {
         if (order > 0) {
           // Ahead of the tail: either the tail is about to read that far, or
           // the position was never in this log (another Redis, a lost write).
-          const [last] = (await redis.xrevrange(
-            keys.logKeyByName(log)!,
-            '+',
-            '-',
-            'COUNT',
-            1,
-          )) as RawEntry[];
-          if (!last || compareEntryIds(cursor, last[0]) > 0) {
+          const last = await readLastEntryId(redis, keys.logKeyByName(log)!);
+          if (!last || compareEntryIds(cursor, last) > 0) {
             return resync(client, 'unknown-position');
           }
           await tail.nextBatch(100);

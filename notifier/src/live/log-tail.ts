@@ -1,5 +1,4 @@
 import {
-  compareEntryIds,
   decodeEvent,
   duplicateRedis,
   fieldsToRecord,
@@ -7,6 +6,7 @@ import {
   type Logger,
   type RawEntry,
   type RedisClient,
+  readLastEntryId,
   type StoredEvent,
 } from '@tasksync/contracts';
 
@@ -55,8 +55,7 @@ export const startLogTail = async (options: LogTailOptions) => {
   const connections: RedisClient[] = [];
 
   for (const log of keys.logs()) {
-    const [last] = (await redis.xrevrange(log.key, '+', '-', 'COUNT', 1)) as RawEntry[];
-    positions.set(log.name, last?.[0] ?? EMPTY);
+    positions.set(log.name, (await readLastEntryId(redis, log.key)) ?? EMPTY);
   }
 
   const follow = async (log: { name: string; key: string }, connection: RedisClient) => {
@@ -102,9 +101,6 @@ export const startLogTail = async (options: LogTailOptions) => {
     position: (log: string) => positions.get(log),
     /** Every log's position, as `X-Read-Position` writes them. */
     positions: () => [...positions].map(([log, entryId]) => `${log}:${entryId}`).join(','),
-    /** Whether `entryId` has been dispatched for `log` already. */
-    dispatched: (log: string, entryId: string) =>
-      compareEntryIds(entryId, positions.get(log) ?? EMPTY) <= 0,
     /** Resolves after the next dispatched batch, or after `ms`. */
     nextBatch: (ms: number) =>
       new Promise<void>((resolve) => {

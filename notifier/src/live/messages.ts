@@ -1,4 +1,4 @@
-import { formatPosition, type StoredEvent, type TaskEvent } from '@tasksync/contracts';
+import { formatPosition, type StoredEvent } from '@tasksync/contracts';
 
 /** Server → client `event` (design §7). */
 export interface EventMessage {
@@ -19,9 +19,6 @@ export interface AssignedNotice {
   at: string;
   actor: string;
 }
-
-export const isTaskEvent = (event: StoredEvent): event is StoredEvent<TaskEvent> =>
-  !event.type.startsWith('User');
 
 /**
  * What a client may see of an event. Identity events go out as public profiles:
