@@ -1,22 +1,15 @@
 import { type RedisClient, readStream } from '@tasksync/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanEnv, connectTestRedis, serviceEnv } from '../test/support';
-import { type RunningProcess, runTs, waitUntilReady } from './processes';
+import { cleanEnv, connectTestRedis, serviceEnv, testProcesses } from '../test/support';
+import { runTs } from './processes';
 import { freePort } from './redis-server';
 
 const redis: RedisClient = connectTestRedis();
-const running: RunningProcess[] = [];
+const { start, track, stopAll } = testProcesses();
 afterAll(async () => {
-  await Promise.all(running.map((process) => process.stop('SIGKILL')));
+  await stopAll('SIGKILL');
   await redis.quit();
 });
-
-const start = async (entry: string, env: NodeJS.ProcessEnv, url: string) => {
-  const process = runTs(entry, env);
-  running.push(process);
-  if (!(await waitUntilReady(url, process.child))) throw new Error(process.output());
-  return process;
-};
 
 /** The stress test's environment: this test's URLs and sizes, never a STRESS_* of the shell's. */
 const stressEnv = (extra: Record<string, string>) => {
@@ -60,7 +53,7 @@ describe('npm run stress-test', () => {
         STRESS_CONCURRENCY: '8',
       }),
     );
-    running.push(stress);
+    track(stress);
     const code = await stress.exited;
     const output = stress.output();
 
@@ -112,7 +105,7 @@ describe('npm run stress-test', () => {
         STRESS_TASKS: '5',
       }),
     );
-    running.push(stress);
+    track(stress);
     const code = await stress.exited;
     const output = stress.output();
 

@@ -4,19 +4,18 @@ import { join } from 'node:path';
 import { createRedis, type RedisClient } from '@tasksync/contracts';
 import { openReadModelReadOnly } from '@tasksync/contracts/read-model';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
 import {
   findRedisServer,
   freePort,
   type RedisServerHandle,
   startRedisServer,
 } from '../scripts/redis-server';
-import { client, resumingClient, serviceEnv, waitFor } from './support';
+import { client, resumingClient, serviceEnv, testProcesses, waitFor } from './support';
 
-const running: RunningProcess[] = [];
+const { start, stopAll } = testProcesses();
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => {
-  await Promise.all(running.map((process) => process.stop('SIGKILL')));
+  await stopAll('SIGKILL');
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
@@ -47,11 +46,7 @@ describe('Redis killed with SIGKILL and restarted on the same data', () => {
       ['query-service/src/main.ts', urls.query],
       ['notifier/src/main.ts', notifierUrl],
     ];
-    for (const [entry, url] of services) {
-      const process = runTs(entry, env);
-      running.push(process);
-      if (!(await waitUntilReady(url, process.child))) throw new Error(process.output());
-    }
+    for (const [entry, url] of services) await start(entry, env, url);
     const feed = resumingClient(notifierUrl, token);
     cleanups.push(() => feed.socket.disconnect());
     await feed.live;

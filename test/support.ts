@@ -18,6 +18,7 @@ import {
 import { type ReadModelDb, readCheckpoints } from '@tasksync/contracts/read-model';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { expect, inject } from 'vitest';
+import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
 
 /** A fresh key prefix per test, so tests share one redis-server and still run in parallel. */
@@ -292,4 +293,29 @@ export const resumingClient = (url: string, token: string) => {
     }),
   );
   return { socket, received, live };
+};
+
+/**
+ * The processes a test file starts: `start` runs a service and waits until its
+ * /ready answers 200 (failing with its output otherwise), `track` keeps any
+ * other process, and `stopAll` (for afterAll) stops whatever still runs.
+ */
+export const testProcesses = () => {
+  const running: RunningProcess[] = [];
+  const track = (process: RunningProcess) => {
+    running.push(process);
+    return process;
+  };
+  return {
+    track,
+    start: async (entry: string, env: NodeJS.ProcessEnv, url: string) => {
+      const process = track(runTs(entry, env));
+      if (!(await waitUntilReady(url, process.child))) {
+        throw new Error(`${entry} did not become ready:\n${process.output()}`);
+      }
+      return process;
+    },
+    stopAll: (signal: NodeJS.Signals = 'SIGTERM') =>
+      Promise.all(running.map((process) => process.stop(signal))),
+  };
 };

@@ -4,18 +4,17 @@ import { join } from 'node:path';
 import { type RedisClient, repoRoot } from '@tasksync/contracts';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type RunningProcess, runTs, waitUntilReady } from '../../scripts/processes';
 import { freePort } from '../../scripts/redis-server';
-import { connectTestRedis, serviceEnv } from '../../test/support';
+import { connectTestRedis, serviceEnv, testProcesses } from '../../test/support';
 
 const redis: RedisClient = connectTestRedis();
-const running: RunningProcess[] = [];
+const { start, stopAll } = testProcesses();
 let browser: BrowserContext | undefined;
 const userDataDir = mkdtempSync(join(tmpdir(), 'chromium-'));
 afterAll(async () => {
   await browser?.close();
   rmSync(userDataDir, { recursive: true, force: true });
-  await Promise.all(running.map((process) => process.stop('SIGTERM')));
+  await stopAll('SIGTERM');
   await redis.quit();
 });
 
@@ -71,11 +70,7 @@ describe('the live board in Chromium', () => {
       ['query-service/src/main.ts', urls.query],
       ['notifier/src/main.ts', boardUrl],
     ];
-    for (const [entry, url] of services) {
-      const process = runTs(entry, env);
-      running.push(process);
-      if (!(await waitUntilReady(url, process.child))) throw new Error(process.output());
-    }
+    for (const [entry, url] of services) await start(entry, env, url);
 
     browser = await launchChromium();
     const [alice, bob] = [await browser.newPage(), await browser.newPage()];

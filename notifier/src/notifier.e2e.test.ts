@@ -1,22 +1,21 @@
 import type { RedisClient } from '@tasksync/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type RunningProcess, runTs, waitUntilReady } from '../../scripts/processes';
 import { freePort } from '../../scripts/redis-server';
-import { client, connectTestRedis, resumingClient, serviceEnv, waitFor } from '../../test/support';
+import {
+  client,
+  connectTestRedis,
+  resumingClient,
+  serviceEnv,
+  testProcesses,
+  waitFor,
+} from '../../test/support';
 
 const redis: RedisClient = connectTestRedis();
-const running: RunningProcess[] = [];
+const { start, stopAll } = testProcesses();
 afterAll(async () => {
-  await Promise.all(running.map((process) => process.stop('SIGKILL')));
+  await stopAll('SIGKILL');
   await redis.quit();
 });
-
-const start = async (entry: string, env: NodeJS.ProcessEnv, url: string) => {
-  const process = runTs(entry, env);
-  running.push(process);
-  if (!(await waitUntilReady(url, process.child))) throw new Error(process.output());
-  return process;
-};
 
 const taskIdsOf = (events: { type: string; aggregateId: string }[]) =>
   events.filter((event) => event.type === 'TaskCreated').map((event) => event.aggregateId);

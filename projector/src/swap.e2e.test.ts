@@ -1,23 +1,15 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { RedisClient } from '@tasksync/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type RunningProcess, runTs, waitUntilReady } from '../../scripts/processes';
-import { client, connectTestRedis, serviceEnv } from '../../test/support';
+import { runTs } from '../../scripts/processes';
+import { client, connectTestRedis, serviceEnv, testProcesses } from '../../test/support';
 
 const redis: RedisClient = connectTestRedis();
-const running: RunningProcess[] = [];
+const { start, track, stopAll } = testProcesses();
 afterAll(async () => {
-  await Promise.all(running.map((p) => p.stop()));
+  await stopAll();
   await redis.quit();
 });
-
-const start = async (entry: string, env: NodeJS.ProcessEnv, url: string) => {
-  const service = runTs(entry, env);
-  running.push(service);
-  if (!(await waitUntilReady(url, service.child)))
-    throw new Error(`${entry} did not become ready:\n${service.output()}`);
-  return service;
-};
 
 describe('replay --swap', () => {
   it('switches the projector and the query-service to a rebuilt file while reads and writes go on: no request fails', async () => {
@@ -96,7 +88,7 @@ describe('replay --swap', () => {
     const targets: string[] = [];
     for (const round of [1, 2]) {
       const replay = runTs('projector/src/replay.ts', env, ['--swap']);
-      running.push(replay);
+      track(replay);
       const code = await replay.exited;
       expect(code, replay.output()).toBe(0);
       expect(replay.output()).toMatch(/now points at/);
@@ -125,7 +117,7 @@ describe('replay --swap', () => {
 
     // The live model on the new file equals a rebuild from the logs at its checkpoints.
     const verify = runTs('projector/src/replay.ts', env, ['--verify']);
-    running.push(verify);
+    track(verify);
     expect(await verify.exited, verify.output()).toBe(0);
     expect(verify.output()).toMatch(/equals the rebuilt one/);
   });
