@@ -5,6 +5,8 @@ import {
   compareEntryIds,
   createMetrics,
   createTokenService,
+  JWT_AUDIENCE,
+  JWT_ISSUER,
   type KeyLayout,
   type NewEvent,
   newId,
@@ -285,6 +287,32 @@ describe('notifier live feed', () => {
     expect(badSince.message).toBe('bad-handshake');
     expect(badSince.data?.status).toBe(400);
     expect(badSince.data?.detail).toMatch(/^since: "yesterday" is not a position/);
+  });
+
+  it('ends a connection when its token expires, and one that sends a frame over 16 KB', async () => {
+    const keys = testKeys();
+    const notifier = await startNotifier(keys);
+    const { userId } = member();
+    const shortLived = createTokenService({ secret, ttlSeconds: 60 }).sign({
+      userId,
+      role: 'member',
+    }).token;
+    // A token that expires two seconds from now (jsonwebtoken counts from its own clock).
+    const expiring = (await import('jsonwebtoken')).default.sign(
+      { role: 'member', exp: Math.floor(Date.now() / 1000) + 2 },
+      secret,
+      { subject: userId, issuer: JWT_ISSUER, audience: JWT_AUDIENCE },
+    );
+    const expired = await connectLive(notifier.url, { token: expiring });
+    const told = new Promise((resolve) => expired.socket.once('expired', resolve));
+    const reason = new Promise((resolve) => expired.socket.once('disconnect', resolve));
+    expect(await told).toEqual({ detail: 'The token has expired.' });
+    expect(await reason).toBe('io server disconnect');
+
+    const flooding = await connectLive(notifier.url, { token: shortLived });
+    const cut = new Promise((resolve) => flooding.socket.once('disconnect', resolve));
+    flooding.socket.emit('anything', 'x'.repeat(17_000));
+    expect(await cut).toBe('transport close');
   });
 
   it('admits browsers only from allowed origins, its own always', async () => {
