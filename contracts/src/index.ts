@@ -16,6 +16,7 @@ export * from './redis/append';
 export * from './redis/client';
 export * from './redis/consumer';
 export * from './redis/keys';
+export * from './redis/log-tail';
 export * from './redis/meta';
 export * from './redis/readers';
 export * from './runtime';

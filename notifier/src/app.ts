@@ -22,8 +22,6 @@ export interface NotifierAppDeps {
   metrics: ServiceMetrics;
   /** Where the board's calls go: identity-service, command-service, query-service. */
   services: { identity: string; command: string; query: string };
-  /** Whether the live feed is following the logs. */
-  following: () => boolean;
 }
 
 /**
@@ -50,7 +48,7 @@ export const buildNotifierApp = (deps: NotifierAppDeps) => {
   app.use(
     operationalRoutes({
       metrics: deps.metrics,
-      ready: async () => ({ redis: await isRedisReady(deps.redis), feed: deps.following() }),
+      ready: async () => ({ redis: await isRedisReady(deps.redis) }),
     }),
   );
   app.use('/api/identity', apiProxy(deps.services.identity, 'identity'));

@@ -17,7 +17,6 @@ const main = async () => {
     metrics: runtime.metrics,
     maxReplay: config.NOTIFIER_MAX_REPLAY,
   });
-  let following = true;
   const app = buildNotifierApp({
     ...runtime,
     services: {
@@ -25,7 +24,6 @@ const main = async () => {
       command: config.COMMAND_URL,
       query: config.QUERY_URL,
     },
-    following: () => following,
   });
   const server = serve(app, runtime, {
     name: 'notifier',
@@ -35,10 +33,7 @@ const main = async () => {
     drain: async () => {
       io.engine.close();
     },
-    beforeClose: async () => {
-      following = false;
-      await feed.stop();
-    },
+    beforeClose: () => feed.stop(),
   });
   io.attach(server);
   runtime.logger.info(`live board on http://localhost:${config.NOTIFIER_PORT}/`);

@@ -41,7 +41,6 @@ const startBoard = async (services: { identity: string; command: string; query: 
     logger: capturingLogger('warn').logger,
     metrics: createMetrics('notifier'),
     services,
-    following: () => true,
   });
   const { url, close } = await listen(app);
   closers.push(close);

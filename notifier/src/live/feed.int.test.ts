@@ -58,7 +58,6 @@ const startNotifier = async (keys: KeyLayout, options: { maxReplay?: number } = 
       command: 'http://127.0.0.1:9',
       query: 'http://127.0.0.1:9',
     },
-    following: () => true,
   });
   const server = app.listen(0, '127.0.0.1');
   io.attach(server);

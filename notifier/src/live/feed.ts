@@ -1,8 +1,10 @@
 import {
   compareEntryIds,
+  decodeEntries,
   InvalidTokenError,
   isTaskEvent,
   type KeyLayout,
+  type LogEntry,
   type Logger,
   type Position,
   PositionList,
@@ -10,12 +12,12 @@ import {
   readLastEntryId,
   readLog,
   type ServiceMetrics,
+  startLogTail,
   type TokenService,
 } from '@tasksync/contracts';
 import { Gauge, Histogram } from 'prom-client';
 import type { Server, Socket } from 'socket.io';
 import { z } from 'zod';
-import { decodeEntries, type LogEntry, startLogTail } from './log-tail';
 import { appendedAtMs, assignedNotice, toMessage } from './messages';
 
 const BOARD = 'board';

@@ -1,16 +1,10 @@
-import {
-  decodeEvent,
-  duplicateRedis,
-  fieldsToRecord,
-  type KeyLayout,
-  type Logger,
-  type RawEntry,
-  type RedisClient,
-  readLastEntryId,
-  type StoredEvent,
-} from '@tasksync/contracts';
+import { decodeEvent, fieldsToRecord, type StoredEvent } from '../events';
+import type { Logger } from '../logger';
+import { duplicateRedis, type RedisClient } from './client';
+import type { KeyLayout } from './keys';
+import { type RawEntry, readLastEntryId } from './readers';
 
-/** An entry of a log as the notifier passes it on: decoded, or why it could not be. */
+/** An entry of a log as the tail hands it on: decoded, or why it could not be. */
 export type LogEntry = { entryId: string; event: StoredEvent } | { entryId: string; error: string };
 
 export interface LogTailOptions {
