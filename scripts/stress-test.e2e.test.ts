@@ -72,7 +72,9 @@ describe('npm run stress-test', () => {
 
     // The summary counts what reached the logs: one event per step and task, no more.
     const events = (
-      await Promise.all([0, 1].map((partition) => readStream(redis, keys.taskLog(partition))))
+      await Promise.all(
+        Array.from({ length: keys.partitions }, (_, p) => readStream(redis, keys.taskLog(p))),
+      )
     ).flat();
     const byType = Object.fromEntries(
       [...new Set(events.map((event) => event.type))].map((type) => [

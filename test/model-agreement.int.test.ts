@@ -2,7 +2,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  createKeyLayout,
   createLogger,
   createMetrics,
   createTokenService,
@@ -24,7 +23,7 @@ import {
   client,
   connectTestRedis,
   listen,
-  uniquePrefix,
+  testKeys,
   waitForCatchUp,
 } from './support';
 
@@ -67,7 +66,7 @@ describe('live read model, replayed read model and evolve folds', () => {
   it('agree after random command sequences through the real services', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 25 }), async (actions) => {
-        const keys = createKeyLayout(uniquePrefix(), 2);
+        const keys = testKeys(2);
         const users = [newId(), newId(), newId()];
         for (const userId of users)
           await appendUserRegistered(redis, keys, { userId, email: `${userId}@example.com` });

@@ -5,6 +5,8 @@ import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-se
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
+    /** Set by the cluster projects: `redisUrl` is then a list of cluster seeds. */
+    redisCluster: boolean;
   }
 }
 

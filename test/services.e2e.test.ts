@@ -1,16 +1,16 @@
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { createTokenService, repoRoot } from '@tasksync/contracts';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runTs } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
-import { cleanEnv, client, uniquePrefix, waitFor } from './support';
+import { cleanEnv, client, testRedisEnv, uniquePrefix, waitFor } from './support';
 
 const SECRET = 'e2e-secret-e2e-secret-e2e-secret-e2e-secret';
 
 const serviceEnv = (extra: Record<string, string>) =>
   cleanEnv({
-    REDIS_URL: inject('redisUrl'),
+    ...testRedisEnv(),
     REDIS_PREFIX: uniquePrefix(),
     NODE_ENV: 'test',
     JWT_SECRET: SECRET,

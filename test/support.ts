@@ -24,10 +24,31 @@ import { freePort } from '../scripts/redis-server';
 /** A fresh key prefix per test, so tests share one redis-server and still run in parallel. */
 export const uniquePrefix = () => `test-${randomBytes(6).toString('hex')}`;
 
-export const connectTestRedis = (): RedisClient =>
-  createRedis({ REDIS_URL: inject('redisUrl'), REDIS_CLUSTER: false });
+/** Whether this run is the cluster run (test/redis-cluster-global-setup.ts). */
+export const onCluster = () => inject('redisCluster') === true;
 
-export const testKeys = (partitions = 1) => createKeyLayout(uniquePrefix(), partitions);
+/** The test run's Redis: one node, or the cluster run's seeds in cluster mode. */
+export const testRedisConfig = () => ({
+  REDIS_URL: inject('redisUrl'),
+  REDIS_CLUSTER: onCluster(),
+});
+
+/** The same, as the environment of a service process. */
+export const testRedisEnv = (): Record<string, string> => ({
+  REDIS_URL: inject('redisUrl'),
+  ...(onCluster() ? { REDIS_CLUSTER: '1' } : {}),
+});
+
+export const connectTestRedis = (): RedisClient => createRedis(testRedisConfig());
+
+/**
+ * A test's partition count: what it asks for, except on the cluster run, where
+ * every layout has 4 partitions so its task logs land on different masters.
+ */
+export const testPartitions = (partitions: number) => (onCluster() ? 4 : partitions);
+
+export const testKeys = (partitions = 1) =>
+  createKeyLayout(uniquePrefix(), testPartitions(partitions));
 
 /** A logger whose every line is kept, to assert what reaches the logs. */
 export const capturingLogger = (level = 'debug') => {
@@ -217,20 +238,21 @@ export const waitForCatchUp = async (
 
 /**
  * What a test needs to run the services as child processes: a fresh prefix
- * with 2 partitions, free ports, a read model path in a new directory, the
+ * with 2 partitions (4 on the cluster run), free ports, a read model path in a new directory, the
  * environment, and a registered member with a token.
  */
 export const serviceEnv = async (redis: RedisClient, extra: Record<string, string> = {}) => {
   const prefix = uniquePrefix();
-  const keys = createKeyLayout(prefix, 2);
+  const partitions = testPartitions(2);
+  const keys = createKeyLayout(prefix, partitions);
   const dir = mkdtempSync(join(tmpdir(), 'services-'));
   const readModelPath = join(dir, 'read-model.sqlite');
   const ports = { command: await freePort(), query: await freePort(), projector: await freePort() };
   const secret = randomBytes(32).toString('base64url');
   const env = cleanEnv({
-    REDIS_URL: inject('redisUrl'),
+    ...testRedisEnv(),
     REDIS_PREFIX: prefix,
-    EVENT_PARTITIONS: '2',
+    EVENT_PARTITIONS: String(partitions),
     NODE_ENV: 'test',
     JWT_SECRET: secret,
     LOG_LEVEL: 'warn',

@@ -1,5 +1,4 @@
 import {
-  createKeyLayout,
   createMetrics,
   createTokenService,
   decodeEvent,
@@ -14,7 +13,7 @@ import {
   expectProblem,
   forgedTokens,
   listen,
-  uniquePrefix,
+  testKeys,
 } from '../../test/support';
 import { buildIdentityApp } from './app';
 import { bootstrapAdmin } from './users/bootstrap';
@@ -23,7 +22,7 @@ import { createPasswordHasher } from './users/passwords';
 const SECRET = 'test-secret-test-secret-test-secret-0123456789';
 const BCRYPT = /\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}/;
 const redis = connectTestRedis();
-const keys = createKeyLayout(uniquePrefix(), 1);
+const keys = testKeys(1);
 const tokens = createTokenService({ secret: SECRET, ttlSeconds: 3600 });
 const { logger, lines } = capturingLogger();
 const answers: string[] = [];
@@ -472,7 +471,7 @@ describe('operations', () => {
   });
 
   it('bootstraps the admin once, also when two processes race', async () => {
-    const raceKeys = createKeyLayout(uniquePrefix(), 1);
+    const raceKeys = testKeys(1);
     const passwords = await createPasswordHasher(4);
     const { accounts } = buildIdentityApp({
       redis,

@@ -22,7 +22,7 @@ describe('appendToStream', () => {
     const keys = testKeys();
     const taskId = newId();
     const streamKey = keys.taskStream(taskId);
-    const logKey = keys.taskLog(0);
+    const logKey = keys.taskLog(keys.partitionOf(taskId));
     const first = await appendToStream(redis, {
       streamKey,
       logKey,
@@ -63,7 +63,7 @@ describe('appendToStream', () => {
     const taskId = newId();
     const base = {
       streamKey: keys.taskStream(taskId),
-      logKey: keys.taskLog(0),
+      logKey: keys.taskLog(keys.partitionOf(taskId)),
       aggregateId: taskId,
     };
     expect(
@@ -98,11 +98,11 @@ describe('appendToStream', () => {
     const taskId = newId();
     const request = {
       streamKey: keys.taskStream(taskId),
-      logKey: keys.taskLog(0),
+      logKey: keys.taskLog(keys.partitionOf(taskId)),
       aggregateId: taskId,
       expectedRevision: 'any' as const,
       idempotency: {
-        key: keys.idempotency(0, 'user-1', 'key-1'),
+        key: keys.idempotency(keys.partitionOf(taskId), 'user-1', 'key-1'),
         requestHash: 'hash-1',
         status: 201,
         body: JSON.stringify({ id: taskId }),

@@ -100,10 +100,13 @@ export type AppendResult =
 
 type AppendCommand = (numKeys: number, ...args: string[]) => Promise<[string, string, string?]>;
 
+/** The name the append script is defined under on every client. */
+export const APPEND_COMMAND = 'tasksyncAppend';
+
 const appendCommand = (redis: RedisClient): AppendCommand => {
-  const client = redis as RedisClient & { tasksyncAppend?: AppendCommand };
-  if (!client.tasksyncAppend) client.defineCommand('tasksyncAppend', { lua: APPEND_SCRIPT });
-  return client.tasksyncAppend!.bind(client);
+  const client = redis as RedisClient & { [APPEND_COMMAND]?: AppendCommand };
+  if (!client[APPEND_COMMAND]) client.defineCommand(APPEND_COMMAND, { lua: APPEND_SCRIPT });
+  return client[APPEND_COMMAND]!.bind(client);
 };
 
 export const parseIdempotencyRecord = (raw: string): IdempotencyRecord => {

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { APPEND_COMMAND } from './append';
 
 export type RedisClient = Redis | Cluster;
 
@@ -37,6 +38,12 @@ export const createRedis = (
   });
   return new Cluster(seeds, {
     enableAutoPipelining: true,
+    // ioredis groups auto-pipelined commands by the node of their first
+    // argument, which for a script is its key count or its source, not a key:
+    // scripts for different masters then shared a pipeline, and every command
+    // in it failed ("All keys in the pipeline should belong to the same slots
+    // allocation group", ioredis#2109). Scripts are sent on their own.
+    autoPipeliningIgnoredCommands: ['eval', 'evalsha', APPEND_COMMAND],
     redisOptions: { ...commonOptions, ...options },
   });
 };

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { connectTestRedis, testKeys, waitFor } from '../../../test/support';
+import { connectTestRedis, onCluster, testKeys, waitFor } from '../../../test/support';
 import { repoRoot } from '../config';
 import { type ConsumedEntry, startConsumer } from './consumer';
 
@@ -23,6 +23,7 @@ const startStuckProcess = (streamKey: string, group: string, consumer: string, d
       'tsx',
       join(repoRoot, 'test/fixtures/stuck-consumer.ts'),
       inject('redisUrl'),
+      String(onCluster()),
       streamKey,
       group,
       consumer,
