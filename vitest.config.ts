@@ -28,6 +28,7 @@ export default defineConfig({
             '**/src/**/*.unit.test.ts',
             'test/**/*.unit.test.ts',
             'scripts/**/*.unit.test.ts',
+            'bench/**/*.unit.test.ts',
           ],
         },
       },

@@ -24,6 +24,8 @@ import autocannon from 'autocannon';
 import { rebuildReadModel } from '../projector/src/rebuild';
 import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
+import type { LatencyRow } from './chart';
+import type { PlannedPhase, Progress } from './progress';
 
 export interface Figure {
   name: string;
@@ -31,9 +33,9 @@ export interface Figure {
   unit: string;
   target?: string;
   note?: string;
+  /** For the latency chart, where the figure measured a latency distribution. */
+  latency?: LatencyRow;
 }
-
-const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 /**
  * BENCH_READ_PARTS=reads,visible,replay (the default: all) picks what runs
@@ -42,6 +44,37 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const parts = new Set(
   (process.env.BENCH_READ_PARTS ?? 'reads,visible,replay').split(',').map((p) => p.trim()),
 );
+
+const reads = [
+  'GET /tasks/:id',
+  'GET /tasks (first page of 50, 100,000 tasks), cache hits',
+  'GET /tasks (first page of 50, 100,000 tasks), no cache',
+  'GET /stats',
+] as const;
+const phaseName = {
+  seed: 'seed 100,000 tasks',
+  catchUp: 'projector catch-up, start the query-services',
+  visible: 'command → visible at 500 commands/s',
+  seedReplay: 'seed 1,000,000 events for the replay',
+  replay: 'replay of 1,000,000 events',
+};
+
+/**
+ * The read side's phases for the progress display. Seeding, catch-up and replay
+ * have no configured duration: their seconds are rough guesses for 2 cores.
+ */
+export const readSidePhases = (duration: number): PlannedPhase[] => [
+  { name: phaseName.seed, seconds: 30 },
+  { name: phaseName.catchUp, seconds: 20 },
+  ...(parts.has('reads') ? reads.map((name) => ({ name, seconds: 3 + duration })) : []),
+  ...(parts.has('visible') ? [{ name: phaseName.visible, seconds: 5 + duration + 3 }] : []),
+  ...(parts.has('replay')
+    ? [
+        { name: phaseName.seedReplay, seconds: 40 },
+        { name: phaseName.replay, seconds: 25 },
+      ]
+    : []),
+];
 
 const createdEvent = (_taskId: string, userId: string, i: number) => ({
   id: newId(),
@@ -137,7 +170,9 @@ export const benchReadSide = async (options: {
   userId: string;
   commandsUrl: string;
   duration: number;
+  progress: Progress;
 }): Promise<Figure[]> => {
+  const { progress } = options;
   const figures: Figure[] = [];
   const redis = createRedis({ REDIS_URL: options.redisUrl, REDIS_CLUSTER: false });
   const keys = createKeyLayout('ts', 1);
@@ -156,10 +191,11 @@ export const benchReadSide = async (options: {
   const processes: RunningProcess[] = [];
   try {
     // 1. Projector catch-up: 100,000 tasks appended while no projector runs, then timed until applied.
-    log('seeding 100,000 tasks …');
+    progress.phase(phaseName.seed);
     const taskIds = await seedTasks(redis, keys, options.userId, 100_000);
     const lastEntry = (await readLastEntryId(redis, keys.taskLog(0)))!;
     const total = await redis.xlen(keys.taskLog(0));
+    progress.phase(phaseName.catchUp);
     const started = Date.now();
     processes.push(runTs('projector/src/main.ts', env));
     if (!(await waitUntilReady(`http://127.0.0.1:${projectorPort}`, processes[0]!.child)))
@@ -212,7 +248,7 @@ export const benchReadSide = async (options: {
 
     // 2. Reads at 32 connections, after a warm-up.
     const read = async (
-      name: string,
+      name: (typeof reads)[number],
       path: (i: number) => string,
       target: string,
       url = queryUrl,
@@ -225,8 +261,8 @@ export const benchReadSide = async (options: {
           setupRequest: (r: autocannon.Request) => ({ ...r, path: path(i++) }),
         },
       ];
+      progress.phase(name, `3 s warm-up, then 32 connections for ${options.duration} s`);
       await autocannon({ url, connections: 32, duration: 3, requests: request });
-      log(`${name} …`);
       const result = await autocannon({
         url,
         connections: 32,
@@ -239,33 +275,21 @@ export const benchReadSide = async (options: {
         unit: 'requests/s',
         target,
         note: `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, errors ${result.errors + result.non2xx}`,
+        latency: { name, p50Ms: result.latency.p50, p99Ms: result.latency.p99 },
       });
     };
     if (parts.has('reads')) {
-      await read(
-        'GET /tasks/:id',
-        (i) => `/tasks/${taskIds[(i * 7919) % taskIds.length]}`,
-        '≥ 6,000',
-      );
-      await read(
-        'GET /tasks (first page of 50, 100,000 tasks), cache hits',
-        () => '/tasks?limit=50',
-        '≥ 2,000',
-      );
-      await read(
-        'GET /tasks (first page of 50, 100,000 tasks), no cache',
-        () => '/tasks?limit=50',
-        '≥ 2,000',
-        uncachedUrl,
-      );
-      await read('GET /stats', () => '/stats', '');
+      await read(reads[0], (i) => `/tasks/${taskIds[(i * 7919) % taskIds.length]}`, '≥ 6,000');
+      await read(reads[1], () => '/tasks?limit=50', '≥ 2,000');
+      await read(reads[2], () => '/tasks?limit=50', '≥ 2,000', uncachedUrl);
+      await read(reads[3], () => '/stats', '');
     }
 
     // 3. Command → visible in the query-service, 500 commands/s for the bench duration,
     // driven from a fresh process: this one's heap, grown by the seeding and autocannon,
     // would add its own GC pauses to the latencies it measures.
     if (parts.has('visible')) {
-      log('command → visible at 500 commands/s …');
+      progress.phase(phaseName.visible, `5 s warm-up, then ${options.duration} s`);
       const client = runTs('bench/visible.ts', {
         ...process.env,
         COMMANDS_URL: options.commandsUrl,
@@ -286,17 +310,22 @@ export const benchReadSide = async (options: {
         unit: 'ms',
         target: '≤ 50 at 500/s',
         note: `p50 ${result.p50} ms, ${result.visible} commands in ${options.duration} s, ${result.failed} not visible`,
+        latency: {
+          name: 'command → visible in the query-service, 500/s',
+          p50Ms: result.p50,
+          p99Ms: result.p99,
+        },
       });
     }
 
     // 4. Replay of 1,000,000 events into a new file, with the live projection code.
     if (!parts.has('replay')) return figures;
-    log('seeding 1,000,000 events for the replay …');
+    progress.phase(phaseName.seedReplay);
     const replayKeys = createKeyLayout('bench-replay', 1);
     await redis.hset(replayKeys.meta, 'layoutVersion', '1', 'partitions', '1');
     await seedReplayLog(redis, replayKeys, 100_000);
     const replayDb = openReadModel(join(mkdtempSync(join(tmpdir(), 'replay-')), 'replayed.sqlite'));
-    log('replaying …');
+    progress.phase(phaseName.replay);
     const replayStarted = Date.now();
     const replayed = await rebuildReadModel(replayDb, redis, replayKeys, { batchSize: 2_000 });
     const replaySeconds = (Date.now() - replayStarted) / 1000;

@@ -1,23 +1,45 @@
 /**
  * `npm run bench`: starts Redis and the services on this machine, drives them
  * with autocannon and reports requests/s with p50/p99, beside the
- * redis-benchmark XADD rate as the ceiling. Figures go to stdout and to
- * bench/results/. Benches report numbers; they assert nothing.
+ * redis-benchmark XADD rate as the ceiling. The write path is measured under
+ * each AOF fsync policy BENCH_FSYNC names. Figures go to stdout and to
+ * bench/results/ (JSON, Markdown and an SVG latency chart); progress goes to
+ * stderr. Benches report numbers; they assert nothing.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { arch, cpus, platform, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '@tasksync/contracts';
+import { promisify } from 'node:util';
+import { createRedis, type RedisClient, repoRoot } from '@tasksync/contracts';
 import autocannon from 'autocannon';
 import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
 import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-server';
-import { benchLiveSide } from './live-side';
-import { benchReadSide } from './read-side';
+import { type LatencyRow, renderLatencyChart } from './chart';
+import { benchLiveSide, liveSidePhases } from './live-side';
+import { createProgress, type PlannedPhase, type Progress } from './progress';
+import { benchReadSide, type Figure, readSidePhases } from './read-side';
+
+type Appendfsync = 'always' | 'everysec';
+
+/** BENCH_FSYNC=always|everysec|both (the default): the AOF policies the write path runs under. */
+const parseFsyncModes = (value = 'both'): Appendfsync[] => {
+  if (value === 'both') return ['always', 'everysec'];
+  if (value === 'always' || value === 'everysec') return [value];
+  throw new Error(`BENCH_FSYNC must be always, everysec or both, not '${value}'`);
+};
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+if (!(DURATION > 0)) throw new Error(`BENCH_DURATION must be a number of seconds above 0`);
 const CONNECTIONS = 32;
+const FSYNC_MODES = parseFsyncModes(process.env.BENCH_FSYNC);
+// Everything but the write-path rows runs under the embedded Redis' default,
+// so those figures compare across runs whatever BENCH_FSYNC says.
+const DEFAULT_FSYNC: Appendfsync = 'everysec';
+const SKIP_READ = Boolean(process.env.BENCH_SKIP_READ);
+const SKIP_LIVE = Boolean(process.env.BENCH_SKIP_LIVE);
+const WARM_UP = Math.min(DURATION, 3);
 
 interface Row {
   name: string;
@@ -25,29 +47,83 @@ interface Row {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  appendfsync?: Appendfsync;
   note?: string;
 }
 
-const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+const withFsync = (name: string, mode: Appendfsync) => `${name} (appendfsync ${mode})`;
+const phaseName = {
+  start: 'start Redis and the services',
+  warmUp: 'warm up the write path',
+  ceiling: (mode: Appendfsync) => withFsync('redis-benchmark XADD ceiling', mode),
+  create: (mode: Appendfsync) => withFsync('POST /tasks', mode),
+  reference: (mode: Appendfsync) => withFsync('reference: bare express JWT + zod + XADD', mode),
+  patch: (mode: Appendfsync) => withFsync('PATCH /tasks/:id', mode),
+  login: 'POST /auth/login',
+};
+
+/** Every phase in run order with its estimated seconds; the fixed ones are guesses for 2 cores. */
+const plannedPhases = (): PlannedPhase[] => [
+  { name: phaseName.start, seconds: 6 },
+  { name: phaseName.warmUp, seconds: 3 * WARM_UP + 6 },
+  ...FSYNC_MODES.flatMap((mode) => [
+    { name: phaseName.ceiling(mode), seconds: 8 },
+    { name: phaseName.create(mode), seconds: DURATION },
+    { name: phaseName.reference(mode), seconds: DURATION },
+    { name: phaseName.patch(mode), seconds: DURATION },
+  ]),
+  { name: phaseName.login, seconds: Math.min(DURATION, 5) },
+  ...(SKIP_READ ? [] : readSidePhases(DURATION)),
+  ...(SKIP_LIVE ? [] : liveSidePhases(DURATION)),
+];
+
+const machine = () => {
+  const cores = cpus();
+  return {
+    cpus: cores.length,
+    cpuModel: cores[0]?.model.trim() ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${platform()} ${arch()}`,
+  };
+};
+const describeMachine = (m: ReturnType<typeof machine>) =>
+  `${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GB, Node ${m.node}, ${m.platform}`;
 
 const load = async (
-  options: autocannon.Options & { name: string; note?: string },
+  progress: Progress,
+  options: autocannon.Options & { name: string; note?: string; appendfsync?: Appendfsync },
 ): Promise<Row> => {
-  log(`${options.name}: ${options.connections} connections for ${options.duration} s …`);
-  const result = await autocannon(options);
+  progress.phase(options.name, `${options.connections} connections for ${options.duration} s`);
+  const { name, note, appendfsync, ...autocannonOptions } = options;
+  const result = await autocannon(autocannonOptions);
   return {
-    name: options.name,
+    name,
     requestsPerSecond: Math.round(result.requests.average),
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
-    ...(options.note ? { note: options.note } : {}),
+    ...(appendfsync ? { appendfsync } : {}),
+    ...(note ? { note } : {}),
   };
 };
 
-const redisBenchmarkXadd = (port: number) => {
-  log('redis-benchmark XADD …');
-  const out = execFileSync(
+/** Switches the running server's AOF fsync policy: appendfsync is settable at runtime (Redis 7). */
+const setAppendfsync = async (redis: RedisClient, mode: Appendfsync) => {
+  await redis.config('SET', 'appendfsync', mode);
+  const [, actual] = (await redis.config('GET', 'appendfsync')) as [string, string];
+  if (actual !== mode) throw new Error(`appendfsync is ${actual} after CONFIG SET ${mode}`);
+};
+
+/**
+ * Under appendfsync always Redis fsyncs the AOF before answering each turn's
+ * writes (6,000 XADD/s against 21,000 under everysec in a run here), so that
+ * mode gets 50,000 requests: 200,000 would take half a minute for the same
+ * rate. Not execFileSync: the progress line keeps moving meanwhile.
+ */
+const xaddCeilingRequests = (mode: Appendfsync) => (mode === 'always' ? 50_000 : 200_000);
+const redisBenchmarkXadd = async (port: number, requests: number) => {
+  const { stdout: out } = await promisify(execFile)(
     'redis-benchmark',
     [
       '-p',
@@ -55,7 +131,7 @@ const redisBenchmarkXadd = (port: number) => {
       '-c',
       String(CONNECTIONS),
       '-n',
-      '200000',
+      String(requests),
       '-q',
       'XADD',
       'bench:ceiling',
@@ -70,15 +146,27 @@ const redisBenchmarkXadd = (port: number) => {
   return { rps: Math.round(Number(match?.[1] ?? 0)), p50: Number(p50?.[1] ?? 0) };
 };
 
-const main = async () => {
+const figureTable = (title: string, figures: Figure[]) =>
+  [
+    `| ${title} | value | target | note |`,
+    '|---|---:|---|---|',
+    ...figures.map(
+      (f) => `| ${f.name} | ${f.value} ${f.unit} | ${f.target ?? ''} | ${f.note ?? ''} |`,
+    ),
+  ].join('\n');
+
+const main = async (progress: Progress) => {
   const binary = findRedisServer();
   if (!binary) throw new Error('bench needs redis-server');
+  progress.phase(phaseName.start);
   const dataDir = mkdtempSync(join(tmpdir(), 'tasksync-bench-'));
   const redis = await startRedisServer({
     binary,
     port: await freePort(),
     dir: join(dataDir, 'redis'),
+    appendfsync: DEFAULT_FSYNC,
   });
+  const admin = createRedis({ REDIS_URL: redis.url, REDIS_CLUSTER: false });
   const [identityPort, commandPort, referencePort] = [
     await freePort(),
     await freePort(),
@@ -104,11 +192,13 @@ const main = async () => {
   try {
     const identity = `http://127.0.0.1:${identityPort}`;
     const commands = `http://127.0.0.1:${commandPort}`;
+    const reference = `http://127.0.0.1:${referencePort}`;
     const ready = await Promise.all(
       [identity, commands].map((url, i) => waitUntilReady(url, services[i]!.child)),
     );
     if (!ready.every(Boolean))
       throw new Error(`services did not start:\n${services.map((s) => s.output()).join('\n')}`);
+    await services[2]!.waitForOutput(/^listening$/m);
     const json = { 'content-type': 'application/json' };
     const credentials = JSON.stringify({ email: 'bench@example.com', password: 'bench-password' });
     await fetch(`${identity}/auth/register`, { method: 'POST', headers: json, body: credentials });
@@ -116,41 +206,29 @@ const main = async () => {
       await fetch(`${identity}/auth/login`, { method: 'POST', headers: json, body: credentials })
     ).json()) as { token: string; user: { id: string } };
     const headers = { ...json, authorization: `Bearer ${token}` };
-
-    const ceiling = redisBenchmarkXadd(redis.port);
-    const rows: Row[] = [];
     const createBody = JSON.stringify({
       title: 'Benchmark task',
       priority: 'high',
       labels: ['bench'],
     });
-    rows.push(
-      await load({
-        name: 'POST /tasks',
-        url: `${commands}/tasks`,
-        method: 'POST',
-        headers,
-        body: createBody,
-        connections: CONNECTIONS,
-        duration: DURATION,
-      }),
-    );
-    rows.push(
-      await load({
-        name: 'reference: bare express JWT + zod + XADD',
-        url: `http://127.0.0.1:${referencePort}/tasks`,
-        method: 'POST',
-        headers,
-        body: createBody,
-        connections: CONNECTIONS,
-        duration: DURATION,
-        note: 'yardstick measured in the same run (bench/reference-app.ts)',
-      }),
-    );
-    const ratio = rows[0]!.requestsPerSecond / rows[1]!.requestsPerSecond;
-    rows[0]!.note = `${Math.round(ratio * 100)}% of the bare reference in this run`;
-
+    let counter = 0;
     const taskIds: string[] = [];
+    const patchRequest: autocannon.Request = {
+      method: 'PATCH',
+      headers,
+      setupRequest: (request) => {
+        counter++;
+        return {
+          ...request,
+          path: `/tasks/${taskIds[counter % taskIds.length]}`,
+          body: JSON.stringify({ title: `changed ${counter}` }),
+        };
+      },
+    };
+
+    // The tasks PATCH changes, then every write endpoint under load for a few
+    // seconds: the first fsync policy measured must not also pay for the JIT.
+    progress.phase(phaseName.warmUp, `1,000 tasks, then ${WARM_UP} s per endpoint`);
     for (let i = 0; i < 1_000; i++) {
       const res = await fetch(`${commands}/tasks`, {
         method: 'POST',
@@ -159,33 +237,70 @@ const main = async () => {
       });
       taskIds.push(((await res.json()) as { id: string }).id);
     }
-    let counter = 0;
-    rows.push(
-      await load({
-        name: 'PATCH /tasks/:id',
-        url: commands,
+    const warmUp = { connections: CONNECTIONS, duration: WARM_UP };
+    await autocannon({
+      ...warmUp,
+      url: `${commands}/tasks`,
+      method: 'POST',
+      headers,
+      body: createBody,
+    });
+    await autocannon({
+      ...warmUp,
+      url: `${reference}/tasks`,
+      method: 'POST',
+      headers,
+      body: createBody,
+    });
+    await autocannon({ ...warmUp, url: commands, requests: [patchRequest] });
+
+    const rows: Row[] = [];
+    const ceilings: { appendfsync: Appendfsync; rps: number; p50: number }[] = [];
+    for (const mode of FSYNC_MODES) {
+      await setAppendfsync(admin, mode);
+      const requests = xaddCeilingRequests(mode);
+      progress.phase(phaseName.ceiling(mode), `${CONNECTIONS} connections, ${requests} XADDs`);
+      ceilings.push({ appendfsync: mode, ...(await redisBenchmarkXadd(redis.port, requests)) });
+      const created = await load(progress, {
+        name: phaseName.create(mode),
+        appendfsync: mode,
+        url: `${commands}/tasks`,
+        method: 'POST',
+        headers,
+        body: createBody,
         connections: CONNECTIONS,
         duration: DURATION,
-        requests: [
-          {
-            method: 'PATCH',
-            headers,
-            setupRequest: (request) => {
-              counter++;
-              return {
-                ...request,
-                path: `/tasks/${taskIds[counter % taskIds.length]}`,
-                body: JSON.stringify({ title: `changed ${counter}` }),
-              };
-            },
-          },
-        ],
-        note: 'each request changes the title: one event per request',
-      }),
-    );
+      });
+      const bare = await load(progress, {
+        name: phaseName.reference(mode),
+        appendfsync: mode,
+        url: `${reference}/tasks`,
+        method: 'POST',
+        headers,
+        body: createBody,
+        connections: CONNECTIONS,
+        duration: DURATION,
+        note: 'yardstick measured in the same run (bench/reference-app.ts)',
+      });
+      const ratio = created.requestsPerSecond / bare.requestsPerSecond;
+      created.note = `${Math.round(ratio * 100)}% of the bare reference under the same appendfsync`;
+      rows.push(created, bare);
+      rows.push(
+        await load(progress, {
+          name: phaseName.patch(mode),
+          appendfsync: mode,
+          url: commands,
+          connections: CONNECTIONS,
+          duration: DURATION,
+          requests: [patchRequest],
+          note: 'each request changes the title: one event per request',
+        }),
+      );
+    }
+    await setAppendfsync(admin, DEFAULT_FSYNC);
     rows.push(
-      await load({
-        name: 'POST /auth/login',
+      await load(progress, {
+        name: phaseName.login,
         url: `${identity}/auth/login`,
         method: 'POST',
         headers: json,
@@ -196,7 +311,7 @@ const main = async () => {
       }),
     );
 
-    const readSide = process.env.BENCH_SKIP_READ
+    const readSide = SKIP_READ
       ? []
       : await benchReadSide({
           env,
@@ -206,12 +321,17 @@ const main = async () => {
           userId: user.id,
           commandsUrl: commands,
           duration: DURATION,
+          progress,
         });
 
-    const liveSide = process.env.BENCH_SKIP_LIVE
+    const liveSide = SKIP_LIVE
       ? []
-      : await benchLiveSide({ env, token, commandsUrl: commands, duration: DURATION });
+      : await benchLiveSide({ env, token, commandsUrl: commands, duration: DURATION, progress });
 
+    const at = new Date().toISOString();
+    const host = machine();
+    const heading = `TaskSync bench, ${at}, ${describeMachine(host)}`;
+    const conditions = `${CONNECTIONS} connections, ${DURATION} s per row; the write path under appendfsync ${FSYNC_MODES.join(' and ')}, everything else under ${DEFAULT_FSYNC}`;
     const table = [
       '| measurement | requests/s | p50 ms | p99 ms | errors | note |',
       '|---|---:|---:|---:|---:|---|',
@@ -219,46 +339,56 @@ const main = async () => {
         (r) =>
           `| ${r.name} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${r.note ?? ''} |`,
       ),
-      `| redis-benchmark XADD (ceiling) | ${ceiling.rps} | ${ceiling.p50} | | 0 | ${CONNECTIONS} connections, no pipelining |`,
-    ].join('\n');
-    const readTable = [
-      '| read side | value | target | note |',
-      '|---|---:|---|---|',
-      ...readSide.map(
-        (f) => `| ${f.name} | ${f.value} ${f.unit} | ${f.target ?? ''} | ${f.note ?? ''} |`,
+      ...ceilings.map(
+        (c) =>
+          `| ${phaseName.ceiling(c.appendfsync)} | ${c.rps} | ${c.p50} | | 0 | ${CONNECTIONS} connections, no pipelining |`,
       ),
     ].join('\n');
-    const liveTable = [
-      '| live side | value | target | note |',
-      '|---|---:|---|---|',
-      ...liveSide.map(
-        (f) => `| ${f.name} | ${f.value} ${f.unit} | ${f.target ?? ''} | ${f.note ?? ''} |`,
-      ),
-    ].join('\n');
+    const readTable = figureTable('read side', readSide);
+    const liveTable = figureTable('live side', liveSide);
+    const latencyRows: LatencyRow[] = [
+      ...rows.map(({ name, p50Ms, p99Ms }) => ({ name, p50Ms, p99Ms })),
+      ...[...readSide, ...liveSide].flatMap((f) => (f.latency ? [f.latency] : [])),
+    ];
+    progress.finish();
     process.stdout.write(
-      `\nTaskSync bench, ${new Date().toISOString()}, ${CONNECTIONS} connections, ${DURATION} s per row\n\n${table}\n\n${readSide.length ? `${readTable}\n\n` : ''}${liveSide.length ? `${liveTable}\n\n` : ''}`,
+      `\n${heading}\n${conditions}\n\n${table}\n\n${readSide.length ? `${readTable}\n\n` : ''}${liveSide.length ? `${liveTable}\n\n` : ''}`,
     );
     const dir = join(repoRoot, 'bench/results');
     mkdirSync(dir, { recursive: true });
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const report = {
-      at: new Date().toISOString(),
+      at,
+      machine: host,
       durationSeconds: DURATION,
       connections: CONNECTIONS,
+      appendfsync: FSYNC_MODES,
       rows,
-      xaddCeiling: ceiling,
+      xaddCeilings: ceilings,
+      readSide,
+      liveSide,
     };
     writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(join(dir, 'latest.md'), `${table}\n\n${readTable}\n\n${liveTable}\n`);
-    log(`saved bench/results/latest.json and latest.md (${stamp})`);
+    writeFileSync(
+      join(dir, 'latest.md'),
+      `${heading}\n\n${conditions}\n\n![p50 and p99 latency per measurement, log scale](latest.svg)\n\n${table}\n\n${readTable}\n\n${liveTable}\n`,
+    );
+    writeFileSync(
+      join(dir, 'latest.svg'),
+      renderLatencyChart({ rows: latencyRows, at, machine: describeMachine(host) }),
+    );
+    progress.log('saved bench/results/latest.json, latest.md and latest.svg');
   } finally {
+    progress.close();
+    await admin.quit();
     await Promise.all(services.map((s) => s.stop()));
     await redis.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 };
 
-main().catch((error) => {
+const progress = createProgress(plannedPhases());
+main(progress).catch((error) => {
+  progress.close();
   console.error(error);
   process.exit(1);
 });
