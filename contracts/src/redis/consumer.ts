@@ -87,7 +87,9 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
   // Blocking reads get their own connection, so stop() can cut one short. A
   // read cut off by a lost connection must fail, not be sent again: Redis may
   // have delivered entries whose reply never came, and a resent `>` read would
-  // skip past them (they wait in this consumer's pending list instead).
+  // skip past them (they wait in this consumer's pending list instead). The
+  // same holds for XAUTOCLAIM: a resent claim finds the entries it already
+  // moved here too fresh to claim again, so it runs on this connection as well.
   const blocking = duplicateRedis(redis, { autoResendUnfulfilledCommands: false });
   const abort = new AbortController();
   let readPending = true;
@@ -192,7 +194,7 @@ export const startConsumer = (options: ConsumerOptions): Consumer => {
       return;
     }
     if (Date.now() - lastClaim >= claimIntervalMs) {
-      const [cursor, claimed] = (await redis.xautoclaim(
+      const [cursor, claimed] = (await blocking.xautoclaim(
         streamKey,
         group,
         consumer,
