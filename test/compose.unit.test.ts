@@ -1,15 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  commonEnv,
-  jwtEnv,
-  parseConfig,
-  ports,
-  repoRoot,
-  resolveJwtSecret,
-} from '@tasksync/contracts';
+import { commonEnv, jwtEnv, repoRoot, resolveJwtSecret } from '@tasksync/contracts';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadCommandConfig } from '../command-service/src/config';
 import { loadIdentityConfig } from '../identity-service/src/config';
 import { loadNotifierConfig } from '../notifier/src/config';
 import { loadProjectorConfig } from '../projector/src/config';
@@ -60,7 +54,7 @@ const appNames = Object.keys(appServices) as (keyof typeof appServices)[];
 /** Where each workspace's configuration schema is written (command-service keeps it in main). */
 const configSource = {
   'identity-service': 'identity-service/src/config.ts',
-  'command-service': 'command-service/src/main.ts',
+  'command-service': 'command-service/src/config.ts',
   projector: 'projector/src/config.ts',
   'query-service': 'query-service/src/config.ts',
   notifier: 'notifier/src/config.ts',
@@ -237,8 +231,7 @@ describe('docker-compose.yml', () => {
   it('gives each service an environment its config accepts in production', () => {
     const accepted = {
       'identity-service': (env: NodeJS.ProcessEnv) => loadIdentityConfig(env),
-      'command-service': (env: NodeJS.ProcessEnv) =>
-        parseConfig({ ...commonEnv, ...jwtEnv, COMMAND_PORT: ports.COMMAND_PORT }, env),
+      'command-service': (env: NodeJS.ProcessEnv) => loadCommandConfig(env),
       projector: (env: NodeJS.ProcessEnv) => loadProjectorConfig(env),
       'query-service': (env: NodeJS.ProcessEnv) => loadQueryConfig(env),
       'notifier-1': (env: NodeJS.ProcessEnv) => loadNotifierConfig(env),
