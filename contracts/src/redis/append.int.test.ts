@@ -157,4 +157,27 @@ describe('appendToStream', () => {
     expect(await redis.exists(keys.credentials(loser), keys.userStream(loser))).toBe(0);
     expect(await redis.xlen(keys.identityLog)).toBe(1);
   });
+
+  it('appends on a fresh client in the same tick as another command (the first request after a restart)', async () => {
+    const fresh = connectTestRedis();
+    try {
+      const keys = testKeys();
+      const taskId = newId();
+      // Auto-pipelining puts both into one pipeline: the script must already be defined on it.
+      const [read, appended] = await Promise.all([
+        fresh.get(keys.meta),
+        appendToStream(fresh, {
+          streamKey: keys.taskStream(taskId),
+          logKey: keys.taskLog(keys.partitionOf(taskId)),
+          aggregateId: taskId,
+          expectedRevision: 'none',
+          events: [comment('first')],
+        }),
+      ]);
+      expect(read).toBeNull();
+      expect(appended).toMatchObject({ outcome: 'appended', revision: 0 });
+    } finally {
+      await fresh.quit();
+    }
+  });
 });

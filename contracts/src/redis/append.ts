@@ -103,10 +103,22 @@ type AppendCommand = (numKeys: number, ...args: string[]) => Promise<[string, st
 /** The name the append script is defined under on every client. */
 export const APPEND_COMMAND = 'tasksyncAppend';
 
-const appendCommand = (redis: RedisClient): AppendCommand => {
+/**
+ * Defines the append script on a client. createRedis and duplicateRedis do it
+ * before the client sends anything: a pipeline copies the scripts defined when
+ * it is made, and auto-pipelining queues a command into the pipeline already
+ * open this tick, so a script defined later is missing there (the append
+ * fails, and ioredis then throws outside any promise, ending the process).
+ */
+export const defineAppendCommand = <C extends RedisClient>(redis: C): C => {
   const client = redis as RedisClient & { [APPEND_COMMAND]?: AppendCommand };
   if (!client[APPEND_COMMAND]) client.defineCommand(APPEND_COMMAND, { lua: APPEND_SCRIPT });
-  return client[APPEND_COMMAND]!.bind(client);
+  return redis;
+};
+
+const appendCommand = (redis: RedisClient): AppendCommand => {
+  const client = defineAppendCommand(redis) as RedisClient & { [APPEND_COMMAND]: AppendCommand };
+  return client[APPEND_COMMAND].bind(client);
 };
 
 export const parseIdempotencyRecord = (raw: string): IdempotencyRecord => {

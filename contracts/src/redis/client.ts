@@ -1,5 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { APPEND_COMMAND } from './append';
+import { APPEND_COMMAND, defineAppendCommand } from './append';
 
 export type RedisClient = Redis | Cluster;
 
@@ -31,12 +31,14 @@ export const createRedis = (
   config: RedisConnectionConfig,
   options: Partial<RedisOptions> = {},
 ): RedisClient => {
-  if (!config.REDIS_CLUSTER) return new Redis(config.REDIS_URL, { ...commonOptions, ...options });
+  if (!config.REDIS_CLUSTER) {
+    return defineAppendCommand(new Redis(config.REDIS_URL, { ...commonOptions, ...options }));
+  }
   const seeds = config.REDIS_URL.split(',').map((seed) => {
     const url = new URL(seed.includes('://') ? seed : `redis://${seed.trim()}`);
     return { host: url.hostname, port: Number(url.port || 6379) };
   });
-  return new Cluster(seeds, {
+  const cluster = new Cluster(seeds, {
     enableAutoPipelining: true,
     // ioredis groups auto-pipelined commands by the node of their first
     // argument, which for a script is its key count or its source, not a key:
@@ -46,6 +48,7 @@ export const createRedis = (
     autoPipeliningIgnoredCommands: ['eval', 'evalsha', APPEND_COMMAND],
     redisOptions: { ...commonOptions, ...options },
   });
+  return defineAppendCommand(cluster);
 };
 
 /** A second connection for blocking reads, so they never delay other commands. */
@@ -53,9 +56,13 @@ export const duplicateRedis = (
   client: RedisClient,
   options: Partial<RedisOptions> = {},
 ): RedisClient =>
-  client instanceof Cluster
-    ? client.duplicate(undefined, { redisOptions: { ...client.options.redisOptions, ...options } })
-    : client.duplicate(options);
+  defineAppendCommand(
+    client instanceof Cluster
+      ? client.duplicate(undefined, {
+          redisOptions: { ...client.options.redisOptions, ...options },
+        })
+      : client.duplicate(options),
+  );
 
 export const isRedisReady = async (client: RedisClient): Promise<boolean> => {
   try {
