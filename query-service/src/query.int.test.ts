@@ -153,6 +153,18 @@ describe('GET /tasks/:id', () => {
     expectProblem(missing, 404, 'not-found');
     // A 404 says at which model state it was decided, so a client can wait for more.
     expect(missing.headers.get('x-read-position')).toMatch(/^id:\d+-\d+(,t\d+:\d+-\d+)+$/);
+    // One position per log of the layout, applied or not (design §2).
+    expect(
+      missing.headers
+        .get('x-read-position')!
+        .split(',')
+        .map((position) => position.split(':')[0]),
+    ).toEqual(
+      keys
+        .logs()
+        .map((log) => log.name)
+        .sort(),
+    );
     const task = await create({ title: 'Doomed' });
     const deleted = await commands.delete(`/tasks/${task.id}`, { token: token(alice) });
     const gone = await queries.get(`/tasks/${task.id}`, {

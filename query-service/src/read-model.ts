@@ -61,6 +61,10 @@ export const createReadModelAccess = (options: {
     for (const wake of waiters) wake();
   };
   const checkpointChannel = options.keys.checkpointChannel(options.group);
+  const logNames = options.keys
+    .logs()
+    .map((log) => log.name)
+    .sort();
   const controlChannel = options.keys.readModelControl(options.group);
   // The projector announces every checkpoint after its commit; waiters re-check then.
   // replay --swap announces a new file on the control channel.
@@ -159,11 +163,15 @@ export const createReadModelAccess = (options: {
     isOpen: () => open()?.open === true,
     /** Which file the handle reads; replay --swap changes it. */
     generation: () => (file ? `${file.dev}:${file.ino}` : ''),
-    /** `X-Read-Position`: one position per log the model has applied. */
-    readPosition: (handle: ReadModelDb) =>
-      readCheckpoints(handle)
-        .map((c) => formatPosition(c.log, c.entry_id))
-        .join(','),
+    /**
+     * `X-Read-Position`: one position per log of the layout (design §2), `0-0`
+     * for a log the model has applied nothing of yet, so a client that resumes
+     * from it (the live feed's `since`) knows every log's starting point.
+     */
+    readPosition: (handle: ReadModelDb) => {
+      const applied = new Map(readCheckpoints(handle).map((c) => [c.log, c.entry_id]));
+      return logNames.map((log) => formatPosition(log, applied.get(log) ?? '0-0')).join(',');
+    },
     /** Waits until every position is applied, or answers 503 projection-behind. */
     async waitFor(positions: Position[], maxWaitMs: number) {
       const deadline = Date.now() + maxWaitMs;
