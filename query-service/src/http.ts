@@ -22,7 +22,7 @@ export const consistency =
   async (req, _res, next) => {
     const min = req.get('X-Min-Position');
     if (min === undefined) return next();
-    const positions = parseWith(PositionList, min);
+    const positions = parseWith(PositionList, min, 'X-Min-Position');
     const unknown = positions.find((p) => keys.logKeyByName(p.log) === undefined);
     // A position on a log this deployment does not have can never be reached: 400, not a wait.
     if (unknown)

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   type AuthContext,
   appendToStream,
+  foldUser,
   formatPosition,
   type IdempotencyRecord,
   type KeyLayout,
@@ -10,7 +11,10 @@ import {
   parseIdempotencyRecord,
   problems,
   type RedisClient,
+  readStream,
+  type StoredEvent,
   type TaskCommand,
+  type UserEvent,
 } from '@tasksync/contracts';
 import { decide } from './decide';
 import type { TaskStore } from './task-store';
@@ -101,6 +105,19 @@ const replay = (
 };
 
 /**
+ * A token's role is what it was when the token was signed: an admin demoted
+ * since still holds a token that says admin until it expires. Admin rights are
+ * checked against the user's own stream, as identity-service does for roles;
+ * only admin tokens pay for the read.
+ */
+const currentActor = async (deps: CommandDeps, actor: AuthContext): Promise<AuthContext> => {
+  if (actor.role !== 'admin') return actor;
+  const events = await readStream(deps.redis, deps.keys.userStream(actor.userId));
+  const user = foldUser(events as StoredEvent<UserEvent>[]);
+  return user?.role === 'admin' ? actor : { ...actor, role: 'member' };
+};
+
+/**
  * Runs a task command: load, decide, append with the loaded revision. A
  * revision conflict reloads and decides again (bounded); with If-Match it is 412.
  * A repeated Idempotency-Key answers what the first request answered.
@@ -120,6 +137,7 @@ export const executeTaskCommand = async (
     if (stored)
       return replay(deps, logName, parseIdempotencyRecord(stored), request.idempotency.requestHash);
   }
+  const actor = await currentActor(deps, request.actor);
   const assigneeId =
     request.command.type === 'CreateTask'
       ? request.command.fields.assigneeId
@@ -148,7 +166,7 @@ export const executeTaskCommand = async (
       );
     }
     const decided = decide(loaded.state, request.command, {
-      actor: request.actor,
+      actor,
       assigneeRegistered,
     });
     if (!decided.length && !idemKey && loaded.state) {

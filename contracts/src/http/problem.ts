@@ -84,16 +84,35 @@ export const problems = {
     ),
 };
 
-export const zodIssuesToErrors = (issues: z.core.$ZodIssue[]) =>
-  issues.map((issue) => ({
-    path: issue.path.map(String).join('.') || '(body)',
-    message: issue.message,
-  }));
+/**
+ * One `{path, message}` per problem. A path is the field's, dotted (`labels.3`),
+ * in a body and in a query string alike; `whole` names the parsed value itself
+ * (`(body)`, `(query)`, a header). An unknown field is named itself, so the
+ * client sees what to drop.
+ */
+export const zodIssuesToErrors = (issues: z.core.$ZodIssue[], whole = '(body)') =>
+  issues.flatMap((issue) => {
+    const at = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        path: [...at, key].join('.'),
+        message: `Unrecognized key: "${key}"`,
+      }));
+    }
+    return [{ path: at.join('.') || whole, message: issue.message }];
+  });
 
-/** Parses with a contract schema; a mismatch is a 400 listing every problem. */
-export const parseWith = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> => {
+/**
+ * Parses with a contract schema; a mismatch is a 400 listing every problem.
+ * `whole` names the value in the errors: `(body)` unless it came from elsewhere.
+ */
+export const parseWith = <S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  whole = '(body)',
+): z.output<S> => {
   const result = schema.safeParse(value);
-  if (!result.success) throw problems.validation(zodIssuesToErrors(result.error.issues));
+  if (!result.success) throw problems.validation(zodIssuesToErrors(result.error.issues, whole));
   return result.data;
 };
 

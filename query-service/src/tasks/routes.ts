@@ -89,7 +89,7 @@ export const taskRoutes = (deps: {
   const router = Router();
 
   router.get('/tasks', async (req, res) => {
-    const query = parseWith(ListTasksQuery, req.query);
+    const query = parseWith(ListTasksQuery, req.query, '(query)');
     const me = authOf(req).userId;
     const descending = query.sort.startsWith('-');
     const field = query.sort.replace(/^-/, '') as SortField;
@@ -234,6 +234,7 @@ export const taskRoutes = (deps: {
           .optional(),
       }),
       req.query,
+      '(query)',
     );
     answerRead(req, res, deps.readModel, (db) => {
       if (!prepared(db, 'SELECT 1 FROM tasks WHERE id = ?').get(id))

@@ -1,4 +1,13 @@
-import { authOf, isUuid, parseWith, problems, publicProfile, type Role } from '@tasksync/contracts';
+import {
+  type AuthContext,
+  authOf,
+  isUuid,
+  parseWith,
+  problems,
+  publicProfile,
+  type Role,
+} from '@tasksync/contracts';
+import type { ReadModelDb } from '@tasksync/contracts/read-model';
 import { Router } from 'express';
 import { z } from 'zod';
 import { answerRead } from '../http';
@@ -26,6 +35,18 @@ const profileOf = (row: UserRow, viewer: { userId: string; role: Role }) =>
     viewer,
   );
 
+/**
+ * The viewer with the role the read model holds for it now: a token signed
+ * before its admin was demoted still says admin, and must not show e-mails.
+ */
+const viewerIn = (db: ReadModelDb, auth: AuthContext): AuthContext => {
+  if (auth.role !== 'admin') return auth;
+  const row = prepared(db, 'SELECT role FROM users WHERE id = ?').get(auth.userId) as
+    | { role: Role }
+    | undefined;
+  return row?.role === 'admin' ? auth : { ...auth, role: 'member' };
+};
+
 /** Public profiles; the e-mail only for admins and oneself (design §6). */
 export const userRoutes = (deps: { readModel: ReadModelAccess }) => {
   const router = Router();
@@ -37,9 +58,11 @@ export const userRoutes = (deps: { readModel: ReadModelAccess }) => {
         cursor: z.uuid().optional(),
       }),
       req.query,
+      '(query)',
     );
-    const viewer = authOf(req);
+    const auth = authOf(req);
     answerRead(req, res, deps.readModel, (db) => {
+      const viewer = viewerIn(db, auth);
       const rows = prepared(
         db,
         'SELECT * FROM users WHERE id > @after ORDER BY id LIMIT @limit',
@@ -57,8 +80,9 @@ export const userRoutes = (deps: { readModel: ReadModelAccess }) => {
   router.get('/users/:id', (req, res) => {
     const id = String(req.params.id);
     if (!isUuid(id)) throw problems.notFound('No user with this id.');
-    const viewer = authOf(req);
+    const auth = authOf(req);
     answerRead(req, res, deps.readModel, (db) => {
+      const viewer = viewerIn(db, auth);
       const row = prepared(db, 'SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
       if (!row) throw problems.notFound('No user with this id.');
       return { body: { user: profileOf(row, viewer) }, etag: `"${row.revision}"` };
