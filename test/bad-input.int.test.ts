@@ -1,30 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   appendToStream,
   createMetrics,
   createTokenService,
-  duplicateRedis,
   type KeyLayout,
   newId,
   type Role,
 } from '@tasksync/contracts';
-import { openReadModel } from '@tasksync/contracts/read-model';
 import fc from 'fast-check';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import { buildCommandApp } from '../command-service/src/app';
 import { buildIdentityApp } from '../identity-service/src/app';
 import { createPasswordHasher } from '../identity-service/src/users/passwords';
 import { buildNotifierApp, createSocketServer } from '../notifier/src/app';
 import { startLiveFeed } from '../notifier/src/live/feed';
-import { startProjector } from '../projector/src/projector';
-import { buildQueryApp } from '../query-service/src/app';
-import { createAnswerCache } from '../query-service/src/http';
-import { createReadModelAccess } from '../query-service/src/read-model';
+import { listenCommandService, startReadSide } from './in-process';
 import {
   appendUserRegistered,
   capturingLogger,
@@ -337,17 +328,7 @@ const startIdentity = async () => {
 const startCommand = async () => {
   const keys = testKeys();
   const { logger, lines } = capturingLogger('warn');
-  const server = await listen(
-    buildCommandApp({
-      redis,
-      keys,
-      tokens,
-      logger,
-      metrics: createMetrics('command-bad-input'),
-      now: () => new Date(),
-      newId,
-    }),
-  );
+  const server = await listenCommandService({ redis, keys, tokens, logger });
   onTestFinished(server.close);
   const [creator, admin] = await Promise.all([registeredUser(keys), registeredUser(keys, 'admin')]);
   const api = client(server.url);
@@ -360,53 +341,11 @@ const startCommand = async () => {
 const startQuery = async () => {
   const keys = testKeys();
   const { logger, lines } = capturingLogger('warn');
-  const readModelPath = join(mkdtempSync(join(tmpdir(), 'bad-input-')), 'read-model.sqlite');
-  const db = openReadModel(readModelPath);
-  const projector = await startProjector({
-    redis,
-    keys,
-    db,
-    group: 'projector',
-    logger,
-    consumerOptions: { blockMs: 50 },
-  });
-  const subscriber = duplicateRedis(redis);
-  const readModel = createReadModelAccess({
-    path: readModelPath,
-    subscriber,
-    keys,
-    group: 'projector',
-    logger,
-  });
-  const commandServer = await listen(
-    buildCommandApp({
-      redis,
-      keys,
-      tokens,
-      logger,
-      metrics: createMetrics('command-bad-input'),
-      now: () => new Date(),
-      newId,
-    }),
-  );
-  const queryServer = await listen(
-    buildQueryApp({
-      redis,
-      keys,
-      tokens,
-      logger,
-      metrics: createMetrics('query-bad-input'),
-      readModel,
-      cache: createAnswerCache(redis, keys.prefix, 'projector', 60),
-    }),
-  );
+  const commandServer = await listenCommandService({ redis, keys, tokens, logger });
+  const readSide = await startReadSide({ redis, keys, tokens, logger });
   onTestFinished(async () => {
-    await queryServer.close();
+    await readSide.close();
     await commandServer.close();
-    await projector.stop();
-    readModel.close();
-    db.close();
-    subscriber.disconnect();
   });
   const reader = await registeredUser(keys);
   const commands = client(commandServer.url);
@@ -418,10 +357,10 @@ const startQuery = async () => {
     { token: reader.token },
   );
   expect(comment.status).toBe(201);
-  await waitForCatchUp(redis, keys, db);
+  await waitForCatchUp(redis, keys, readSide.db);
   return {
-    api: client(queryServer.url),
-    url: queryServer.url,
+    api: client(readSide.url),
+    url: readSide.url,
     keys,
     reader,
     taskId: created.body.id as string,

@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   createKeyLayout,
   createLogger,
   createMetrics,
   createTokenService,
   decodeEvent,
-  duplicateRedis,
   fieldsToRecord,
   JWT_AUDIENCE,
   JWT_ISSUER,
@@ -18,12 +15,10 @@ import {
   readLastEntryId,
   type StoredEvent,
 } from '@tasksync/contracts';
-import { openReadModel } from '@tasksync/contracts/read-model';
 import jwt from 'jsonwebtoken';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { buildCommandApp } from '../command-service/src/app';
 import { buildIdentityApp } from '../identity-service/src/app';
 import { bootstrapAdmin } from '../identity-service/src/users/bootstrap';
 import { createPasswordHasher, type PasswordHasher } from '../identity-service/src/users/passwords';
@@ -31,10 +26,7 @@ import { buildNotifierApp, createSocketServer } from '../notifier/src/app';
 import { startLiveFeed } from '../notifier/src/live/feed';
 import type { AssignedNotice, EventMessage } from '../notifier/src/live/messages';
 import { buildProjectorApp } from '../projector/src/app';
-import { startProjector } from '../projector/src/projector';
-import { buildQueryApp } from '../query-service/src/app';
-import { createAnswerCache } from '../query-service/src/http';
-import { createReadModelAccess } from '../query-service/src/read-model';
+import { listenCommandService, startReadSide } from './in-process';
 import {
   appendUserRegistered,
   client,
@@ -189,38 +181,12 @@ const startSystem = async () => {
   secrets.push(adminLogin.password);
   await bootstrapAdmin({ accounts: identity.accounts, redis, keys, logger }, adminLogin);
   const identityServer = await listen(identity.app);
-  const commandServer = await listen(
-    buildCommandApp({ redis, keys, tokens, logger, metrics: createMetrics('command'), now, newId }),
+  const commandServer = await listenCommandService({ redis, keys, tokens, logger });
+  const readSide = await startReadSide(
+    { redis, keys, tokens, logger },
+    { retryDelayMs: 5, maxDeliveries: 2 },
   );
-  const readModelPath = join(mkdtempSync(join(tmpdir(), 'security-')), 'read-model.sqlite');
-  const db = openReadModel(readModelPath);
-  const projector = await startProjector({
-    redis,
-    keys,
-    db,
-    group: 'projector',
-    logger,
-    consumerOptions: { blockMs: 50, retryDelayMs: 5, maxDeliveries: 2 },
-  });
-  const subscriber = duplicateRedis(redis);
-  const readModel = createReadModelAccess({
-    path: readModelPath,
-    subscriber,
-    keys,
-    group: 'projector',
-    logger,
-  });
-  const queryServer = await listen(
-    buildQueryApp({
-      redis,
-      keys,
-      tokens,
-      logger,
-      metrics: createMetrics('query'),
-      readModel,
-      cache: createAnswerCache(redis, keys.prefix, 'projector', 60),
-    }),
-  );
+  const { db, readModelPath } = readSide;
   const notifierMetrics = createMetrics('notifier');
   const io = createSocketServer([FRONTEND]);
   const feed = await startLiveFeed({
@@ -236,14 +202,14 @@ const startSystem = async () => {
     redis,
     logger,
     metrics: notifierMetrics,
-    services: { identity: identityServer.url, command: commandServer.url, query: queryServer.url },
+    services: { identity: identityServer.url, command: commandServer.url, query: readSide.url },
   }).listen(0, '127.0.0.1');
   io.attach(notifierServer);
   await new Promise((resolve) => notifierServer.once('listening', resolve));
   const urls = {
     identity: identityServer.url,
     command: commandServer.url,
-    query: queryServer.url,
+    query: readSide.url,
     notifier: `http://127.0.0.1:${(notifierServer.address() as AddressInfo).port}`,
   };
   const api = {
@@ -367,13 +333,9 @@ const startSystem = async () => {
     notifierServer.closeAllConnections();
     await io.close();
     await feed.stop();
-    await queryServer.close();
+    await readSide.close();
     await commandServer.close();
     await identityServer.close();
-    await projector.stop();
-    readModel.close();
-    subscriber.disconnect();
-    db.close();
   };
 
   return {

@@ -1,37 +1,25 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   compareEntryIds,
   createLogger,
-  createMetrics,
   createTokenService,
   duplicateRedis,
   newId,
 } from '@tasksync/contracts';
-import { openReadModel } from '@tasksync/contracts/read-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCommandApp } from '../../command-service/src/app';
-import { startProjector } from '../../projector/src/projector';
+import { listenCommandService, startReadSide } from '../../test/in-process';
 import {
   appendUserRegistered,
   client,
   connectTestRedis,
   expectProblem,
-  listen,
   testKeys,
 } from '../../test/support';
-import { buildQueryApp } from './app';
-import { createAnswerCache } from './http';
-import { createReadModelAccess } from './read-model';
 
 const SECRET = 'query-test-secret-query-test-secret-query';
 const redis = connectTestRedis();
-const subscriber = duplicateRedis(redis);
 const keys = testKeys(1);
 const tokens = createTokenService({ secret: SECRET, ttlSeconds: 3600 });
 const logger = createLogger({ name: 'query-test', level: 'silent' });
-const readModelPath = join(mkdtempSync(join(tmpdir(), 'query-')), 'read-model.sqlite');
 const closers: (() => Promise<unknown> | unknown)[] = [];
 let commands: ReturnType<typeof client>;
 let queries: ReturnType<typeof client>;
@@ -48,57 +36,14 @@ beforeAll(async () => {
   ] as const) {
     await appendUserRegistered(redis, keys, { userId: who.userId, email, role: who.role });
   }
-  const db = openReadModel(readModelPath);
-  const projector = await startProjector({
-    redis,
-    keys,
-    db,
-    group: 'projector',
-    logger,
-    consumerOptions: { blockMs: 100 },
-  });
-  const readModel = createReadModelAccess({
-    path: readModelPath,
-    subscriber,
-    keys,
-    group: 'projector',
-    logger,
-  });
-  const commandServer = await listen(
-    buildCommandApp({
-      redis,
-      keys,
-      tokens,
-      logger,
-      metrics: createMetrics('c'),
-      now: () => new Date(),
-      newId,
-    }),
-  );
-  const queryServer = await listen(
-    buildQueryApp({
-      redis,
-      keys,
-      tokens,
-      logger,
-      metrics: createMetrics('q'),
-      readModel,
-      cache: createAnswerCache(redis, keys.prefix, 'projector', 60),
-    }),
-  );
+  const commandServer = await listenCommandService({ redis, keys, tokens, logger });
+  const readSide = await startReadSide({ redis, keys, tokens, logger }, { blockMs: 100 });
   commands = client(commandServer.url);
-  queries = client(queryServer.url);
-  closers.push(
-    commandServer.close,
-    queryServer.close,
-    projector.stop,
-    () => db.close(),
-    () => readModel.close(),
-  );
+  queries = client(readSide.url);
+  closers.push(commandServer.close, readSide.close);
 });
 afterAll(async () => {
   for (const close of closers) await close();
-  subscriber.disconnect();
   await redis.quit();
 });
 
