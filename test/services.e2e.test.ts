@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { createTokenService, repoRoot } from '@tasksync/contracts';
 import { describe, expect, it } from 'vitest';
 import { runTs } from '../scripts/processes';
@@ -81,6 +82,45 @@ describe('each service on its own (npm run start -w <service>)', () => {
     );
     await service.waitForOutput(/command-service listening/);
     expect((await client(`http://127.0.0.1:${port}`).get('/ready')).status).toBe(200);
+    expect(await service.stop('SIGTERM')).toBe(0);
+  });
+
+  it('answers what the HTTP parser refuses with problem+json too (headers over 16 KB, a garbled request)', async () => {
+    const port = await freePort();
+    const service = runTs(
+      'command-service/src/main.ts',
+      serviceEnv({ COMMAND_PORT: String(port) }),
+    );
+    await service.waitForOutput(/command-service listening/);
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        let answer = '';
+        const socket = connect(port, '127.0.0.1', () => socket.write(request));
+        socket.on('data', (chunk) => {
+          answer += chunk.toString();
+        });
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    const [head, body] = (
+      await raw(`GET /tasks HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+    ).split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    expect(head).toContain('Content-Type: application/problem+json; charset=utf-8');
+    expect(JSON.parse(body!)).toEqual({
+      type: 'urn:tasksync:problem:headers-too-large',
+      title: 'Request headers too large',
+      status: 431,
+      detail: 'The request line and headers exceed 16 KB.',
+    });
+    const [garbledHead, garbledBody] = (await raw('NOT HTTP AT ALL\r\n\r\n')).split('\r\n\r\n');
+    expect(garbledHead).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(JSON.parse(garbledBody!)).toMatchObject({
+      status: 400,
+      type: 'urn:tasksync:problem:bad-request',
+    });
+    // The service is still there for the next client.
+    expect((await client(`http://127.0.0.1:${port}`).get('/health')).status).toBe(200);
     expect(await service.stop('SIGTERM')).toBe(0);
   });
 });

@@ -2,6 +2,7 @@ import type { Express } from 'express';
 import { createTokenService, type TokenService } from './auth/jwt';
 import { resolveJwtSecret } from './config';
 import { createMetrics, type ServiceMetrics, shutdownOnSignals } from './http/app';
+import { answerClientErrors } from './http/problem';
 import { createLogger, type Logger } from './logger';
 import { createRedis, type RedisClient } from './redis/client';
 import { createKeyLayout, type KeyLayout } from './redis/keys';
@@ -76,6 +77,7 @@ export const serve = (
       `${options.name} listening on http://localhost:${options.port}`,
     ),
   );
+  answerClientErrors(server);
   shutdownOnSignals({
     server,
     logger: runtime.logger,

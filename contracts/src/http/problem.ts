@@ -1,3 +1,5 @@
+import { type Server, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 
@@ -120,6 +122,52 @@ export const sendProblem = (res: Response, error: ProblemError) => {
   for (const [name, value] of Object.entries(error.extra.headers ?? {})) res.setHeader(name, value);
   res.status(error.status).type('application/problem+json').send(JSON.stringify(error.toJSON()));
 };
+
+/** What Node's HTTP parser refuses before any route runs, as Node itself would answer it. */
+const fromHttpParser = (code: string | undefined): ProblemError => {
+  if (code === 'HPE_HEADER_OVERFLOW')
+    return new ProblemError(
+      431,
+      'headers-too-large',
+      'Request headers too large',
+      'The request line and headers exceed 16 KB.',
+    );
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return new ProblemError(
+      408,
+      'request-timeout',
+      'Request timeout',
+      'The request took too long.',
+    );
+  return problems.badRequest('The request is not valid HTTP/1.1.');
+};
+
+/**
+ * Requests Node's HTTP parser refuses (a URL or headers over 16 KB, a garbled
+ * request line or header) get problem+json like every other bad request, where
+ * Node would answer a bare status line. A `clientError` listener replaces Node's
+ * own answer.
+ */
+export const answerClientErrors = (server: Server) =>
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // As Node does: answer only a request the parser refused, and only where
+    // no answer has begun on this connection; anything else just ends it.
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    const refused = error.code?.startsWith('HPE_') || error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (!refused || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const problem = fromHttpParser(error.code);
+    const body = JSON.stringify(problem.toJSON());
+    socket.end(
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
+        'Content-Type: application/problem+json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+  });
 
 interface BodyParserError {
   type?: string;
