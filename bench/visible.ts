@@ -23,6 +23,10 @@ const send = async () => {
     { method: 'POST', headers },
     '{"title":"visible?"}',
   );
+  if (created.status !== 201) {
+    failed++;
+    return;
+  }
   const { id, position } = JSON.parse(created.text) as { id: string; position: string };
   const seen = await call(`${queryUrl}/tasks/${id}`, {
     headers: { ...headers, 'x-min-position': position },

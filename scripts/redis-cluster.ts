@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort, type RedisServerHandle, startRedisServer } from './redis-server';
 
@@ -84,3 +85,26 @@ export const startRedisCluster = async (options: {
     throw error;
   }
 };
+
+/**
+ * `npm run redis-cluster`: a throwaway three-master cluster on free ports for
+ * trying cluster mode locally (its data is not kept); Ctrl-C stops it.
+ */
+const runAlone = async () => {
+  const { findRedisServer, REDIS_INSTALL_HINT } = await import('./redis-server');
+  const binary = findRedisServer();
+  if (!binary) {
+    console.error(REDIS_INSTALL_HINT);
+    process.exit(1);
+  }
+  const cluster = await startRedisCluster({ binary, masters: 3 });
+  console.log(`Redis Cluster of 3 masters on ${cluster.seeds} (data not kept; Ctrl-C stops it)`);
+  console.log(
+    `Run TaskSync on it: REDIS_CLUSTER=1 REDIS_URL=${cluster.seeds} EVENT_PARTITIONS=4 npm start`,
+  );
+  const stop = () => void cluster.stop().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+};
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void runAlone();
