@@ -62,6 +62,10 @@ describe('positions', () => {
       { log: 'id', entryId: '5-0' },
     ]);
     expect(PositionList.safeParse('t0:abc').success).toBe(false);
+    // Redis entry ids are two unsigned 64-bit numbers.
+    expect(PositionList.parse('t0:18446744073709551615-18446744073709551615')).toHaveLength(1);
+    expect(PositionList.safeParse('t0:18446744073709551616-0').success).toBe(false);
+    expect(PositionList.safeParse('t0:0-99999999999999999999').success).toBe(false);
     expect(PositionList.safeParse('x9:1-0').success).toBe(false);
   });
 });

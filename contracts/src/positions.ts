@@ -7,6 +7,7 @@ export interface Position {
 }
 
 const POSITION = /^(t\d{1,4}|id):(\d{1,20})-(\d{1,20})$/;
+const MAX_ID_PART = 2n ** 64n - 1n;
 
 export const formatPosition = (log: string, entryId: string) => `${log}:${entryId}`;
 
@@ -30,7 +31,8 @@ export const PositionList = z
       .map((p) => p.trim())
       .filter(Boolean)) {
       const match = POSITION.exec(part);
-      if (!match) {
+      // Both halves of a Redis entry id are unsigned 64-bit numbers.
+      if (!match || BigInt(match[2]!) > MAX_ID_PART || BigInt(match[3]!) > MAX_ID_PART) {
         ctx.addIssue({
           code: 'custom',
           message: `"${part}" is not a position like t0:1732460000000-0`,

@@ -286,6 +286,15 @@ describe('notifier live feed', () => {
     expect(badSince.message).toBe('bad-handshake');
     expect(badSince.data?.status).toBe(400);
     expect(badSince.data?.detail).toMatch(/^since: "yesterday" is not a position/);
+    // In the form, but past Redis's 64-bit entry ids: refused too, not replayed.
+    const pastIds = await refusalOf(notifier.url, {
+      token: member().token,
+      since: 't0:0-99999999999999999999',
+    });
+    expect({ message: pastIds.message, status: pastIds.data?.status }).toEqual({
+      message: 'bad-handshake',
+      status: 400,
+    });
   });
 
   it('ends a connection when its token expires, and one that sends a frame over 16 KB', async () => {
