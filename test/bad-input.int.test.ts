@@ -24,6 +24,7 @@ import {
   expectProblem,
   forgedTokens,
   type JsonAnswer,
+  jsonAnswer,
   listen,
   testKeys,
   waitFor,
@@ -129,15 +130,7 @@ const sendRaw = async (baseUrl: string, request: RawRequest): Promise<JsonAnswer
         })
       : bytes;
   const init = { method: request.method, headers: request.headers, body, duplex: 'half' };
-  const response = await fetch(`${baseUrl}${request.path}`, init as RequestInit);
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: response.status, headers: response.headers, body: parsed, text };
+  return jsonAnswer(await fetch(`${baseUrl}${request.path}`, init as RequestInit));
 };
 
 const charIn = (from: number, to: number) =>

@@ -101,6 +101,18 @@ export interface JsonAnswer {
   text: string;
 }
 
+/** A fetch response's status, headers, text and body parsed as JSON (undefined if it is not). */
+export const jsonAnswer = async (response: Response): Promise<JsonAnswer> => {
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text };
+};
+
 /** A small JSON client over fetch: every answer's status, headers and parsed body. */
 export const client = (baseUrl: string) => {
   const request = async (
@@ -121,15 +133,7 @@ export const client = (baseUrl: string) => {
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    return { status: response.status, headers: response.headers, body: parsed, text };
+    return jsonAnswer(await fetch(`${baseUrl}${path}`, { method, headers, body }));
   };
   return {
     request,
