@@ -5,6 +5,7 @@ import {
   parseWith,
   problems,
   type RedisClient,
+  unknownField,
 } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/contracts/read-model';
 import type { Request, RequestHandler, Response } from 'express';
@@ -37,6 +38,15 @@ export const consistency =
     await readModel.waitFor(positions, maxWait);
     next();
   };
+
+/**
+ * Routes without a query schema refuse parameters they do not read, as the
+ * schema routes do (design §3: strict), each named in `errors`.
+ */
+export const refuseUnknownQuery = (req: Request, ...known: string[]) => {
+  const unknown = Object.keys(req.query).filter((name) => !known.includes(name));
+  if (unknown.length) throw problems.validation(unknown.map((name) => unknownField(name)));
+};
 
 /** Sends a read's JSON with X-Read-Position and an ETag; 304 for a matching If-None-Match. */
 export const sendRead = (

@@ -86,6 +86,12 @@ export const problems = {
     ),
 };
 
+/** The `errors` entry for a field or parameter nobody asked for. */
+export const unknownField = (key: string, at: string[] = []) => ({
+  path: [...at, key].join('.'),
+  message: `Unrecognized key: "${key}"`,
+});
+
 /**
  * One `{path, message}` per problem. A path is the field's, dotted (`labels.3`),
  * in a body and in a query string alike; `whole` names the parsed value itself
@@ -95,12 +101,7 @@ export const problems = {
 export const zodIssuesToErrors = (issues: z.core.$ZodIssue[], whole = '(body)') =>
   issues.flatMap((issue) => {
     const at = issue.path.map(String);
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({
-        path: [...at, key].join('.'),
-        message: `Unrecognized key: "${key}"`,
-      }));
-    }
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => unknownField(key, at));
     return [{ path: at.join('.') || whole, message: issue.message }];
   });
 

@@ -10,7 +10,7 @@ import {
 import type { ReadModelDb } from '@tasksync/contracts/read-model';
 import { Router } from 'express';
 import { z } from 'zod';
-import { answerRead } from '../http';
+import { answerRead, refuseUnknownQuery } from '../http';
 import { prepared, type ReadModelAccess } from '../read-model';
 
 interface UserRow {
@@ -80,6 +80,7 @@ export const userRoutes = (deps: { readModel: ReadModelAccess }) => {
   router.get('/users/:id', (req, res) => {
     const id = String(req.params.id);
     if (!isUuid(id)) throw problems.notFound('No user with this id.');
+    refuseUnknownQuery(req);
     const auth = authOf(req);
     answerRead(req, res, deps.readModel, (db) => {
       const viewer = viewerIn(db, auth);
