@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  createKeyLayout,
   createLogger,
   createMetrics,
   createTokenService,
@@ -35,7 +34,7 @@ import {
   forgedTokens,
   type JsonAnswer,
   listen,
-  uniquePrefix,
+  testKeys,
   waitFor,
 } from './support';
 
@@ -154,7 +153,7 @@ interface FeedClient {
 
 /** The whole system in this process, on a fresh key prefix. */
 const startSystem = async () => {
-  const keys = createKeyLayout(uniquePrefix(), 1);
+  const keys = testKeys(1);
   const secret = randomBytes(32).toString('base64url');
   const tokens = createTokenService({ secret, ttlSeconds: 600 });
   const logger = createLogger({ name: 'security', level: 'silent' });
@@ -1017,7 +1016,9 @@ describe('API3 broken object property level authorization', () => {
     ];
     for (const stream of streams) {
       const entries = (await redis.xrange(stream, '-', '+')) as [string, string[]][];
-      expect(entries.length).toBeGreaterThan(0);
+      // Every stream but a task log the test's few tasks did not hash to.
+      if (!sys.keys.logs().some((log) => log.key === stream && log.name !== 'id'))
+        expect(entries.length, stream).toBeGreaterThan(0);
       found.push(...leaks(stream, JSON.stringify(entries)));
     }
     for (const file of [sys.readModelPath, `${sys.readModelPath}-wal`]) {
@@ -1351,9 +1352,10 @@ describe('API6 unrestricted access to sensitive business flows', () => {
     }
     const taskId = copies[0]!.body.id as string;
     const stream = sys.keys.taskStream(taskId);
+    const taskLog = sys.keys.taskLog(sys.keys.partitionOf(taskId));
     expect(await sys.lengths([stream])).toEqual({
       ...before,
-      [sys.keys.taskLog(0)]: before[sys.keys.taskLog(0)]! + 1,
+      [taskLog]: before[taskLog]! + 1,
       [stream]: 1,
     });
     await sys.expectNothingAppended([stream], async () => {
@@ -1877,10 +1879,15 @@ describe('API10 unsafe consumption of APIs', () => {
         .status,
     ).toBe(200);
     for (const [log, ids] of Object.entries(poisonIds)) {
-      const dead = (await redis.xrange(sys.keys.deadLetters(log, 'projector'), '-', '+')) as [
-        string,
-        string[],
-      ][];
+      // With one partition the task above came after the poison in its log; with
+      // more (the cluster run) the poison's log is waited for here.
+      const dead = await waitFor(async () => {
+        const entries = (await redis.xrange(sys.keys.deadLetters(log, 'projector'), '-', '+')) as [
+          string,
+          string[],
+        ][];
+        return entries.length >= ids.length ? entries : undefined;
+      });
       expect(dead.map(([, fields]) => fieldsToRecord(fields).entry)).toEqual(ids);
       // XACK follows the commit the read above waited for: nothing is left pending.
       await waitFor(async () =>
