@@ -63,11 +63,18 @@ export const buildNotifierApp = (deps: NotifierAppDeps) => {
  * (`FRONTEND_URL`, and the board's own), and small frames, since clients send
  * nothing but the handshake.
  */
-export const createSocketServer = (frontendOrigins: readonly string[]) => {
+export const createSocketServer = (
+  frontendOrigins: readonly string[],
+  { connectTimeoutMs = 10_000 } = {},
+) => {
   coalesceWebSocketWrites();
   const allowed = originAllowed(frontendOrigins);
   return new Server({
     maxHttpBufferSize: 16_384,
+    // Authentication happens when a client joins the namespace; a connection
+    // that has not joined (no handshake, or a refused one) is closed after
+    // this, not after Socket.IO's default 45 s.
+    connectTimeout: connectTimeoutMs,
     cors: { origin: frontendOrigins.length ? [...frontendOrigins] : false },
     allowRequest: (req, callback) => callback(null, allowed(req)),
   });

@@ -36,10 +36,16 @@ afterEach(async () => {
 afterAll(() => redis.quit());
 
 /** A notifier in this process: the real feed, Socket.IO and HTTP app on port 0. */
-const startNotifier = async (keys: KeyLayout, options: { maxReplay?: number } = {}) => {
+const startNotifier = async (
+  keys: KeyLayout,
+  options: { maxReplay?: number; connectTimeoutMs?: number } = {},
+) => {
   const { logger } = capturingLogger('warn');
   const metrics = createMetrics('notifier');
-  const io = createSocketServer(['http://allowed.example']);
+  const io = createSocketServer(
+    ['http://allowed.example'],
+    options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {},
+  );
   const feed = await startLiveFeed({
     io,
     redis,
@@ -295,6 +301,33 @@ describe('notifier live feed', () => {
       message: 'bad-handshake',
       status: 400,
     });
+  });
+
+  it('closes a connection that has not joined within the connect timeout (no handshake, or a refused one)', async () => {
+    const notifier = await startNotifier(testKeys(), { connectTimeoutMs: 300 });
+    const polling = `${notifier.url}/socket.io/?EIO=4&transport=polling`;
+    const open = async () => {
+      const answer = await fetch(polling);
+      expect(answer.status).toBe(200);
+      return `${polling}&sid=${JSON.parse((await answer.text()).slice(1)).sid}`;
+    };
+    const silent = await open();
+    const refused = await open();
+    // A Socket.IO CONNECT with a forged token: refused, and the session stays unjoined.
+    const connect = await fetch(refused, {
+      method: 'POST',
+      body: `40${JSON.stringify({ token: 'forged' })}`,
+    });
+    expect(connect.status).toBe(200);
+    for (const session of [silent, refused]) {
+      // A poll waits for what the server sends next; the last thing is engine.io's close
+      // packet ("1"), after the connect_error for the refused one.
+      await waitFor(
+        async () => ((await (await fetch(session)).text()).endsWith('1') ? true : undefined),
+        { timeoutMs: 5_000, message: 'the close packet' },
+      );
+      expect((await fetch(session)).status).toBe(400);
+    }
   });
 
   it('ends a connection when its token expires, and one that sends a frame over 16 KB', async () => {
