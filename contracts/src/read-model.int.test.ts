@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   openReadModel,
-  READ_POSITION_SQL,
   readCheckpoints,
+  readPositionSql,
   TASK_JSON_SQL,
   type TaskRow,
   taskFromRow,
@@ -44,17 +44,17 @@ describe('answers SQLite builds', () => {
     for (const row of rows) expect(row.json).toBe(JSON.stringify(taskFromRow(row)));
   });
 
-  it('READ_POSITION_SQL is every checkpoint by log, as X-Read-Position has it', () => {
+  it('readPositionSql names every log of the layout by name, 0-0 for one without a checkpoint', () => {
     const db = openReadModel(':memory:');
     const position = () =>
-      (db.prepare(`SELECT ${READ_POSITION_SQL} AS p`).get() as { p: string }).p;
-    expect(position()).toBe('');
+      (
+        db.prepare(`SELECT ${readPositionSql(['t0', 't1', 't2', 'id'])} AS p`).get() as {
+          p: string;
+        }
+      ).p;
+    expect(position()).toBe('id:0-0,t0:0-0,t1:0-0,t2:0-0');
     db.exec("INSERT INTO checkpoints VALUES ('t1', '5-0'), ('id', '9-1'), ('t0', '12-3')");
-    expect(position()).toBe(
-      readCheckpoints(db)
-        .map((c) => `${c.log}:${c.entry_id}`)
-        .join(','),
-    );
-    expect(position()).toBe('id:9-1,t0:12-3,t1:5-0');
+    expect(position()).toBe('id:9-1,t0:12-3,t1:5-0,t2:0-0');
+    expect(() => readPositionSql(["t0'; DROP TABLE tasks; --"])).toThrow(/not a log name/);
   });
 });

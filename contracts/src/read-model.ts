@@ -159,8 +159,19 @@ export const TASK_JSON_SQL = `json_object(
   'labels', json(t.labels), 'createdBy', t.created_by, 'createdAt', t.created_at,
   'updatedAt', t.updated_at, 'revision', t.revision, 'commentCount', t.comment_count)`;
 
-/** `X-Read-Position` (every log's checkpoint, by log) as a scalar subquery, for one-statement reads. */
-export const READ_POSITION_SQL = `coalesce((SELECT group_concat(log || ':' || entry_id, ',' ORDER BY log) FROM checkpoints), '')`;
+/**
+ * `X-Read-Position` as a scalar subquery, for one-statement reads: one position
+ * per log of the layout, by log name, `0-0` for a log the model has applied
+ * nothing of yet (design §2).
+ */
+export const readPositionSql = (logNames: readonly string[]) => {
+  const logs = [...logNames].sort().map((name) => {
+    if (!/^[a-z0-9]+$/.test(name)) throw new Error(`not a log name: ${name}`);
+    return `SELECT '${name}' AS log`;
+  });
+  return `(SELECT group_concat(l.log || ':' || coalesce(c.entry_id, '0-0'), ',' ORDER BY l.log)
+    FROM (${logs.join(' UNION ALL ')}) l LEFT JOIN checkpoints c ON c.log = l.log)`;
+};
 
 const checkpointStatements = new WeakMap<
   Database.Database,

@@ -227,6 +227,56 @@ describe('GET /tasks/:id', () => {
   });
 });
 
+describe('X-Read-Position', () => {
+  it('names every log of the layout on every answer, 0-0 for a log nothing was applied of', async () => {
+    // A layout of its own with more task logs than tasks: one of them stays empty.
+    const fresh = testKeys(2);
+    const registered = await appendUserRegistered(redis, fresh, {
+      userId: alice.userId,
+      email: 'a@example.com',
+    });
+    expect(registered.outcome).toBe('appended');
+    const commandServer = await listenCommandService({ redis, keys: fresh, tokens, logger });
+    const readSide = await startReadSide({ redis, keys: fresh, tokens, logger });
+    closers.push(commandServer.close, readSide.close);
+    const created = await client(commandServer.url).post(
+      '/tasks',
+      { title: 'The only task' },
+      { token: token(alice) },
+    );
+    expect(created.status).toBe(201);
+    const taskLog = created.body.position.split(':')[0];
+    const reads = client(readSide.url);
+    // Both writes applied; each log is projected on its own.
+    const entryId = registered.outcome === 'appended' ? registered.entryId : '';
+    const options = {
+      token: token(alice),
+      headers: after(`${created.body.position},id:${entryId}`),
+    };
+    const answers = [
+      await reads.get(`/tasks/${created.body.id}`, options),
+      await reads.get('/tasks', options),
+      await reads.get('/stats', options),
+      await reads.get(`/tasks/${newId()}`, options),
+    ];
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 404]);
+    for (const answer of answers) {
+      const positions = answer.headers.get('x-read-position')!.split(',');
+      expect(positions.map((position) => position.split(':')[0])).toEqual(
+        fresh
+          .logs()
+          .map((log) => log.name)
+          .sort(),
+      );
+      for (const position of positions) {
+        const [log, entryId] = position.split(':');
+        if (log === taskLog || log === 'id') expect(entryId).not.toBe('0-0');
+        else expect(entryId).toBe('0-0');
+      }
+    }
+  });
+});
+
 describe('GET /tasks', () => {
   it('filters by status, assignee (me), creator, label, priority, text and due dates, and sorts', async () => {
     const label = `l-${newId().slice(-6)}`;

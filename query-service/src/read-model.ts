@@ -1,7 +1,6 @@
 import { statSync } from 'node:fs';
 import {
   compareEntryIds,
-  formatPosition,
   type KeyLayout,
   type Logger,
   type Position,
@@ -12,6 +11,7 @@ import {
   openReadModelReadOnly,
   type ReadModelDb,
   readCheckpoints,
+  readPositionSql,
 } from '@tasksync/contracts/read-model';
 
 export interface PreparedRead {
@@ -61,10 +61,8 @@ export const createReadModelAccess = (options: {
     for (const wake of waiters) wake();
   };
   const checkpointChannel = options.keys.checkpointChannel(options.group);
-  const logNames = options.keys
-    .logs()
-    .map((log) => log.name)
-    .sort();
+  const positionSql = readPositionSql(options.keys.logs().map((log) => log.name));
+  const positionQuery = `SELECT ${positionSql} AS position`;
   const controlChannel = options.keys.readModelControl(options.group);
   // The projector announces every checkpoint after its commit; waiters re-check then.
   // replay --swap announces a new file on the control channel.
@@ -168,10 +166,10 @@ export const createReadModelAccess = (options: {
      * for a log the model has applied nothing of yet, so a client that resumes
      * from it (the live feed's `since`) knows every log's starting point.
      */
-    readPosition: (handle: ReadModelDb) => {
-      const applied = new Map(readCheckpoints(handle).map((c) => [c.log, c.entry_id]));
-      return logNames.map((log) => formatPosition(log, applied.get(log) ?? '0-0')).join(',');
-    },
+    readPosition: (handle: ReadModelDb) =>
+      (prepared(handle, positionQuery).get() as { position: string }).position,
+    /** The same as a scalar subquery, for reads that answer in one statement. */
+    positionSql,
     /** Waits until every position is applied, or answers 503 projection-behind. */
     async waitFor(positions: Position[], maxWaitMs: number) {
       const deadline = Date.now() + maxWaitMs;

@@ -14,7 +14,7 @@ import {
   type TaskEvent,
   TaskStatus,
 } from '@tasksync/contracts';
-import { READ_POSITION_SQL, TASK_JSON_SQL } from '@tasksync/contracts/read-model';
+import { TASK_JSON_SQL } from '@tasksync/contracts/read-model';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import {
@@ -36,16 +36,20 @@ const SORT_COLUMNS = {
 type SortField = keyof typeof SORT_COLUMNS;
 const SORTS = Object.keys(SORT_COLUMNS).flatMap((s) => [s, `-${s}`]) as [string, ...string[]];
 /**
- * GET /tasks/:id in one statement: SQLite runs a statement in one snapshot, so the
+ * GET /tasks/:id in one statement: the position, the task and its comments as
+ * the JSON text of the answer. One statement reads one snapshot, so the
  * position it selects is the one the task and its comments reflect, without a
- * BEGIN/COMMIT around three statements.
+ * BEGIN/COMMIT around three statements. It always answers one row: for a task
+ * the model does not have, `id` is null and the position says at which model
+ * state that was decided.
  */
-const TASK_ANSWER_SQL = `SELECT ${READ_POSITION_SQL} AS position, t.revision, t.deleted,
+const taskAnswerSql = (positionSql: string) => `SELECT ${positionSql} AS position,
+  t.id, t.revision, t.deleted,
   json_insert(${TASK_JSON_SQL}, '$.comments', json((
     SELECT json_group_array(json_object('id', c.id, 'authorId', c.author_id, 'text', c.text,
       'createdAt', c.created_at) ORDER BY c.created_at, c.id)
     FROM comments c WHERE c.task_id = t.id))) AS json
-  FROM tasks t WHERE t.id = ?`;
+  FROM (SELECT 1) LEFT JOIN tasks t ON t.id = ?`;
 
 const UserRef = z.union([z.literal('me'), z.uuid()]);
 
@@ -93,6 +97,7 @@ export const taskRoutes = (deps: {
   cache?: AnswerCache | undefined;
 }) => {
   const router = Router();
+  const taskAnswer = taskAnswerSql(deps.readModel.positionSql);
 
   router.get('/tasks', async (req, res) => {
     const query = parseWith(ListTasksQuery, req.query, '(query)');
@@ -185,18 +190,19 @@ export const taskRoutes = (deps: {
     refuseUnknownQuery(req, 'asOf');
     const asOf = req.query.asOf;
     if (asOf !== undefined) return answerAsOf(res, id, String(asOf));
-    const db = deps.readModel.db();
-    const answer = prepared(db, TASK_ANSWER_SQL).get(id) as
-      | { position: string; revision: number; deleted: number; json: string }
-      | undefined;
-    if (!answer) {
-      // Not found at this position: a client may retry with X-Min-Position.
-      res.setHeader('X-Read-Position', deps.readModel.readPosition(db));
-      throw problems.notFound('No task with this id.');
-    }
-    if (answer.deleted) {
+    const answer = prepared(deps.readModel.db(), taskAnswer).get(id) as {
+      position: string;
+      id: string | null;
+      revision: number;
+      deleted: number;
+      json: string;
+    };
+    if (answer.id === null || answer.deleted) {
+      // Decided at this position: a client may wait for more with X-Min-Position.
       res.setHeader('X-Read-Position', answer.position);
-      throw problems.gone('The task was deleted.');
+      throw answer.id === null
+        ? problems.notFound('No task with this id.')
+        : problems.gone('The task was deleted.');
     }
     sendRead(req, res, answer.position, `"${answer.revision}"`, answer.json);
   });
