@@ -1,5 +1,6 @@
 import { decodeEvent, fieldsToRecord, type StoredEvent } from '../events';
 import type { Logger } from '../logger';
+import { formatPosition } from '../positions';
 import { duplicateRedis, type RedisClient } from './client';
 import type { KeyLayout } from './keys';
 import { type RawEntry, readLastEntryId } from './readers';
@@ -94,7 +95,7 @@ export const startLogTail = async (options: LogTailOptions) => {
     /** The last entry id dispatched for a log; undefined for a log this layout lacks. */
     position: (log: string) => positions.get(log),
     /** Every log's position, as `X-Read-Position` writes them. */
-    positions: () => [...positions].map(([log, entryId]) => `${log}:${entryId}`).join(','),
+    positions: () => [...positions].map(([log, entryId]) => formatPosition(log, entryId)).join(','),
     /** Resolves after the next dispatched batch, or after `ms`. */
     nextBatch: (ms: number) =>
       new Promise<void>((resolve) => {
