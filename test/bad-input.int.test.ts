@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import {
   appendToStream,
   createMetrics,
@@ -13,9 +12,7 @@ import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { buildIdentityApp } from '../identity-service/src/app';
 import { createPasswordHasher } from '../identity-service/src/users/passwords';
-import { buildNotifierApp, createSocketServer } from '../notifier/src/app';
-import { startLiveFeed } from '../notifier/src/live/feed';
-import { listenCommandService, startReadSide } from './in-process';
+import { listenCommandService, startNotifier as startInProcess, startReadSide } from './in-process';
 import {
   appendUserRegistered,
   capturingLogger,
@@ -48,12 +45,6 @@ const forger = createTokenService({ secret: `${SECRET}-forged`, ttlSeconds: 3600
 /** express.json's limit '100kb': the bytes library counts 1 kB as 1,024 bytes. */
 const BODY_LIMIT_BYTES = 100 * 1024;
 const RUNS = 40;
-const SERVICE_STUBS = {
-  identity: 'http://127.0.0.1:9',
-  command: 'http://127.0.0.1:9',
-  query: 'http://127.0.0.1:9',
-};
-
 /** What a stack trace leaves in text: frames, file positions, module paths. */
 const STACK_TRACE =
   /\bat (?:async )?[\w$.<>[\] ]+ \(|\bat (?:file|node):|\.[cm]?[jt]sx?:\d+:\d+|node_modules|&nbsp;at /;
@@ -365,20 +356,16 @@ const startQuery = async () => {
 const startNotifier = async () => {
   const keys = testKeys();
   const { logger, lines } = capturingLogger('warn');
-  const metrics = createMetrics('notifier-bad-input');
-  const io = createSocketServer(['http://allowed.example']);
-  const feed = await startLiveFeed({ io, redis, keys, tokens, logger, metrics, maxReplay: 10_000 });
-  const app = buildNotifierApp({ redis, logger, metrics, services: SERVICE_STUBS });
-  const server = app.listen(0, '127.0.0.1');
-  io.attach(server);
-  await new Promise((resolve) => server.once('listening', resolve));
+  const notifier = await startInProcess(
+    { redis, keys, tokens, logger },
+    { origins: ['http://allowed.example'] },
+  );
   const sockets: Socket[] = [];
   onTestFinished(async () => {
     for (const socket of sockets) socket.disconnect();
-    await io.close();
-    await feed.stop();
+    await notifier.close();
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url } = notifier;
   const connect = (auth: unknown, transport: 'websocket' | 'polling' = 'websocket') => {
     const socket = connectClient(url, {
       auth: auth as Record<string, unknown>,

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -12,6 +14,8 @@ import {
 } from '@tasksync/contracts';
 import { openReadModel } from '@tasksync/contracts/read-model';
 import { buildCommandApp } from '../command-service/src/app';
+import { buildNotifierApp, createSocketServer, type NotifierAppDeps } from '../notifier/src/app';
+import { startLiveFeed } from '../notifier/src/live/feed';
 import { startProjector } from '../projector/src/projector';
 import { buildQueryApp } from '../query-service/src/app';
 import { createAnswerCache } from '../query-service/src/http';
@@ -90,6 +94,62 @@ export const startReadSide = async (
       readModel.close();
       db.close();
       subscriber.disconnect();
+    },
+  };
+};
+
+/** Where a notifier's board proxy points when a test has no services behind it. */
+const NO_SERVICES = {
+  identity: 'http://127.0.0.1:9',
+  command: 'http://127.0.0.1:9',
+  query: 'http://127.0.0.1:9',
+};
+
+/**
+ * The notifier: its live feed, Socket.IO with the Origin allow-list `origins`,
+ * and its HTTP app (the board proxy to `services`) on a free port.
+ */
+export const startNotifier = async (
+  { redis, keys, tokens, logger }: Deps,
+  options: {
+    origins: string[];
+    services?: NotifierAppDeps['services'];
+    maxReplay?: number;
+    connectTimeoutMs?: number;
+  },
+) => {
+  const metrics = createMetrics('notifier');
+  const io = createSocketServer(
+    options.origins,
+    options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {},
+  );
+  const feed = await startLiveFeed({
+    io,
+    redis,
+    keys,
+    tokens,
+    logger,
+    metrics,
+    maxReplay: options.maxReplay ?? 10_000,
+  });
+  const app = buildNotifierApp({
+    redis,
+    logger,
+    metrics,
+    services: options.services ?? NO_SERVICES,
+  });
+  const server = app.listen(0, '127.0.0.1');
+  io.attach(server);
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    io,
+    metrics,
+    positions: feed.positions,
+    close: async () => {
+      server.closeAllConnections();
+      await io.close();
+      await feed.stop();
     },
   };
 };

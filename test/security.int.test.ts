@@ -21,11 +21,9 @@ import WebSocket from 'ws';
 import { buildIdentityApp } from '../identity-service/src/app';
 import { bootstrapAdmin } from '../identity-service/src/users/bootstrap';
 import { createPasswordHasher, type PasswordHasher } from '../identity-service/src/users/passwords';
-import { buildNotifierApp, createSocketServer } from '../notifier/src/app';
-import { startLiveFeed } from '../notifier/src/live/feed';
 import type { AssignedNotice, EventMessage } from '../notifier/src/live/messages';
 import { buildProjectorApp } from '../projector/src/app';
-import { listenCommandService, startReadSide } from './in-process';
+import { listenCommandService, startNotifier, startReadSide } from './in-process';
 import {
   appendUserRegistered,
   client,
@@ -186,30 +184,19 @@ const startSystem = async () => {
     { retryDelayMs: 5, maxDeliveries: 2 },
   );
   const { db, readModelPath } = readSide;
-  const notifierMetrics = createMetrics('notifier');
-  const io = createSocketServer([FRONTEND]);
-  const feed = await startLiveFeed({
-    io,
-    redis,
-    keys,
-    tokens,
-    logger,
-    metrics: notifierMetrics,
-    maxReplay: 10_000,
-  });
-  const notifierServer = buildNotifierApp({
-    redis,
-    logger,
-    metrics: notifierMetrics,
-    services: { identity: identityServer.url, command: commandServer.url, query: readSide.url },
-  }).listen(0, '127.0.0.1');
-  io.attach(notifierServer);
-  await new Promise((resolve) => notifierServer.once('listening', resolve));
+  const notifier = await startNotifier(
+    { redis, keys, tokens, logger },
+    {
+      origins: [FRONTEND],
+      services: { identity: identityServer.url, command: commandServer.url, query: readSide.url },
+    },
+  );
+  const notifierMetrics = notifier.metrics;
   const urls = {
     identity: identityServer.url,
     command: commandServer.url,
     query: readSide.url,
-    notifier: `http://127.0.0.1:${(notifierServer.address() as AddressInfo).port}`,
+    notifier: notifier.url,
   };
   const api = {
     identity: recordingClient(urls.identity, answers),
@@ -329,9 +316,7 @@ const startSystem = async () => {
 
   const stop = async () => {
     for (const socket of sockets) socket.disconnect();
-    notifierServer.closeAllConnections();
-    await io.close();
-    await feed.stop();
+    await notifier.close();
     await readSide.close();
     await commandServer.close();
     await identityServer.close();

@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import {
   appendToStream,
   compareEntryIds,
-  createMetrics,
   createTokenService,
   JWT_AUDIENCE,
   JWT_ISSUER,
@@ -14,6 +12,7 @@ import {
 } from '@tasksync/contracts';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { startNotifier as startInProcess } from '../../../test/in-process';
 import {
   appendUserRegistered,
   capturingLogger,
@@ -22,8 +21,6 @@ import {
   testKeys,
   waitFor,
 } from '../../../test/support';
-import { buildNotifierApp, createSocketServer } from '../app';
-import { startLiveFeed } from './feed';
 import type { AssignedNotice, EventMessage } from './messages';
 
 const redis: RedisClient = connectTestRedis();
@@ -41,40 +38,12 @@ const startNotifier = async (
   options: { maxReplay?: number; connectTimeoutMs?: number } = {},
 ) => {
   const { logger } = capturingLogger('warn');
-  const metrics = createMetrics('notifier');
-  const io = createSocketServer(
-    ['http://allowed.example'],
-    options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {},
+  const notifier = await startInProcess(
+    { redis, keys, tokens, logger },
+    { origins: ['http://allowed.example'], ...options },
   );
-  const feed = await startLiveFeed({
-    io,
-    redis,
-    keys,
-    tokens,
-    logger,
-    metrics,
-    maxReplay: options.maxReplay ?? 10_000,
-  });
-  const app = buildNotifierApp({
-    redis,
-    logger,
-    metrics,
-    services: {
-      identity: 'http://127.0.0.1:9',
-      command: 'http://127.0.0.1:9',
-      query: 'http://127.0.0.1:9',
-    },
-  });
-  const server = app.listen(0, '127.0.0.1');
-  io.attach(server);
-  await new Promise((resolve) => server.once('listening', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const stop = async () => {
-    await io.close();
-    await feed.stop();
-  };
-  stops.push(stop);
-  return { url, stop, positions: feed.positions, io };
+  stops.push(notifier.close);
+  return notifier;
 };
 
 interface Received {
