@@ -237,22 +237,15 @@ const main = async (progress: Progress) => {
       });
       taskIds.push(((await res.json()) as { id: string }).id);
     }
-    const warmUp = { connections: CONNECTIONS, duration: WARM_UP };
-    await autocannon({
-      ...warmUp,
-      url: `${commands}/tasks`,
-      method: 'POST',
-      headers,
-      body: createBody,
-    });
-    await autocannon({
-      ...warmUp,
-      url: `${reference}/tasks`,
-      method: 'POST',
-      headers,
-      body: createBody,
-    });
-    await autocannon({ ...warmUp, url: commands, requests: [patchRequest] });
+    // The write endpoints, each as autocannon drives it in the warm-up and in every mode.
+    const writes = {
+      create: { url: `${commands}/tasks`, method: 'POST' as const, headers, body: createBody },
+      reference: { url: `${reference}/tasks`, method: 'POST' as const, headers, body: createBody },
+      patch: { url: commands, requests: [patchRequest] },
+    };
+    for (const target of Object.values(writes)) {
+      await autocannon({ ...target, connections: CONNECTIONS, duration: WARM_UP });
+    }
 
     const rows: Row[] = [];
     const ceilings: { appendfsync: Appendfsync; rps: number; p50: number }[] = [];
@@ -261,25 +254,16 @@ const main = async (progress: Progress) => {
       const requests = xaddCeilingRequests(mode);
       progress.phase(phaseName.ceiling(mode), `${CONNECTIONS} connections, ${requests} XADDs`);
       ceilings.push({ appendfsync: mode, ...(await redisBenchmarkXadd(redis.port, requests)) });
+      const measured = { appendfsync: mode, connections: CONNECTIONS, duration: DURATION };
       const created = await load(progress, {
+        ...writes.create,
+        ...measured,
         name: phaseName.create(mode),
-        appendfsync: mode,
-        url: `${commands}/tasks`,
-        method: 'POST',
-        headers,
-        body: createBody,
-        connections: CONNECTIONS,
-        duration: DURATION,
       });
       const bare = await load(progress, {
+        ...writes.reference,
+        ...measured,
         name: phaseName.reference(mode),
-        appendfsync: mode,
-        url: `${reference}/tasks`,
-        method: 'POST',
-        headers,
-        body: createBody,
-        connections: CONNECTIONS,
-        duration: DURATION,
         note: 'yardstick measured in the same run (bench/reference-app.ts)',
       });
       const ratio = created.requestsPerSecond / bare.requestsPerSecond;
@@ -287,12 +271,9 @@ const main = async (progress: Progress) => {
       rows.push(created, bare);
       rows.push(
         await load(progress, {
+          ...writes.patch,
+          ...measured,
           name: phaseName.patch(mode),
-          appendfsync: mode,
-          url: commands,
-          connections: CONNECTIONS,
-          duration: DURATION,
-          requests: [patchRequest],
           note: 'each request changes the title: one event per request',
         }),
       );
