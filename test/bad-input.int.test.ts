@@ -7,6 +7,7 @@ import {
   newId,
   type Role,
 } from '@tasksync/contracts';
+import { taskCreated } from '@tasksync/contracts/testing';
 import fc from 'fast-check';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -416,17 +417,7 @@ const appendTaskCreated = async (keys: KeyLayout, actor: string) => {
     events: [
       {
         id: newId(),
-        type: 'TaskCreated',
-        data: {
-          title: 'still served',
-          description: '',
-          status: 'pending',
-          assigneeId: null,
-          priority: 'medium',
-          dueDate: null,
-          labels: [],
-          createdBy: actor,
-        },
+        ...taskCreated(actor, { title: 'still served' }),
         at: new Date().toISOString(),
         actor,
         corr: 'bad-input',

@@ -9,7 +9,7 @@ import {
   newId,
 } from '@tasksync/contracts';
 import { openReadModel } from '@tasksync/contracts/read-model';
-import { storedEvents } from '@tasksync/contracts/testing';
+import { storedEvents, taskCreated } from '@tasksync/contracts/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createProjection } from '../../projector/src/projection/project';
 import { switchReadModelFile } from '../../projector/src/swap';
@@ -34,21 +34,7 @@ describe('answer cache across replay --swap', () => {
     const live = openReadModel(path);
     createProjection(live).applyBatch(
       't0',
-      storedEvents(newId(), [
-        {
-          type: 'TaskCreated',
-          data: {
-            title: 'old projection',
-            description: '',
-            status: 'pending',
-            assigneeId: null,
-            priority: 'low',
-            dueDate: null,
-            labels: [],
-            createdBy: userId,
-          },
-        },
-      ]),
+      storedEvents(newId(), [taskCreated(userId, { title: 'old projection', priority: 'low' })]),
     );
     const readModel = createReadModelAccess({
       path,

@@ -1,6 +1,28 @@
 import { expect } from 'vitest';
-import type { DomainEvent, StoredEvent } from '../events';
+import type { DomainEvent, StoredEvent, TaskEvent } from '../events';
+
+type TaskCreated = Extract<TaskEvent, { type: 'TaskCreated' }>;
+
 import { ProblemError } from '../http/problem';
+
+/** A TaskCreated as a bare create decides it: every field at its default but those given. */
+export const taskCreated = (
+  createdBy: string,
+  fields: Partial<TaskCreated['data']> = {},
+): TaskCreated => ({
+  type: 'TaskCreated',
+  data: {
+    title: 'A task',
+    description: '',
+    status: 'pending',
+    assigneeId: null,
+    priority: 'medium',
+    dueDate: null,
+    labels: [],
+    createdBy,
+    ...fields,
+  },
+});
 
 /** Turns bare events into stored ones (revisions 0, 1, …) for Given/When/Then tests. */
 export const storedEvents = <E extends DomainEvent>(

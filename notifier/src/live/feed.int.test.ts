@@ -10,6 +10,7 @@ import {
   newId,
   type RedisClient,
 } from '@tasksync/contracts';
+import { taskCreated } from '@tasksync/contracts/testing';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startNotifier as startInProcess } from '../../../test/in-process';
@@ -129,20 +130,7 @@ const append = async (
 };
 
 const created = (actor: string, title: string) =>
-  taskEvent(
-    'TaskCreated',
-    {
-      title,
-      description: '',
-      status: 'pending',
-      assigneeId: null,
-      priority: 'medium',
-      dueDate: null,
-      labels: [],
-      createdBy: actor,
-    },
-    actor,
-  );
+  taskEvent('TaskCreated', taskCreated(actor, { title }).data, actor);
 
 const createTasks = async (keys: KeyLayout, actor: string, count: number) => {
   const ids: string[] = [];
