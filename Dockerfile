@@ -24,6 +24,7 @@ RUN apt-get update \
 # Manifests first, so a source change reuses the installed dependencies.
 COPY package.json package-lock.json ./
 COPY contracts/package.json contracts/
+COPY platform/package.json platform/
 COPY identity-service/package.json identity-service/
 COPY command-service/package.json command-service/
 COPY projector/package.json projector/

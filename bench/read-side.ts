@@ -6,20 +6,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  appendToStream,
-  createKeyLayout,
-  createRedis,
-  type KeyLayout,
-  newId,
-  type RedisClient,
-  readLastEntryId,
-} from '@tasksync/contracts';
+import { createKeyLayout, type KeyLayout, newId } from '@tasksync/contracts';
+import { appendToStream, createRedis, type RedisClient, readLastEntryId } from '@tasksync/platform';
 import {
   openReadModel,
   openReadModelReadOnly,
   readCheckpoints,
-} from '@tasksync/contracts/read-model';
+} from '@tasksync/platform/read-model';
 import autocannon from 'autocannon';
 import { rebuildReadModel } from '../projector/src/rebuild';
 import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
@@ -127,7 +120,7 @@ export const seedReplayLog = async (redis: RedisClient, keys: KeyLayout, tasks: 
       const taskId = newId();
       const at = new Date().toISOString();
       const created = createdEvent(taskId, userId, t);
-      // The fields the append script writes for an event (contracts/src/redis/append.ts).
+      // The fields the append script writes for an event (platform/src/redis/append.ts).
       const add = (id: string, type: string, rev: number, data: unknown) =>
         pipeline.xadd(
           logKey,

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { repoRoot } from '@tasksync/contracts';
+import { repoRoot } from '@tasksync/platform';
 
 export interface RunningProcess {
   child: ChildProcess;

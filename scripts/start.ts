@@ -16,7 +16,7 @@ import {
   repoRoot,
   resolveJwtSecret,
   runMain,
-} from '@tasksync/contracts';
+} from '@tasksync/platform';
 import { z } from 'zod';
 import { isAlive, waitUntilReady } from './processes';
 import {

@@ -1,4 +1,4 @@
-import { type RedisClient, readStream } from '@tasksync/contracts';
+import { type RedisClient, readStream } from '@tasksync/platform';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, connectTestRedis, serviceEnv, testProcesses } from '../test/support';
 import { runTs } from './processes';

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { ConfigError, loadDotEnv, parseConfig, runMain } from '@tasksync/contracts';
+import { ConfigError, loadDotEnv, parseConfig, runMain } from '@tasksync/platform';
 import { z } from 'zod';
 
 const STEPS = ['create', 'update', 'start', 'complete', 'delete'] as const;

@@ -1,13 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import {
-  appendToStream,
-  createMetrics,
-  createTokenService,
-  type KeyLayout,
-  newId,
-  type Role,
-} from '@tasksync/contracts';
+import { type KeyLayout, newId, type Role } from '@tasksync/contracts';
 import { taskCreated } from '@tasksync/contracts/testing';
+import { appendToStream, createMetrics, createTokenService } from '@tasksync/platform';
 import fc from 'fast-check';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';

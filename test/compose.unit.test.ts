@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { commonEnv, jwtEnv, repoRoot, resolveJwtSecret } from '@tasksync/contracts';
+import { commonEnv, jwtEnv, readModelEnv, repoRoot, resolveJwtSecret } from '@tasksync/platform';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadCommandConfig } from '../command-service/src/config';
@@ -50,6 +50,8 @@ const appServices = {
   'notifier-2': { workspace: 'notifier', port: 3001, host: 3011 },
 } as const;
 const appNames = Object.keys(appServices) as (keyof typeof appServices)[];
+/** The services that verify tokens; the projector serves only health, readiness and metrics. */
+const tokenCheckers = appNames.filter((name) => name !== 'projector');
 
 /** Where each workspace's configuration schema is written (command-service keeps it in main). */
 const configSource = {
@@ -68,6 +70,8 @@ const configNames = (workspace: keyof typeof configSource) => {
   );
   if (source.includes('...commonEnv')) for (const name of Object.keys(commonEnv)) names.add(name);
   if (source.includes('...jwtEnv')) for (const name of Object.keys(jwtEnv)) names.add(name);
+  if (source.includes('...readModelEnv'))
+    for (const name of Object.keys(readModelEnv)) names.add(name);
   return names;
 };
 
@@ -190,9 +194,12 @@ describe('docker-compose.yml', () => {
   });
 
   it('requires JWT_SECRET and ADMIN_PASSWORD and writes no secret value', () => {
-    for (const name of appNames) {
+    for (const name of tokenCheckers) {
       expect(String(service(name).environment?.JWT_SECRET), name).toMatch(/^\$\{JWT_SECRET:\?/);
     }
+    // The projector checks no token: it is given no secret at all.
+    expect(service('projector').environment?.JWT_SECRET).toBeUndefined();
+    expect(() => environmentOf('projector', {})).not.toThrow();
     expect(String(service('identity-service').environment?.ADMIN_PASSWORD)).toMatch(
       /^\$\{ADMIN_PASSWORD:\?/,
     );
@@ -240,9 +247,12 @@ describe('docker-compose.yml', () => {
     for (const name of appNames) {
       const config = accepted[name](environmentOf(name, secrets));
       expect(config.NODE_ENV, name).toBe('production');
-      // Production refuses a missing or short JWT secret (contracts resolveJwtSecret).
-      expect(resolveJwtSecret(config).secret, name).toBe(secrets.JWT_SECRET);
+      // Production refuses a missing or short JWT secret (platform resolveJwtSecret).
+      if ('JWT_TTL_SECONDS' in config) {
+        expect(resolveJwtSecret(config).secret, name).toBe(secrets.JWT_SECRET);
+      }
     }
+    expect(configNames('projector')).not.toContain('JWT_SECRET');
     expect(loadIdentityConfig(environmentOf('identity-service', secrets)).admin.password).toBe(
       secrets.ADMIN_PASSWORD,
     );

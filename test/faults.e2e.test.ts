@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, type RedisClient } from '@tasksync/contracts';
-import { openReadModelReadOnly } from '@tasksync/contracts/read-model';
+import { createRedis, type RedisClient } from '@tasksync/platform';
+import { openReadModelReadOnly } from '@tasksync/platform/read-model';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   findRedisServer,

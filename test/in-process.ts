@@ -3,16 +3,15 @@ import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type KeyLayout, newId } from '@tasksync/contracts';
 import {
   createMetrics,
   duplicateRedis,
-  type KeyLayout,
   type Logger,
-  newId,
   type RedisClient,
   type TokenService,
-} from '@tasksync/contracts';
-import { openReadModel } from '@tasksync/contracts/read-model';
+} from '@tasksync/platform';
+import { openReadModel } from '@tasksync/platform/read-model';
 import { buildCommandApp } from '../command-service/src/app';
 import { buildNotifierApp, createSocketServer, type NotifierAppDeps } from '../notifier/src/app';
 import { startLiveFeed } from '../notifier/src/live/feed';

@@ -1,17 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createLogger,
-  createMetrics,
-  createTokenService,
-  foldTask,
-  newId,
-  readStream,
-  type StoredEvent,
-  type TaskEvent,
-} from '@tasksync/contracts';
-import { openReadModel, type TaskRow, taskFromRow } from '@tasksync/contracts/read-model';
+import { foldTask, newId, type StoredEvent, type TaskEvent } from '@tasksync/contracts';
+import { createLogger, createMetrics, createTokenService, readStream } from '@tasksync/platform';
+import { openReadModel, type TaskRow, taskFromRow } from '@tasksync/platform/read-model';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildCommandApp } from '../command-service/src/app';

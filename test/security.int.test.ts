@@ -3,17 +3,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  createLogger,
-  createMetrics,
-  createTokenService,
   decodeEvent,
   fieldsToRecord,
   JWT_AUDIENCE,
   JWT_ISSUER,
   newId,
-  readLastEntryId,
   type StoredEvent,
 } from '@tasksync/contracts';
+import {
+  createLogger,
+  createMetrics,
+  createTokenService,
+  readLastEntryId,
+} from '@tasksync/platform';
 import jwt from 'jsonwebtoken';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';

@@ -1,13 +1,12 @@
 import {
   compareEntryIds,
-  createTokenService,
   fieldsToRecord,
   idFromIdempotencyKey,
   type KeyLayout,
   newId,
-  type RedisClient,
 } from '@tasksync/contracts';
-import { openReadModelReadOnly } from '@tasksync/contracts/read-model';
+import { createTokenService, type RedisClient } from '@tasksync/platform';
+import { openReadModelReadOnly } from '@tasksync/platform/read-model';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningProcess } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';

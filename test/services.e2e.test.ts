@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { createTokenService, repoRoot } from '@tasksync/contracts';
+import { createTokenService, repoRoot } from '@tasksync/platform';
 import { describe, expect, it } from 'vitest';
 import { runTs } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';

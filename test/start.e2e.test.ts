@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openReadModelReadOnly } from '@tasksync/contracts/read-model';
+import { openReadModelReadOnly } from '@tasksync/platform/read-model';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAlive, type RunningProcess, runTs } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';

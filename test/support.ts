@@ -3,19 +3,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { createKeyLayout, type KeyLayout, newId, type Role } from '@tasksync/contracts';
 import {
   appendToStream,
-  createKeyLayout,
   createLogger,
   createRedis,
   createTokenService,
-  type KeyLayout,
-  newId,
   type RedisClient,
-  type Role,
   readLastEntryId,
-} from '@tasksync/contracts';
-import { type ReadModelDb, readCheckpoints } from '@tasksync/contracts/read-model';
+} from '@tasksync/platform';
+import { type ReadModelDb, readCheckpoints } from '@tasksync/platform/read-model';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { expect, inject } from 'vitest';
 import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';

@@ -1,15 +1,15 @@
+import type { KeyLayout } from '@tasksync/contracts';
+import type { Logger } from '@tasksync/platform';
 import {
   createBaseApp,
   finishApp,
   isRedisReady,
-  type KeyLayout,
-  type Logger,
   operationalRoutes,
   type RedisClient,
   requireAuth,
   type ServiceMetrics,
   type TokenService,
-} from '@tasksync/contracts';
+} from '@tasksync/platform';
 import { commandOpenApi } from './openapi';
 import { taskRoutes } from './tasks/routes';
 import { createTaskStore } from './tasks/task-store';

@@ -1,4 +1,4 @@
-import { commonEnv, jwtEnv, parseConfig, ports } from '@tasksync/contracts';
+import { commonEnv, jwtEnv, parseConfig, ports } from '@tasksync/platform';
 
 export const loadCommandConfig = (env: NodeJS.ProcessEnv = process.env) =>
   parseConfig({ ...commonEnv, ...jwtEnv, COMMAND_PORT: ports.COMMAND_PORT }, env);

@@ -1,4 +1,5 @@
-import { createServiceRuntime, loadDotEnv, newId, runMain, serve } from '@tasksync/contracts';
+import { newId } from '@tasksync/contracts';
+import { createServiceRuntime, loadDotEnv, runMain, serve } from '@tasksync/platform';
 import { buildCommandApp } from './app';
 import { loadCommandConfig } from './config';
 

@@ -1,13 +1,11 @@
 import {
   AddCommentRequest,
-  type ApiRoute,
-  buildOpenApi,
   CommentResponse,
   CreateTaskRequest,
-  operationalApiRoutes,
   UpdateTaskRequest,
   WriteResponse,
 } from '@tasksync/contracts';
+import { type ApiRoute, buildOpenApi, operationalApiRoutes } from '@tasksync/platform';
 
 const writeHeaders = [
   {

@@ -1,13 +1,12 @@
 import {
   type AuthContext,
-  createMetrics,
-  createTokenService,
   decodeEvent,
   fieldsToRecord,
   newId,
   type Role,
   type StoredEvent,
 } from '@tasksync/contracts';
+import { createMetrics, createTokenService } from '@tasksync/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   appendUserRegistered,
@@ -569,7 +568,7 @@ describe('operations', () => {
 describe('when Redis is unreachable', () => {
   it('answers writes with 503 problem+json and Retry-After instead of hanging or 500', async () => {
     const { freePort } = await import('../../scripts/redis-server');
-    const { createRedis } = await import('@tasksync/contracts');
+    const { createRedis } = await import('@tasksync/platform');
     const deadRedis = createRedis({
       REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
       REDIS_CLUSTER: false,

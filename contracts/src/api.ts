@@ -15,7 +15,8 @@ import {
 
 /** Request and response bodies of the HTTP APIs (design §3). Strict: unknown fields are 400. */
 
-const utf8Bytes = (value: string) => Buffer.byteLength(value, 'utf8');
+const utf8 = new TextEncoder();
+const utf8Bytes = (value: string) => utf8.encode(value).length;
 export const Password = z
   .string()
   .refine((p) => utf8Bytes(p) >= 8, 'must be at least 8 UTF-8 bytes')

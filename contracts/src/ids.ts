@@ -1,4 +1,3 @@
-import { randomFillSync } from 'node:crypto';
 import { validate as uuidValidate, v5 as uuidv5 } from 'uuid';
 
 /** Namespace for ids derived from (user, Idempotency-Key): a retried create lands on the same task. */
@@ -8,7 +7,7 @@ export type IdGenerator = () => string;
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const POOL_SIZE = 10 * 1024;
-const pool = Buffer.allocUnsafe(POOL_SIZE);
+const pool = new Uint8Array(POOL_SIZE);
 let poolOffset = POOL_SIZE;
 
 /**
@@ -18,7 +17,8 @@ let poolOffset = POOL_SIZE;
  */
 export const newId: IdGenerator = () => {
   if (poolOffset + 10 > POOL_SIZE) {
-    randomFillSync(pool);
+    // Web Crypto, so the same code runs in Node and in the browser.
+    globalThis.crypto.getRandomValues(pool);
     poolOffset = 0;
   }
   const r = poolOffset;
@@ -39,10 +39,12 @@ export const idFromIdempotencyKey = (userId: string, key: string): string =>
 
 export const isUuid = (value: string): boolean => uuidValidate(value);
 
+const utf8 = new TextEncoder();
+
 /** 32-bit FNV-1a over the UTF-8 bytes of `value`; picks a task's partition (design §2). */
 export const fnv1a32 = (value: string): number => {
   let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(value, 'utf8')) {
+  for (const byte of utf8.encode(value)) {
     hash ^= byte;
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }

@@ -1,22 +1,12 @@
+// The shared language of TaskSync (design §1): schemas, events, folds, positions
+// and the key layout. Pure: no I/O, no Node built-ins, so the board imports it too.
 export * from './api';
-export * from './auth/jwt';
-export * from './config';
+export * from './auth';
 export * from './domain/fields';
 export * from './domain/task';
 export * from './domain/user';
 export * from './events';
-export * from './http/app';
-export * from './http/auth';
-export * from './http/openapi';
-export * from './http/problem';
 export * from './ids';
-export * from './logger';
+export * from './keys';
 export * from './positions';
-export * from './redis/append';
-export * from './redis/client';
-export * from './redis/consumer';
-export * from './redis/keys';
-export * from './redis/log-tail';
-export * from './redis/meta';
-export * from './redis/readers';
-export * from './runtime';
+export * from './problem';

@@ -1,14 +1,14 @@
+import type { KeyLayout } from '@tasksync/contracts';
+import type { Logger } from '@tasksync/platform';
 import {
   createBaseApp,
   finishApp,
   isRedisReady,
-  type KeyLayout,
-  type Logger,
   operationalRoutes,
   type RedisClient,
   type ServiceMetrics,
   type TokenService,
-} from '@tasksync/contracts';
+} from '@tasksync/platform';
 import { identityOpenApi } from './openapi';
 import { createAccounts } from './users/accounts';
 import type { PasswordHasher } from './users/passwords';

@@ -1,12 +1,5 @@
-import {
-  ConfigError,
-  commonEnv,
-  Email,
-  jwtEnv,
-  Password,
-  parseConfig,
-  ports,
-} from '@tasksync/contracts';
+import { Email, Password } from '@tasksync/contracts';
+import { ConfigError, commonEnv, jwtEnv, parseConfig, ports } from '@tasksync/platform';
 import { z } from 'zod';
 
 export const DEV_ADMIN = { email: 'admin@example.com', password: 'admin123' };

@@ -1,10 +1,5 @@
-import {
-  createMetrics,
-  createTokenService,
-  decodeEvent,
-  fieldsToRecord,
-  newId,
-} from '@tasksync/contracts';
+import { decodeEvent, fieldsToRecord, newId } from '@tasksync/contracts';
+import { createMetrics, createTokenService } from '@tasksync/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   capturingLogger,

@@ -1,4 +1,5 @@
-import { createServiceRuntime, loadDotEnv, newId, runMain, serve } from '@tasksync/contracts';
+import { newId } from '@tasksync/contracts';
+import { createServiceRuntime, loadDotEnv, runMain, serve } from '@tasksync/platform';
 import { buildIdentityApp } from './app';
 import { loadIdentityConfig } from './config';
 import { bootstrapAdmin } from './users/bootstrap';

@@ -1,14 +1,12 @@
 import {
-  type ApiRoute,
-  buildOpenApi,
   ChangeRoleRequest,
   LoginRequest,
   LoginResponse,
   MeResponse,
-  operationalApiRoutes,
   RegisterRequest,
   RegisterResponse,
 } from '@tasksync/contracts';
+import { type ApiRoute, buildOpenApi, operationalApiRoutes } from '@tasksync/platform';
 
 const register = (path: string, summary: string): ApiRoute => ({
   method: 'post',

@@ -1,13 +1,13 @@
 import { fileURLToPath } from 'node:url';
+import type { Logger } from '@tasksync/platform';
 import {
   createBaseApp,
   finishApp,
   isRedisReady,
-  type Logger,
   operationalRoutes,
   type RedisClient,
   type ServiceMetrics,
-} from '@tasksync/contracts';
+} from '@tasksync/platform';
 import express, { type RequestHandler } from 'express';
 import { Server } from 'socket.io';
 import { apiProxy } from './board/api-proxy';

@@ -1,4 +1,4 @@
-import { commonEnv, jwtEnv, parseConfig, ports } from '@tasksync/contracts';
+import { commonEnv, jwtEnv, parseConfig, ports } from '@tasksync/platform';
 import { z } from 'zod';
 
 /** One origin (`scheme://host[:port]`), as browsers send it in `Origin`. */

@@ -1,4 +1,4 @@
-import { createServiceRuntime, loadDotEnv, runMain, serve } from '@tasksync/contracts';
+import { createServiceRuntime, loadDotEnv, runMain, serve } from '@tasksync/platform';
 import { buildNotifierApp, createSocketServer } from './app';
 import { loadNotifierConfig } from './config';
 import { startLiveFeed } from './live/feed';

@@ -1,4 +1,4 @@
-import type { RedisClient } from '@tasksync/contracts';
+import type { RedisClient } from '@tasksync/platform';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/redis-server';
 import {

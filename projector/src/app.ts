@@ -1,14 +1,14 @@
+import type { KeyLayout } from '@tasksync/contracts';
+import type { Logger } from '@tasksync/platform';
 import {
   createBaseApp,
   finishApp,
   isRedisReady,
-  type KeyLayout,
-  type Logger,
   operationalRoutes,
   type RedisClient,
   type ServiceMetrics,
-} from '@tasksync/contracts';
-import type { ReadModelDb } from '@tasksync/contracts/read-model';
+} from '@tasksync/platform';
+import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { Gauge } from 'prom-client';
 
 export interface ProjectorAppDeps {

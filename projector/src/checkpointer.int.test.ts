@@ -1,8 +1,8 @@
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '@tasksync/contracts';
-import { openReadModel } from '@tasksync/contracts/read-model';
+import { createLogger } from '@tasksync/platform';
+import { openReadModel } from '@tasksync/platform/read-model';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support';
 import { startCheckpointer } from './checkpointer';

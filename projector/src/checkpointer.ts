@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '@tasksync/contracts';
-import type { ReadModelDb } from '@tasksync/contracts/read-model';
+import type { Logger } from '@tasksync/platform';
+import type { ReadModelDb } from '@tasksync/platform/read-model';
 
 // Plain CommonJS so the worker needs no TypeScript loader, wherever it runs.
 const WORKER = `

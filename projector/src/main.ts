@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createServiceRuntime, loadDotEnv, runMain, serve } from '@tasksync/contracts';
-import { openReadModel } from '@tasksync/contracts/read-model';
+import { createServiceRuntime, loadDotEnv, runMain, serve } from '@tasksync/platform';
+import { openReadModel } from '@tasksync/platform/read-model';
 import { buildProjectorApp } from './app';
 import { loadProjectorConfig } from './config';
 import { startProjector } from './projector';

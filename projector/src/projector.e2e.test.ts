@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import type { RedisClient } from '@tasksync/contracts';
-import { openReadModel } from '@tasksync/contracts/read-model';
+import type { RedisClient } from '@tasksync/platform';
+import { openReadModel } from '@tasksync/platform/read-model';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runTs } from '../../scripts/processes';
 import { client, connectTestRedis, serviceEnv, waitFor, waitForCatchUp } from '../../test/support';

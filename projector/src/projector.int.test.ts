@@ -1,8 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, newId } from '@tasksync/contracts';
-import { openReadModel, type ReadModelDb } from '@tasksync/contracts/read-model';
+import { newId } from '@tasksync/contracts';
+import { createLogger } from '@tasksync/platform';
+import { openReadModel, type ReadModelDb } from '@tasksync/platform/read-model';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendUserRegistered, connectTestRedis, testKeys, waitFor } from '../../test/support';
 import { startProjector } from './projector';

@@ -1,15 +1,13 @@
 import { hostname } from 'node:os';
+import { decodeEvent, formatPosition, type KeyLayout } from '@tasksync/contracts';
 import {
   type Consumer,
-  decodeEvent,
   duplicateRedis,
-  formatPosition,
-  type KeyLayout,
   type Logger,
   type RedisClient,
   startConsumer,
-} from '@tasksync/contracts';
-import type { ReadModelDb } from '@tasksync/contracts/read-model';
+} from '@tasksync/platform';
+import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { startCheckpointer } from './checkpointer';
 import { createProjection } from './projection/project';
 

@@ -1,11 +1,6 @@
-import {
-  decodeEvent,
-  fieldsToRecord,
-  type KeyLayout,
-  type RedisClient,
-  readLog,
-} from '@tasksync/contracts';
-import type { ReadModelDb } from '@tasksync/contracts/read-model';
+import { decodeEvent, fieldsToRecord, type KeyLayout } from '@tasksync/contracts';
+import { type RedisClient, readLog } from '@tasksync/platform';
+import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { createProjection } from './projection/project';
 
 /**

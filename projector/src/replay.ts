@@ -11,14 +11,9 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  createKeyLayout,
-  createRedis,
-  ensureLayout,
-  loadDotEnv,
-  runMain,
-} from '@tasksync/contracts';
-import { openReadModel, openReadModelReadOnly } from '@tasksync/contracts/read-model';
+import { createKeyLayout } from '@tasksync/contracts';
+import { createRedis, ensureLayout, loadDotEnv, runMain } from '@tasksync/platform';
+import { openReadModel, openReadModelReadOnly } from '@tasksync/platform/read-model';
 import { loadProjectorConfig } from './config';
 import { dumpReadModel, READ_MODEL_TABLES, rebuildReadModel } from './rebuild';
 import { pauseProjector, switchReadModelFile } from './swap';

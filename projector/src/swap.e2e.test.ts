@@ -1,5 +1,5 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import type { RedisClient } from '@tasksync/contracts';
+import type { RedisClient } from '@tasksync/platform';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runTs } from '../../scripts/processes';
 import { client, connectTestRedis, serviceEnv, testProcesses } from '../../test/support';

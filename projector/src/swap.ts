@@ -11,7 +11,8 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
-import type { KeyLayout, RedisClient } from '@tasksync/contracts';
+import type { KeyLayout } from '@tasksync/contracts';
+import type { RedisClient } from '@tasksync/platform';
 import { createLease, LEASE_MS } from './projector';
 
 /**

@@ -1,15 +1,15 @@
+import type { KeyLayout } from '@tasksync/contracts';
+import type { Logger } from '@tasksync/platform';
 import {
   createBaseApp,
   finishApp,
   isRedisReady,
-  type KeyLayout,
-  type Logger,
   operationalRoutes,
   type RedisClient,
   requireAuth,
   type ServiceMetrics,
   type TokenService,
-} from '@tasksync/contracts';
+} from '@tasksync/platform';
 import { type AnswerCache, consistency } from './http';
 import { queryOpenApi } from './openapi';
 import type { ReadModelAccess } from './read-model';

@@ -4,10 +4,10 @@ import {
   PositionList,
   parseWith,
   problems,
-  type RedisClient,
   unknownField,
 } from '@tasksync/contracts';
-import type { ReadModelDb } from '@tasksync/contracts/read-model';
+import type { RedisClient } from '@tasksync/platform';
+import type { ReadModelDb } from '@tasksync/platform/read-model';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { DEFAULT_MAX_WAIT_MS, MAX_WAIT_MS, type ReadModelAccess } from './read-model';

@@ -4,7 +4,7 @@ import {
   loadDotEnv,
   runMain,
   serve,
-} from '@tasksync/contracts';
+} from '@tasksync/platform';
 import { buildQueryApp } from './app';
 import { loadQueryConfig } from './config';
 import { createAnswerCache } from './http';

@@ -1,4 +1,4 @@
-import { type ApiRoute, buildOpenApi, operationalApiRoutes } from '@tasksync/contracts';
+import { type ApiRoute, buildOpenApi, operationalApiRoutes } from '@tasksync/platform';
 import { ListTasksQuery } from './tasks/routes';
 
 const consistencyHeaders = [

@@ -1,10 +1,5 @@
-import {
-  compareEntryIds,
-  createLogger,
-  createTokenService,
-  duplicateRedis,
-  newId,
-} from '@tasksync/contracts';
+import { compareEntryIds, newId } from '@tasksync/contracts';
+import { createLogger, createTokenService, duplicateRedis } from '@tasksync/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenCommandService, startReadSide } from '../../test/in-process';
 import {

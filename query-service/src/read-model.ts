@@ -1,18 +1,12 @@
 import { statSync } from 'node:fs';
-import {
-  compareEntryIds,
-  type KeyLayout,
-  type Logger,
-  type Position,
-  problems,
-  type RedisClient,
-} from '@tasksync/contracts';
+import { compareEntryIds, type KeyLayout, type Position, problems } from '@tasksync/contracts';
+import type { Logger, RedisClient } from '@tasksync/platform';
 import {
   openReadModelReadOnly,
   type ReadModelDb,
   readCheckpoints,
   readPositionSql,
-} from '@tasksync/contracts/read-model';
+} from '@tasksync/platform/read-model';
 
 export interface PreparedRead {
   all(...params: unknown[]): unknown[];

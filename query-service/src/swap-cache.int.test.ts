@@ -1,15 +1,15 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { newId } from '@tasksync/contracts';
+import { storedEvents, taskCreated } from '@tasksync/contracts/testing';
 import {
   createLogger,
   createMetrics,
   createTokenService,
   duplicateRedis,
-  newId,
-} from '@tasksync/contracts';
-import { openReadModel } from '@tasksync/contracts/read-model';
-import { storedEvents, taskCreated } from '@tasksync/contracts/testing';
+} from '@tasksync/platform';
+import { openReadModel } from '@tasksync/platform/read-model';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createProjection } from '../../projector/src/projection/project';
 import { switchReadModelFile } from '../../projector/src/swap';

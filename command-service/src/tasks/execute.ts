@@ -1,21 +1,23 @@
 import { createHash } from 'node:crypto';
 import {
   type AuthContext,
-  appendToStream,
   foldUser,
   formatPosition,
-  type IdempotencyRecord,
   type KeyLayout,
   type NewEvent,
   ProblemError,
-  parseIdempotencyRecord,
   problems,
-  type RedisClient,
-  readStream,
   type StoredEvent,
   type TaskCommand,
   type UserEvent,
 } from '@tasksync/contracts';
+import {
+  appendToStream,
+  type IdempotencyRecord,
+  parseIdempotencyRecord,
+  type RedisClient,
+  readStream,
+} from '@tasksync/platform';
 import { decide } from './decide';
 import type { TaskStore } from './task-store';
 

@@ -1,6 +1,5 @@
 import {
   AddCommentRequest,
-  authOf,
   CreateTaskRequest,
   idFromIdempotencyKey,
   isUuid,
@@ -8,6 +7,7 @@ import {
   problems,
   UpdateTaskRequest,
 } from '@tasksync/contracts';
+import { authOf } from '@tasksync/platform';
 import { type Request, type Response, Router } from 'express';
 import { type CommandDeps, type CommandOutcome, executeTaskCommand, requestHash } from './execute';
 

@@ -1,12 +1,11 @@
 import {
   evolveTask,
   type KeyLayout,
-  type RedisClient,
-  readStream,
   type StoredEvent,
   type TaskEvent,
   type TaskState,
 } from '@tasksync/contracts';
+import { type RedisClient, readStream } from '@tasksync/platform';
 
 export interface LoadedTask {
   state: TaskState;

@@ -3,7 +3,7 @@ import type { DomainEvent, StoredEvent, TaskEvent } from '../events';
 
 type TaskCreated = Extract<TaskEvent, { type: 'TaskCreated' }>;
 
-import { ProblemError } from '../http/problem';
+import { ProblemError } from '@tasksync/contracts';
 
 /** A TaskCreated as a bare create decides it: every field at its default but those given. */
 export const taskCreated = (

@@ -1,20 +1,22 @@
 import {
   type AuthContext,
-  appendToStream,
   foldUser,
   formatPosition,
   type KeyLayout,
   type NewEvent,
   problems,
   publicProfile,
-  type RedisClient,
   type Role,
-  readStream,
   type StoredEvent,
-  type TokenService,
   type User,
   type UserEvent,
 } from '@tasksync/contracts';
+import {
+  appendToStream,
+  type RedisClient,
+  readStream,
+  type TokenService,
+} from '@tasksync/platform';
 import { decideUser, userErrors } from './decide';
 import type { PasswordHasher } from './passwords';
 import type { LoginThrottle } from './throttle';

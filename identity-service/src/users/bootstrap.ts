@@ -1,4 +1,5 @@
-import { type KeyLayout, type Logger, ProblemError, type RedisClient } from '@tasksync/contracts';
+import { type KeyLayout, ProblemError } from '@tasksync/contracts';
+import type { Logger, RedisClient } from '@tasksync/platform';
 import type { Accounts } from './accounts';
 
 /**

@@ -1,5 +1,4 @@
 import {
-  authOf,
   ChangeRoleRequest,
   isUuid,
   LoginRequest,
@@ -7,9 +6,8 @@ import {
   problems,
   publicProfile,
   RegisterRequest,
-  requireAuth,
-  type TokenService,
 } from '@tasksync/contracts';
+import { authOf, requireAuth, type TokenService } from '@tasksync/platform';
 import { type Request, type Response, Router } from 'express';
 import type { Accounts } from './accounts';
 

@@ -1,4 +1,5 @@
-import type { KeyLayout, RedisClient } from '@tasksync/contracts';
+import type { KeyLayout } from '@tasksync/contracts';
+import type { RedisClient } from '@tasksync/platform';
 
 export interface LoginThrottle {
   /** Counts a login attempt; answers the seconds to wait when over the limit, else 0. */

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createMetrics, type RedisClient } from '@tasksync/contracts';
+import { createMetrics, type RedisClient } from '@tasksync/platform';
 import express from 'express';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capturingLogger, connectTestRedis, expectProblem, listen } from '../../../test/support';

@@ -1,16 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import {
-  appendToStream,
   compareEntryIds,
-  createTokenService,
   JWT_AUDIENCE,
   JWT_ISSUER,
   type KeyLayout,
   type NewEvent,
   newId,
-  type RedisClient,
 } from '@tasksync/contracts';
 import { taskCreated } from '@tasksync/contracts/testing';
+import { appendToStream, createTokenService, type RedisClient } from '@tasksync/platform';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startNotifier as startInProcess } from '../../../test/in-process';

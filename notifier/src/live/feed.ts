@@ -1,20 +1,22 @@
 import {
   compareEntryIds,
-  decodeEntries,
-  InvalidTokenError,
   isTaskEvent,
   type KeyLayout,
-  type LogEntry,
-  type Logger,
   type Position,
   PositionList,
+} from '@tasksync/contracts';
+import {
+  decodeEntries,
+  InvalidTokenError,
+  type LogEntry,
+  type Logger,
   type RedisClient,
   readLastEntryId,
   readLog,
   type ServiceMetrics,
   startLogTail,
   type TokenService,
-} from '@tasksync/contracts';
+} from '@tasksync/platform';
 import { Gauge, Histogram } from 'prom-client';
 import type { Server, Socket } from 'socket.io';
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 import { formatPosition, type Priority, type StoredEvent } from '@tasksync/contracts';
-import type { ReadModelDb } from '@tasksync/contracts/read-model';
+import type { ReadModelDb } from '@tasksync/platform/read-model';
 
 const PRIORITY_RANK: Record<Priority, number> = { low: 0, medium: 1, high: 2, urgent: 3 };
 

@@ -1,5 +1,4 @@
 import {
-  authOf,
   compareEntryIds,
   foldTask,
   isUuid,
@@ -8,13 +7,12 @@ import {
   Priority,
   parseWith,
   problems,
-  type RedisClient,
-  readStream,
   type StoredEvent,
   type TaskEvent,
   TaskStatus,
 } from '@tasksync/contracts';
-import { TASK_JSON_SQL } from '@tasksync/contracts/read-model';
+import { authOf, type RedisClient, readStream } from '@tasksync/platform';
+import { TASK_JSON_SQL } from '@tasksync/platform/read-model';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import {

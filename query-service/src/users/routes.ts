@@ -1,13 +1,13 @@
 import {
   type AuthContext,
-  authOf,
   isUuid,
   parseWith,
   problems,
   publicProfile,
   type Role,
 } from '@tasksync/contracts';
-import type { ReadModelDb } from '@tasksync/contracts/read-model';
+import { authOf } from '@tasksync/platform';
+import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { Router } from 'express';
 import { z } from 'zod';
 import { answerRead, refuseUnknownQuery } from '../http';

@@ -1,6 +1,6 @@
+import type { KeyLayout } from '@tasksync/contracts';
 import { ConfigError } from '../config';
 import type { RedisClient } from './client';
-import type { KeyLayout } from './keys';
 
 export const LAYOUT_VERSION = '1';
 

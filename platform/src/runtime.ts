@@ -1,3 +1,4 @@
+import { createKeyLayout, type KeyLayout } from '@tasksync/contracts';
 import type { Express } from 'express';
 import { createTokenService, type TokenService } from './auth/jwt';
 import { resolveJwtSecret } from './config';
@@ -5,44 +6,56 @@ import { createMetrics, type ServiceMetrics, shutdownOnSignals } from './http/ap
 import { answerClientErrors } from './http/problem';
 import { createLogger, type Logger } from './logger';
 import { createRedis, type RedisClient } from './redis/client';
-import { createKeyLayout, type KeyLayout } from './redis/keys';
 import { ensureDurableRedis, ensureLayout } from './redis/meta';
 
 export interface ServiceRuntime {
   logger: Logger;
   redis: RedisClient;
   keys: KeyLayout;
-  tokens: TokenService;
   metrics: ServiceMetrics;
+}
+
+interface RuntimeConfig {
+  NODE_ENV: string;
+  LOG_LEVEL: string;
+  REDIS_URL: string;
+  REDIS_CLUSTER: boolean;
+  REDIS_PREFIX: string;
+  EVENT_PARTITIONS: number;
+  REDIS_ALLOW_NO_PERSISTENCE: boolean;
+  DATA_DIR: string;
+}
+
+interface TokenConfig {
+  NODE_ENV: string;
+  DATA_DIR: string;
+  JWT_SECRET?: string | undefined;
+  JWT_TTL_SECONDS: number;
 }
 
 /**
  * What every service's main wires first: its logger, Redis checked against the
- * stored key layout, the token service and its metrics registry.
+ * stored key layout, and its metrics registry; and, for a service whose config
+ * carries the JWT settings (jwtEnv), the token service. A service that checks
+ * no token (the projector) needs no secret.
  */
-export const createServiceRuntime = async (
+export async function createServiceRuntime<C extends RuntimeConfig>(
   name: string,
-  config: {
-    NODE_ENV: string;
-    LOG_LEVEL: string;
-    REDIS_URL: string;
-    REDIS_CLUSTER: boolean;
-    REDIS_PREFIX: string;
-    EVENT_PARTITIONS: number;
-    REDIS_ALLOW_NO_PERSISTENCE: boolean;
-    DATA_DIR: string;
-    JWT_SECRET?: string | undefined;
-    JWT_TTL_SECONDS: number;
-  },
-): Promise<ServiceRuntime> => {
+  config: C,
+): Promise<C extends TokenConfig ? ServiceRuntime & { tokens: TokenService } : ServiceRuntime>;
+export async function createServiceRuntime(
+  name: string,
+  config: RuntimeConfig & Partial<TokenConfig>,
+): Promise<ServiceRuntime & { tokens?: TokenService }> {
   const logger = createLogger({
     name,
     level: config.LOG_LEVEL,
     pretty: config.NODE_ENV === 'development',
   });
-  const { secret, generated } = resolveJwtSecret(config);
-  if (generated)
-    logger.warn('JWT_SECRET not set: generated a development secret in the data directory.');
+  const tokens =
+    config.JWT_TTL_SECONDS === undefined
+      ? undefined
+      : tokenServiceOf({ ...config, JWT_TTL_SECONDS: config.JWT_TTL_SECONDS }, logger);
   const redis = createRedis(config);
   const keys = createKeyLayout(config.REDIS_PREFIX, config.EVENT_PARTITIONS);
   await ensureLayout(redis, keys);
@@ -53,9 +66,16 @@ export const createServiceRuntime = async (
     logger,
     redis,
     keys,
-    tokens: createTokenService({ secret, ttlSeconds: config.JWT_TTL_SECONDS }),
     metrics: createMetrics(`${name}-service`),
+    ...(tokens ? { tokens } : {}),
   };
+}
+
+const tokenServiceOf = (config: TokenConfig, logger: Logger) => {
+  const { secret, generated } = resolveJwtSecret(config);
+  if (generated)
+    logger.warn('JWT_SECRET not set: generated a development secret in the data directory.');
+  return createTokenService({ secret, ttlSeconds: config.JWT_TTL_SECONDS });
 };
 
 /** Listens, says where, and shuts down gracefully on SIGTERM/SIGINT, closing Redis last. */

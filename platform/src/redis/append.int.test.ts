@@ -1,7 +1,7 @@
+import type { NewEvent } from '@tasksync/contracts';
+import { newId } from '@tasksync/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendUserRegistered, connectTestRedis, testKeys } from '../../../test/support';
-import type { NewEvent } from '../events';
-import { newId } from '../ids';
 import { appendToStream } from './append';
 import { readLog, readStream } from './readers';
 

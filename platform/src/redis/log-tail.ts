@@ -1,8 +1,7 @@
-import { decodeEvent, fieldsToRecord, type StoredEvent } from '../events';
+import type { KeyLayout } from '@tasksync/contracts';
+import { decodeEvent, fieldsToRecord, formatPosition, type StoredEvent } from '@tasksync/contracts';
 import type { Logger } from '../logger';
-import { formatPosition } from '../positions';
 import { duplicateRedis, type RedisClient } from './client';
-import type { KeyLayout } from './keys';
 import { type RawEntry, readLastEntryId } from './readers';
 
 /** An entry of a log as the tail hands it on: decoded, or why it could not be. */

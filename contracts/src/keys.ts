@@ -1,4 +1,4 @@
-import { fnv1a32 } from '../ids';
+import { fnv1a32 } from './ids';
 
 /**
  * The Redis key layout of design §2. Every key carries a hash tag so the layout

@@ -1,23 +1,6 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import { type AuthContext, JWT_AUDIENCE, JWT_ISSUER, TokenClaims } from '@tasksync/contracts';
 import jwt from 'jsonwebtoken';
-import { z } from 'zod';
-import { Role } from '../domain/fields';
-
-export const JWT_ISSUER = 'tasksync';
-export const JWT_AUDIENCE = 'tasksync-api';
-
-const Claims = z.object({
-  sub: z.uuid(),
-  role: Role,
-  iss: z.literal(JWT_ISSUER),
-  aud: z.literal(JWT_AUDIENCE),
-  exp: z.number(),
-});
-
-export interface AuthContext {
-  userId: string;
-  role: Role;
-}
 
 export interface TokenService {
   sign(subject: AuthContext): { token: string; expiresIn: number };
@@ -63,7 +46,7 @@ export const createTokenService = (options: {
       const expired = error instanceof jwt.TokenExpiredError;
       throw new InvalidTokenError(expired ? 'The token has expired.' : 'The token is not valid.');
     }
-    const claims = Claims.safeParse(payload);
+    const claims = TokenClaims.safeParse(payload);
     if (!claims.success) throw new InvalidTokenError('The token lacks required claims.');
     return {
       auth: { userId: claims.data.sub, role: claims.data.role },

@@ -1,3 +1,4 @@
+import { ProblemBody } from '@tasksync/contracts';
 import { z } from 'zod';
 
 export interface ApiRoute {
@@ -12,14 +13,6 @@ export interface ApiRoute {
   headers?: { name: string; description: string; required?: boolean }[];
   responses: Record<number, { description: string; schema?: z.ZodType; headers?: string[] }>;
 }
-
-const Problem = z.object({
-  type: z.string(),
-  title: z.string(),
-  status: z.number().int(),
-  detail: z.string(),
-  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-});
 
 const schemaOf = (schema: z.ZodType, io: 'input' | 'output') => {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
@@ -58,7 +51,7 @@ export const buildOpenApi = (info: { title: string; version: string }, routes: A
     const responses: Record<string, unknown> = {};
     for (const [status, response] of Object.entries(route.responses)) {
       const isProblem = Number(status) >= 400;
-      const schema = response.schema ?? (isProblem ? Problem : undefined);
+      const schema = response.schema ?? (isProblem ? ProblemBody : undefined);
       responses[status] = {
         description: response.description,
         ...(response.headers

@@ -1,5 +1,5 @@
-import type { NewEvent } from '../events';
-import { eventVersions, isValidEventData } from '../events';
+import type { NewEvent } from '@tasksync/contracts';
+import { eventVersions, isValidEventData } from '@tasksync/contracts';
 import type { RedisClient } from './client';
 
 export type ExpectedRevision = 'any' | 'none' | number;

@@ -1,5 +1,5 @@
+import type { AuthContext } from '@tasksync/contracts';
 import type { Logger } from 'pino';
-import type { AuthContext } from '../auth/jwt';
 
 declare global {
   namespace Express {

@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
+import { newId, ProblemError } from '@tasksync/contracts';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import { newId } from '../ids';
-import { notFoundHandler, ProblemError, problemHandler } from './problem';
+import { notFoundHandler, problemHandler } from './problem';
 import './request';
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;

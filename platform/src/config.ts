@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-/** The repository root: contracts/src/ is two levels below it. */
+/** The repository root: platform/src/ is two levels below it. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** A start-up refusal: printed as its message alone, then the process exits with 1. */
@@ -36,16 +36,16 @@ const flag = z
   .default('0')
   .transform((v) => v === '1' || v === 'true');
 
+/** A Redis prefix or consumer-group name. */
+const name64 = z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, ".", "-" or "_" only');
+
 /** Settings every service shares (design §8). */
 export const commonEnv = {
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: z.string().min(1).default('redis://127.0.0.1:6379'),
   REDIS_CLUSTER: flag,
-  REDIS_PREFIX: z
-    .string()
-    .regex(/^[\w.-]{1,64}$/, 'letters, digits, ".", "-" or "_" only')
-    .default('ts'),
+  REDIS_PREFIX: name64.default('ts'),
   EVENT_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(1),
   /** Production refuses a Redis without AOF unless this is set (design: nothing acknowledged is lost). */
   REDIS_ALLOW_NO_PERSISTENCE: flag,
@@ -61,6 +61,22 @@ export const jwtEnv = {
     .max(7 * 24 * 3600)
     .default(3600),
 };
+
+/** Settings of a read model: the projector that writes it and the query-service that reads it. */
+export const readModelEnv = {
+  READ_MODEL_PATH: z.string().min(1).optional(),
+  PROJECTOR_GROUP: name64.default('projector'),
+};
+
+/** READ_MODEL_PATH defaults to `read-model.sqlite` in the data directory. */
+export const withReadModelPath = <
+  C extends { READ_MODEL_PATH?: string | undefined; DATA_DIR: string },
+>(
+  config: C,
+) => ({
+  ...config,
+  READ_MODEL_PATH: config.READ_MODEL_PATH ?? join(config.DATA_DIR, 'read-model.sqlite'),
+});
 
 export const ports = {
   IDENTITY_PORT: port(3003),

@@ -1,6 +1,6 @@
+import { type AuthContext, problems } from '@tasksync/contracts';
 import type { Request, RequestHandler } from 'express';
-import { type AuthContext, InvalidTokenError, type TokenService } from '../auth/jwt';
-import { problems } from './problem';
+import { InvalidTokenError, type TokenService } from '../auth/jwt';
 
 /** Rejects requests without a valid `Authorization: Bearer <jwt>` with 401. */
 export const requireAuth =

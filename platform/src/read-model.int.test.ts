@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   openReadModel,
-  readCheckpoints,
   readPositionSql,
   TASK_JSON_SQL,
   type TaskRow,

@@ -1,4 +1,4 @@
-import { decodeEvent, fieldsToRecord, type StoredEvent } from '../events';
+import { decodeEvent, fieldsToRecord, type StoredEvent } from '@tasksync/contracts';
 import type { RedisClient } from './client';
 
 export type RawEntry = [id: string, fields: string[]];

@@ -1,6 +1,7 @@
+import { JWT_AUDIENCE, JWT_ISSUER } from '@tasksync/contracts';
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { createTokenService, InvalidTokenError, JWT_AUDIENCE, JWT_ISSUER } from './jwt';
+import { createTokenService, InvalidTokenError } from './jwt';
 
 const secret = 'unit-secret-unit-secret-unit-secret-unit';
 const userId = '0190b6a0-0000-7000-8000-000000000001';
