@@ -1,11 +1,13 @@
 // The machinery every TaskSync service runs on (design §1): HTTP app and
 // problem+json middleware, auth, config, logging, metrics, runtime, the Redis
 // client, the append script, readers, the consumer loop and the log tail.
+export * from './auth/current-role';
 export * from './auth/jwt';
 export * from './config';
 export * from './http/app';
 export * from './http/auth';
 export * from './http/openapi';
+export * from './http/params';
 export * from './http/problem';
 export * from './logger';
 export * from './redis/append';
