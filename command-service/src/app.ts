@@ -2,6 +2,7 @@ import type { KeyLayout } from '@tasksync/contracts';
 import type { Logger } from '@tasksync/platform';
 import {
   createBaseApp,
+  createCommandCounters,
   finishApp,
   isRedisReady,
   operationalRoutes,
@@ -11,8 +12,8 @@ import {
   type TokenService,
 } from '@tasksync/platform';
 import { commandOpenApi } from './openapi';
+import { createTaskStores } from './tasks/execute';
 import { taskRoutes } from './tasks/routes';
-import { createTaskStore } from './tasks/task-store';
 
 export interface CommandAppDeps {
   redis: RedisClient;
@@ -27,26 +28,15 @@ export interface CommandAppDeps {
 /** Builds the command-service's express app from its dependencies, without listening. */
 export const buildCommandApp = (deps: CommandAppDeps) => {
   const app = createBaseApp(deps);
-  const counters = {
-    eventsAppended: deps.metrics.counter(
-      'tasksync_events_appended_total',
-      'Events appended, by type',
-      ['type'],
-    ),
-    revisionConflicts: deps.metrics.counter(
-      'tasksync_revision_conflicts_total',
-      'Appends refused for a stale revision (retried, or 412 with If-Match)',
-    ),
-    idempotentReplays: deps.metrics.counter(
-      'tasksync_idempotent_replays_total',
-      'Requests answered from a stored Idempotency-Key result',
-    ),
-  };
   // Task routes first: the hot path meets no other router on its way.
   app.use(
     '/tasks',
     requireAuth(deps.tokens),
-    taskRoutes({ ...deps, counters, tasks: createTaskStore(deps.redis, deps.keys) }),
+    taskRoutes({
+      ...deps,
+      counters: createCommandCounters(deps.metrics),
+      ...createTaskStores(deps.redis, deps.keys),
+    }),
   );
   app.use(
     operationalRoutes({

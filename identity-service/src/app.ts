@@ -2,6 +2,8 @@ import type { KeyLayout } from '@tasksync/contracts';
 import type { Logger } from '@tasksync/platform';
 import {
   createBaseApp,
+  createCommandCounters,
+  createUserStore,
   finishApp,
   isRedisReady,
   operationalRoutes,
@@ -31,6 +33,8 @@ export interface IdentityAppDeps {
 export const buildIdentityApp = (deps: IdentityAppDeps) => {
   const accounts = createAccounts({
     ...deps,
+    users: createUserStore(deps.redis, deps.keys),
+    counters: createCommandCounters(deps.metrics),
     throttle: createLoginThrottle(deps.redis, deps.keys, deps.loginThrottle),
   });
   const app = createBaseApp(deps);

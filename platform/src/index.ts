@@ -3,9 +3,13 @@
 // client, the append script, readers, the consumer loop and the log tail.
 export * from './auth/current-role';
 export * from './auth/jwt';
+export * from './commands/aggregate-store';
+export * from './commands/handle-command';
+export * from './commands/users';
 export * from './config';
 export * from './http/app';
 export * from './http/auth';
+export * from './http/command-answers';
 export * from './http/openapi';
 export * from './http/params';
 export * from './http/problem';

@@ -1,21 +1,20 @@
+import type { KeyLayout } from '@tasksync/contracts';
 import {
   type AuthContext,
-  foldUser,
-  formatPosition,
-  type KeyLayout,
-  type NewEvent,
   problems,
   publicProfile,
   type Role,
-  type StoredEvent,
   type User,
-  type UserEvent,
+  type UserCommand,
 } from '@tasksync/contracts';
 import {
-  appendToStream,
+  type CommandCounters,
+  handleCommand,
   type RedisClient,
-  readStream,
+  roleInStream,
   type TokenService,
+  type UserStore,
+  withCurrentRole,
 } from '@tasksync/platform';
 import { decideUser, userErrors } from './decide';
 import type { PasswordHasher } from './passwords';
@@ -24,6 +23,8 @@ import type { LoginThrottle } from './throttle';
 export interface AccountDeps {
   redis: RedisClient;
   keys: KeyLayout;
+  users: UserStore;
+  counters: CommandCounters;
   tokens: TokenService;
   passwords: PasswordHasher;
   throttle: LoginThrottle;
@@ -37,18 +38,32 @@ const invalidCredentials = () => problems.unauthorized('The e-mail or the passwo
 export const createAccounts = (deps: AccountDeps) => {
   const { redis, keys } = deps;
 
-  /** The user folded from its stream, and the position of its last event. */
-  const loadUserAt = async (userId: string) => {
-    const events = (await readStream(redis, keys.userStream(userId))) as StoredEvent<UserEvent>[];
-    const last = events[events.length - 1];
-    return { user: foldUser(events), position: last ? formatPosition('id', last.entryId) : '' };
-  };
-  const loadUser = async (userId: string): Promise<User | null> => (await loadUserAt(userId)).user;
+  const loadUser = async (userId: string): Promise<User | null> =>
+    (await deps.users.load(userId)).state;
 
-  const toNewEvents = (events: UserEvent[], actor: string, corr: string) => {
-    const at = deps.now().toISOString();
-    return events.map((event): NewEvent => ({ ...event, id: deps.newId(), at, actor, corr }));
-  };
+  /** Every user command goes through the one command handler, on the identity log. */
+  const execute = (
+    userId: string,
+    command: UserCommand,
+    options: { actor: string; corr: string } & Pick<
+      Parameters<typeof handleCommand>[1],
+      'create' | 'unique' | 'set' | 'uniqueTaken'
+    >,
+  ) =>
+    handleCommand(deps, {
+      store: deps.users,
+      aggregateId: userId,
+      log: { key: keys.identityLog, name: 'id' },
+      decide: decideUser,
+      command,
+      actor: options.actor,
+      correlationId: options.corr,
+      success: { status: 200, body: null },
+      ...(options.create ? { create: true } : {}),
+      ...(options.unique ? { unique: options.unique } : {}),
+      ...(options.set ? { set: options.set } : {}),
+      ...(options.uniqueTaken ? { uniqueTaken: options.uniqueTaken } : {}),
+    });
 
   return {
     loadUser,
@@ -65,26 +80,21 @@ export const createAccounts = (deps: AccountDeps) => {
       const userId = deps.newId();
       // The e-mail's local part may be longer than a name may be.
       const name = input.name ?? input.email.split('@')[0]!.slice(0, 100);
-      const events = decideUser(null, {
-        type: 'RegisterUser',
-        email: input.email,
-        name,
-        role: input.role,
-      });
       const passwordHash = await deps.passwords.hash(input.password);
-      const result = await appendToStream(redis, {
-        streamKey: keys.userStream(userId),
-        logKey: keys.identityLog,
-        aggregateId: userId,
-        expectedRevision: 'none',
-        events: toNewEvents(events, input.actor ?? userId, input.corr),
-        unique: [{ key: keys.email(input.email), value: userId }],
-        set: [{ key: keys.credentials(userId), value: passwordHash }],
-      });
-      if (result.outcome === 'unique-violation') throw userErrors.emailTaken();
-      if (result.outcome !== 'appended') throw new Error(`register: unexpected ${result.outcome}`);
-      const user = (await loadUser(userId))!;
-      return { user, position: formatPosition('id', result.entryId) };
+      // E-mail uniqueness is the append's: the e-mail key is written with the event, or nothing is.
+      const outcome = await execute(
+        userId,
+        { type: 'RegisterUser', email: input.email, name, role: input.role },
+        {
+          actor: input.actor ?? userId,
+          corr: input.corr,
+          create: true,
+          unique: [{ key: keys.email(input.email), value: userId }],
+          set: [{ key: keys.credentials(userId), value: passwordHash }],
+          uniqueTaken: userErrors.emailTaken,
+        },
+      );
+      return { user: outcome.state!, position: outcome.position };
     },
 
     async login(email: string, password: string) {
@@ -117,27 +127,14 @@ export const createAccounts = (deps: AccountDeps) => {
      * token, so a demoted admin loses the right at once.
      */
     async changeRole(actor: AuthContext, userId: string, role: Role, corr: string) {
-      const actorUser = await loadUser(actor.userId);
-      if (actorUser?.role !== 'admin') throw problems.forbidden('Only an admin may change roles.');
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const { user, position } = await loadUserAt(userId);
-        const events = decideUser(user, { type: 'ChangeRole', role });
-        if (!events.length) return { user: user!, position };
-        const result = await appendToStream(redis, {
-          streamKey: keys.userStream(userId),
-          logKey: keys.identityLog,
-          aggregateId: userId,
-          expectedRevision: user!.revision,
-          events: toNewEvents(events, actor.userId, corr),
-        });
-        if (result.outcome === 'appended') {
-          return {
-            user: (await loadUser(userId))!,
-            position: formatPosition('id', result.entryId),
-          };
-        }
-      }
-      throw problems.conflict('concurrency-conflict', 'The user kept changing; try again.');
+      const current = await withCurrentRole(actor, roleInStream(deps.users));
+      if (current.role !== 'admin') throw problems.forbidden('Only an admin may change roles.');
+      const outcome = await execute(
+        userId,
+        { type: 'ChangeRole', role },
+        { actor: actor.userId, corr },
+      );
+      return { user: outcome.state!, position: outcome.position };
     },
   };
 };

@@ -1,7 +1,10 @@
 import { problems, type UserCommand, type UserEvent, type UserState } from '@tasksync/contracts';
 
 export const userErrors = {
+  /** Raised by the append (the e-mail key is unique), never by `decideUser`: see register. */
   emailTaken: () => problems.conflict('email-taken', 'An account with this e-mail already exists.'),
+  alreadyRegistered: () =>
+    problems.conflict('user-exists', 'A user with this id is already registered.'),
   notFound: () => problems.notFound('No user with this id.'),
 };
 
@@ -9,7 +12,7 @@ export const userErrors = {
 export const decideUser = (state: UserState, command: UserCommand): UserEvent[] => {
   switch (command.type) {
     case 'RegisterUser':
-      if (state) throw userErrors.emailTaken();
+      if (state) throw userErrors.alreadyRegistered();
       return [
         {
           type: 'UserRegistered',

@@ -1,3 +1,4 @@
+import { fieldsToRecord } from '@tasksync/contracts';
 import type { Logger } from 'pino';
 import { duplicateRedis, type RedisClient } from './client';
 
@@ -37,13 +38,7 @@ export interface Consumer {
 type ReadReply = [string, [string, string[] | null][]][] | null;
 
 const toEntries = (raw: [string, string[] | null][]) =>
-  raw.map(([id, fields]) => ({ id, fields: fields ? pairs(fields) : null }));
-
-const pairs = (fields: string[]) => {
-  const record: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
-  return record;
-};
+  raw.map(([id, fields]) => ({ id, fields: fields ? fieldsToRecord(fields) : null }));
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
