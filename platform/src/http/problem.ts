@@ -2,6 +2,8 @@ import { type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ProblemError, problems } from '@tasksync/contracts';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { ReplyError } from 'ioredis';
+import { MaxRetriesPerRequestError } from 'ioredis/built/errors';
 
 export const sendProblem = (res: Response, error: ProblemError) => {
   for (const [name, value] of Object.entries(error.extra.headers ?? {})) res.setHeader(name, value);
@@ -89,17 +91,31 @@ const fromBodyParser = (error: BodyParserError): ProblemError | undefined => {
   }
 };
 
+/** Socket errors of a Redis connection that is down or going away. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+/** Redis error replies (their first word) that mean "not now", not "wrong request". */
+const UNAVAILABLE_REPLIES = new Set(['CLUSTERDOWN', 'LOADING', 'MASTERDOWN', 'TRYAGAIN']);
+/** ioredis's offline errors carry no class or code of their own, only these exact messages. */
+const OFFLINE_MESSAGES = new Set([
+  'Connection is closed.',
+  "Stream isn't writeable and enableOfflineQueue options is false",
+]);
+
 /**
- * ioredis gives up on a command after its retries while Redis is away: the
- * client did nothing wrong and may retry, so that is 503, not 500.
+ * Redis is away: ioredis gave up on a command after its retries, the socket
+ * failed, or Redis answered that it cannot serve yet. The client did nothing
+ * wrong and may retry, so that is 503, not 500.
  */
-const isRedisUnavailable = (error: unknown) =>
-  error instanceof Error &&
-  (error.name === 'MaxRetriesPerRequestError' ||
-    error.name === 'AbortError' ||
-    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|Connection is closed|Stream isn't writeable|CLUSTERDOWN|LOADING/.test(
-      error.message,
-    ));
+export const isRedisUnavailable = (error: unknown) => {
+  if (!(error instanceof Error)) return false;
+  if (error instanceof MaxRetriesPerRequestError) return true;
+  // redis-errors' AbortError: a command in flight when the connection ended.
+  if (error.name === 'AbortError' || error.name === 'ClusterAllFailedError') return true;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== undefined && NETWORK_CODES.has(code)) return true;
+  if (error instanceof ReplyError) return UNAVAILABLE_REPLIES.has(error.message.split(' ', 1)[0]!);
+  return OFFLINE_MESSAGES.has(error.message);
+};
 
 /** Turns every error into problem+json; unexpected ones are logged and answered without internals. */
 export const problemHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
