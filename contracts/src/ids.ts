@@ -12,8 +12,9 @@ let poolOffset = POOL_SIZE;
 
 /**
  * A uuid v7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. The
- * randomness comes from a pooled buffer refilled 1,000 ids at a time: asking
- * the system for 10 bytes per id cost about a tenth of a create's CPU time.
+ * randomness comes from a pooled buffer refilled 1,000 ids at a time: one
+ * call into the system's random source per id is a call per event on the
+ * write path, and each call costs far more than the 10 bytes it returns.
  */
 export const newId: IdGenerator = () => {
   if (poolOffset + 10 > POOL_SIZE) {

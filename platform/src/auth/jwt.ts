@@ -16,8 +16,8 @@ export class InvalidTokenError extends Error {
 
 /**
  * HS256 only, `exp` required, `iss` and `aud` checked. The secret is turned
- * into a KeyObject once: jsonwebtoken verifies with it in microseconds, where a
- * string secret costs hundreds of microseconds per request.
+ * into a KeyObject once: with a string secret jsonwebtoken builds the key
+ * again on every verify, on every request.
  *
  * A client sends the same token with every request, so verified tokens are
  * remembered until they expire (bounded, oldest first out): the exact string
