@@ -1,13 +1,8 @@
-import {
-  type AuthContext,
-  decodeEvent,
-  fieldsToRecord,
-  newId,
-  type Role,
-  type StoredEvent,
-} from '@tasksync/contracts';
-import { createMetrics, createTokenService } from '@tasksync/platform';
+import { type AuthContext, newId, type Role } from '@tasksync/contracts';
+import { taskCreated } from '@tasksync/contracts/testing';
+import { createMetrics, createTokenService, readStream } from '@tasksync/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiSpec, apiSpec, taskHistory } from '../../test/api-spec';
 import {
   appendUserRegistered,
   capturingLogger,
@@ -25,6 +20,7 @@ const redis = connectTestRedis();
 const keys = testKeys(1);
 const tokens = createTokenService({ secret: SECRET, ttlSeconds: 3600 });
 let api: ReturnType<typeof client>;
+let spec: ApiSpec;
 let close: () => Promise<void>;
 
 /** Registers a user by appending UserRegistered, as identity-service would, and signs a token for it. */
@@ -33,18 +29,6 @@ const user = async (role: Role = 'member') => {
   await appendUserRegistered(redis, keys, { userId, email: `${userId}@example.com`, role });
   const auth: AuthContext = { userId, role };
   return { ...auth, token: tokens.sign(auth).token };
-};
-
-const eventsOf = async (taskId: string): Promise<StoredEvent[]> =>
-  ((await redis.xrange(keys.taskStream(taskId), '-', '+')) as [string, string[]][]).map(([id, f]) =>
-    decodeEvent(id, fieldsToRecord(f)),
-  );
-/** Events in every task log (one partition, or 4 on the cluster run). */
-const logLength = async () => {
-  const lengths = await Promise.all(
-    Array.from({ length: keys.partitions }, (_, p) => redis.xlen(keys.taskLog(p))),
-  );
-  return lengths.reduce((sum, length) => sum + length, 0);
 };
 
 let creator: Awaited<ReturnType<typeof user>>;
@@ -65,6 +49,7 @@ beforeAll(async () => {
   const server = await listen(app);
   close = server.close;
   api = client(server.url);
+  spec = apiSpec({ redis, keys, api });
   [creator, assignee, stranger, admin] = await Promise.all([user(), user(), user(), user('admin')]);
 });
 afterAll(async () => {
@@ -89,19 +74,20 @@ const expectWriteHeaders = (answer: Awaited<ReturnType<typeof api.post>>, revisi
 
 describe('POST /tasks', () => {
   it('creates a task: 201, Location, ETag, X-Event-Position and one TaskCreated in stream and log', async () => {
-    const before = await logLength();
-    const answer = await api.post(
-      '/tasks',
-      {
+    const created = await spec.when({
+      method: 'POST',
+      path: '/tasks',
+      body: {
         title: '  Write the README ',
         priority: 'high',
         labels: ['docs', 'docs', 'v1'],
         dueDate: '2026-12-31',
       },
-      { token: creator.token, headers: { 'x-request-id': 'req-create-1' } },
-    );
-    expect(answer.status).toBe(201);
-    expect(answer.body).toEqual({
+      token: creator.token,
+      headers: { 'x-request-id': 'req-create-1' },
+    });
+    const { answer } = created;
+    created.thenAnswers(201, {
       id: expect.any(String),
       revision: 0,
       position: expect.stringMatching(/^t\d+:/),
@@ -110,29 +96,26 @@ describe('POST /tasks', () => {
     expect(answer.headers.get('x-request-id')).toBe('req-create-1');
     expectWriteHeaders(answer, 0);
     expect(answer.headers.get('x-event-position')).toBe(answer.body.position);
-    const [event] = await eventsOf(answer.body.id);
-    expect(event).toMatchObject({
-      type: 'TaskCreated',
-      rev: 0,
-      actor: creator.userId,
-      corr: 'req-create-1',
-      entryId: answer.body.position.slice(3),
-      data: {
-        title: 'Write the README',
-        description: '',
-        status: 'pending',
-        assigneeId: null,
-        priority: 'high',
-        dueDate: '2026-12-31',
-        labels: ['docs', 'v1'],
-        createdBy: creator.userId,
+    created.thenAppends([
+      {
+        type: 'TaskCreated',
+        agg: answer.body.id,
+        rev: 0,
+        actor: creator.userId,
+        corr: 'req-create-1',
+        entryId: answer.body.position.slice(3),
+        data: taskCreated(creator.userId, {
+          title: 'Write the README',
+          priority: 'high',
+          dueDate: '2026-12-31',
+          labels: ['docs', 'v1'],
+        }).data,
       },
-    });
-    expect(await logLength()).toBe(before + 1);
+    ]);
+    expect(await readStream(redis, keys.taskStream(answer.body.id))).toEqual(created.appended);
   });
 
   it('refuses invalid bodies with 400 listing the problems, and appends nothing', async () => {
-    const before = await logLength();
     const cases: Record<string, unknown>[] = [
       {},
       { title: '' },
@@ -148,335 +131,350 @@ describe('POST /tasks', () => {
       { title: 'ok', assigneeId: 'not-a-uuid' },
     ];
     for (const body of cases) {
-      const answer = await api.post('/tasks', body, { token: creator.token });
-      expectProblem(answer, 400, 'validation');
-      expect(answer.body.errors.length).toBeGreaterThan(0);
+      const refused = await spec.when({
+        method: 'POST',
+        path: '/tasks',
+        body,
+        token: creator.token,
+      });
+      refused.thenFails(400, 'validation').thenAppends([]);
+      expect(refused.answer.body.errors.length).toBeGreaterThan(0);
     }
-    expectProblem(await api.post('/tasks', [1, 2], { token: creator.token }), 400, 'validation');
-    expectProblem(
-      await api.request('POST', '/tasks', {
-        raw: '{',
-        token: creator.token,
-        headers: { 'content-type': 'application/json' },
-      }),
-      400,
-    );
-    expectProblem(
-      await api.request('POST', '/tasks', {
-        raw: 'title=x',
-        token: creator.token,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      }),
-      415,
-    );
-    expectProblem(
-      await api.post(
-        '/tasks',
-        { title: 'big', description: 'x'.repeat(101 * 1024) },
-        { token: creator.token },
-      ),
-      413,
-    );
-    expect(await logLength()).toBe(before);
+    const json = { 'content-type': 'application/json' };
+    for (const [request, status, slug] of [
+      [{ body: [1, 2] }, 400, 'validation'],
+      [{ raw: '{', headers: json }, 400],
+      [{ raw: 'title=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415],
+      [{ body: { title: 'big', description: 'x'.repeat(101 * 1024) } }, 413],
+    ] as const) {
+      (await spec.when({ method: 'POST', path: '/tasks', token: creator.token, ...request }))
+        .thenFails(status, slug)
+        .thenAppends([]);
+    }
   });
 
   it('answers 401 for a missing or forged token and appends nothing', async () => {
-    const before = await logLength();
     const forged = await forgedTokens(creator.userId);
-    expectProblem(await api.post('/tasks', { title: 'x' }), 401, 'unauthorized');
-    expectProblem(
-      await api.post('/tasks', { title: 'x' }, { headers: { authorization: 'Basic abc' } }),
-      401,
-      'unauthorized',
-    );
+    const create = { method: 'POST', path: '/tasks', body: { title: 'x' } };
+    (await spec.when(create)).thenFails(401, 'unauthorized').thenAppends([]);
+    (await spec.when({ ...create, headers: { authorization: 'Basic abc' } }))
+      .thenFails(401, 'unauthorized')
+      .thenAppends([]);
     for (const token of [
       forged.wrongSecret,
       forged.algNone,
       forged.expired(SECRET),
       forged.wrongAudience(SECRET),
     ]) {
-      expectProblem(await api.post('/tasks', { title: 'x' }, { token }), 401, 'unauthorized');
+      (await spec.when({ ...create, token })).thenFails(401, 'unauthorized').thenAppends([]);
     }
-    expect(await logLength()).toBe(before);
   });
 
   it('answers 422 for an assignee who is not registered', async () => {
-    expectProblem(
-      await api.post('/tasks', { title: 'x', assigneeId: newId() }, { token: creator.token }),
-      422,
-      'unknown-assignee',
-    );
+    (
+      await spec.when({
+        method: 'POST',
+        path: '/tasks',
+        body: { title: 'x', assigneeId: newId() },
+        token: creator.token,
+      })
+    )
+      .thenFails(422, 'unknown-assignee')
+      .thenAppends([]);
   });
 });
 
 describe('Idempotency-Key', () => {
   it('answers a repeated create with the same status and body and appends once, even when copies race', async () => {
-    const before = await logLength();
     const send = () =>
       api.post(
         '/tasks',
         { title: 'Once' },
         { token: creator.token, headers: { 'idempotency-key': 'create-once' } },
       );
-    const answers = await Promise.all([send(), send(), send(), send(), send()]);
-    const later = await send();
-    for (const answer of [...answers, later]) {
+    const answers: Awaited<ReturnType<typeof send>>[] = [];
+    const race = await spec.when(async () => {
+      answers.push(...(await Promise.all([send(), send(), send(), send(), send()])));
+      return answers[0]!;
+    });
+    race.thenAppends([{ type: 'TaskCreated', agg: answers[0]!.body.id, rev: 0 }]);
+    const later = await spec.when(send);
+    later.thenAnswers(201, answers[0]!.body).thenAppends([]);
+    for (const answer of [...answers, later.answer]) {
       expect(answer.status).toBe(201);
       expect(answer.body).toEqual(answers[0]!.body);
       expect(answer.headers.get('etag')).toBe('"0"');
       expect(answer.headers.get('x-event-position')).toBe(answers[0]!.body.position);
     }
-    expect(later.headers.get('idempotent-replayed')).toBe('true');
-    expect(await logLength()).toBe(before + 1);
-    expect(await eventsOf(answers[0]!.body.id)).toHaveLength(1);
+    expect(later.answer.headers.get('idempotent-replayed')).toBe('true');
+    expect(await readStream(redis, keys.taskStream(answers[0]!.body.id))).toEqual(race.appended);
   });
 
   it('answers 422 for the same key with another body, and keeps keys per user', async () => {
-    const first = await api.post(
-      '/tasks',
-      { title: 'A' },
-      { token: creator.token, headers: { 'idempotency-key': 'k-1' } },
-    );
-    expect(first.status).toBe(201);
-    expectProblem(
-      await api.post(
-        '/tasks',
-        { title: 'B' },
-        { token: creator.token, headers: { 'idempotency-key': 'k-1' } },
-      ),
-      422,
-      'idempotency-key-reused',
-    );
-    const other = await api.post(
-      '/tasks',
-      { title: 'A' },
-      { token: stranger.token, headers: { 'idempotency-key': 'k-1' } },
-    );
-    expect(other.status).toBe(201);
-    expect(other.body.id).not.toBe(first.body.id);
+    const create = (title: string, who: { token: string }) => ({
+      method: 'POST',
+      path: '/tasks',
+      body: { title },
+      token: who.token,
+      headers: { 'idempotency-key': 'k-1' },
+    });
+    const first = await spec.when(create('A', creator));
+    first.thenAnswers(201).thenAppends([{ type: 'TaskCreated', agg: first.answer.body.id }]);
+    (await spec.when(create('B', creator)))
+      .thenFails(422, 'idempotency-key-reused')
+      .thenAppends([]);
+    const other = await spec.when(create('A', stranger));
+    other.thenAnswers(201).thenAppends([{ type: 'TaskCreated', agg: other.answer.body.id }]);
+    expect(other.answer.body.id).not.toBe(first.answer.body.id);
   });
 
   it('replays PATCH, comment and DELETE answers', async () => {
     const task = await createTask();
-    const patch = () =>
-      api.patch(
-        `/tasks/${task.id}`,
-        { status: 'in-progress' },
-        { token: assignee.token, headers: { 'idempotency-key': 'p-1' } },
-      );
-    const [p1, p2] = [await patch(), await patch()];
-    expect(p1.status).toBe(200);
-    expect(p2.body).toEqual(p1.body);
-    const comment = () =>
-      api.post(
-        `/tasks/${task.id}/comments`,
-        { text: 'hi' },
-        { token: stranger.token, headers: { 'idempotency-key': 'c-1' } },
-      );
-    const [c1, c2] = [await comment(), await comment()];
-    expect(c1.status).toBe(201);
-    expect(c2.body).toEqual(c1.body);
-    const remove = () =>
-      api.delete(`/tasks/${task.id}`, {
-        token: creator.token,
-        headers: { 'idempotency-key': 'd-1' },
-      });
-    const [d1, d2] = [await remove(), await remove()];
-    expect([d1.status, d2.status]).toEqual([204, 204]);
-    expect(d2.headers.get('etag')).toBe(d1.headers.get('etag'));
-    expect((await eventsOf(task.id)).map((e) => e.type)).toEqual([
+    const stream = keys.taskStream(task.id);
+    const patch = {
+      method: 'PATCH',
+      path: `/tasks/${task.id}`,
+      body: { status: 'in-progress' },
+      token: assignee.token,
+      headers: { 'idempotency-key': 'p-1' },
+    };
+    const p1 = await spec.given(stream).when(patch);
+    p1.thenAnswers(200).thenAppends([{ type: 'TaskStatusChanged', agg: task.id, rev: 1 }]);
+    (await spec.given(stream).when(patch)).thenAnswers(200, p1.answer.body).thenAppends([]);
+    const comment = {
+      method: 'POST',
+      path: `/tasks/${task.id}/comments`,
+      body: { text: 'hi' },
+      token: stranger.token,
+      headers: { 'idempotency-key': 'c-1' },
+    };
+    const c1 = await spec.given(stream).when(comment);
+    c1.thenAnswers(201).thenAppends([{ type: 'CommentAdded', agg: task.id, rev: 2 }]);
+    (await spec.given(stream).when(comment)).thenAnswers(201, c1.answer.body).thenAppends([]);
+    const remove = (key: string) => ({
+      method: 'DELETE',
+      path: `/tasks/${task.id}`,
+      token: creator.token,
+      headers: { 'idempotency-key': key },
+    });
+    const d1 = await spec.given(stream).when(remove('d-1'));
+    d1.thenAnswers(204).thenAppends([{ type: 'TaskDeleted', agg: task.id, rev: 3 }]);
+    const d2 = await spec.given(stream).when(remove('d-1'));
+    d2.thenAnswers(204).thenAppends([]);
+    expect(d2.answer.headers.get('etag')).toBe(d1.answer.headers.get('etag'));
+    expect((await readStream(redis, stream)).map((e) => e.type)).toEqual([
       'TaskCreated',
       'TaskStatusChanged',
       'CommentAdded',
       'TaskDeleted',
     ]);
-    expectProblem(
-      await api.delete(`/tasks/${task.id}`, {
-        token: creator.token,
-        headers: { 'idempotency-key': 'd-2' },
-      }),
-      410,
-      'gone',
-    );
+    (await spec.given(stream).when(remove('d-2'))).thenFails(410, 'gone').thenAppends([]);
   });
 
   it('refuses a malformed key with 400', async () => {
-    expectProblem(
-      await api.post(
-        '/tasks',
-        { title: 'A' },
-        { token: creator.token, headers: { 'idempotency-key': 'has space' } },
-      ),
-      400,
-    );
+    (
+      await spec.when({
+        method: 'POST',
+        path: '/tasks',
+        body: { title: 'A' },
+        token: creator.token,
+        headers: { 'idempotency-key': 'has space' },
+      })
+    )
+      .thenFails(400)
+      .thenAppends([]);
   });
 });
 
 describe('PATCH /tasks/:id', () => {
-  it('changes fields, answers the new revision and appends one event per kind of change', async () => {
-    const task = await createTask();
-    const answer = await api.patch(
-      `/tasks/${task.id}`,
-      { title: 'Ship it today', status: 'in-progress', assigneeId: null },
-      { token: creator.token },
+  /** A task the creator made and assigned, appended as the command-service would. */
+  const givenTask = (fields: Parameters<typeof taskCreated>[1] = {}) => {
+    const taskId = newId();
+    const history = taskHistory(
+      keys,
+      taskId,
+      [taskCreated(creator.userId, { title: 'Ship it', assigneeId: assignee.userId, ...fields })],
+      creator.userId,
     );
-    expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({
-      id: task.id,
-      revision: 3,
-      position: expect.stringMatching(/^t\d+:/),
+    return { taskId, given: spec.given(history) };
+  };
+
+  it('changes fields, answers the new revision and appends one event per kind of change', async () => {
+    const { taskId, given } = givenTask();
+    const changed = await given.when({
+      method: 'PATCH',
+      path: `/tasks/${taskId}`,
+      body: { title: 'Ship it today', status: 'in-progress', assigneeId: null },
+      token: creator.token,
     });
-    expectWriteHeaders(answer, 3);
-    expect((await eventsOf(task.id)).map((e) => [e.type, e.rev, e.data])).toEqual([
-      ['TaskCreated', 0, expect.any(Object)],
-      ['TaskDetailsChanged', 1, { title: 'Ship it today' }],
-      ['TaskStatusChanged', 2, { from: 'pending', to: 'in-progress' }],
-      ['TaskAssigned', 3, { assigneeId: null, previous: assignee.userId }],
-    ]);
+    changed
+      .thenAnswers(200, { id: taskId, revision: 3, position: expect.stringMatching(/^t\d+:/) })
+      .thenAppends([
+        { type: 'TaskDetailsChanged', agg: taskId, rev: 1, data: { title: 'Ship it today' } },
+        {
+          type: 'TaskStatusChanged',
+          agg: taskId,
+          rev: 2,
+          data: { from: 'pending', to: 'in-progress' },
+        },
+        {
+          type: 'TaskAssigned',
+          agg: taskId,
+          rev: 3,
+          data: { assigneeId: null, previous: assignee.userId },
+        },
+      ]);
+    expectWriteHeaders(changed.answer, 3);
+    expect(changed.answer.body.position).toBe(
+      `t${keys.partitionOf(taskId)}:${changed.appended[2]!.entryId}`,
+    );
   });
 
   it('appends nothing for a change that changes nothing and answers the current revision', async () => {
     const task = await createTask({ priority: 'low' });
-    const answer = await api.patch(
-      `/tasks/${task.id}`,
-      { priority: 'low', title: 'Ship it' },
-      { token: creator.token },
-    );
-    expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({ id: task.id, revision: 0, position: task.position });
-    expect(await eventsOf(task.id)).toHaveLength(1);
+    (
+      await spec.given(keys.taskStream(task.id)).when({
+        method: 'PATCH',
+        path: `/tasks/${task.id}`,
+        body: { priority: 'low', title: 'Ship it' },
+        token: creator.token,
+      })
+    )
+      .thenAnswers(200, { id: task.id, revision: 0, position: task.position })
+      .thenAppends([]);
   });
 
   it('answers 409 naming the allowed moves for a status jump', async () => {
-    const task = await createTask();
-    const answer = await api.patch(
-      `/tasks/${task.id}`,
-      { status: 'completed' },
-      { token: creator.token },
-    );
-    expectProblem(answer, 409, 'invalid-status-transition');
-    expect(answer.body).toMatchObject({
+    const { taskId, given } = givenTask();
+    const jump = await given.when({
+      method: 'PATCH',
+      path: `/tasks/${taskId}`,
+      body: { status: 'completed' },
+      token: creator.token,
+    });
+    jump.thenFails(409, 'invalid-status-transition').thenAppends([]);
+    expect(jump.answer.body).toMatchObject({
       from: 'pending',
       to: 'completed',
       allowed: ['in-progress'],
     });
-    expect(answer.body.detail).toContain('in-progress');
+    expect(jump.answer.body.detail).toContain('in-progress');
   });
 
   it('walks the whole status flow, forward and one step back', async () => {
-    const task = await createTask();
+    const { taskId, given } = givenTask();
+    let from = 'pending';
     for (const [status, revision] of [
       ['in-progress', 1],
       ['completed', 2],
       ['in-progress', 3],
       ['pending', 4],
     ] as const) {
-      const answer = await api.patch(`/tasks/${task.id}`, { status }, { token: assignee.token });
-      expect({ status: answer.status, revision: answer.body.revision }).toEqual({
-        status: 200,
-        revision,
-      });
+      const move = { method: 'PATCH', path: `/tasks/${taskId}`, body: { status } };
+      (await (revision === 1 ? given : spec).when({ ...move, token: assignee.token }))
+        .thenAnswers(200, { id: taskId, revision, position: expect.any(String) })
+        .thenAppends([{ type: 'TaskStatusChanged', rev: revision, data: { from, to: status } }]);
+      from = status;
     }
   });
 
   it('honours If-Match: the current revision passes, a stale one is 412 and appends nothing', async () => {
-    const task = await createTask();
-    const fresh = await api.patch(
-      `/tasks/${task.id}`,
-      { priority: 'high' },
-      { token: creator.token, headers: { 'if-match': '"0"' } },
-    );
-    expect(fresh.status).toBe(200);
-    const stale = await api.patch(
-      `/tasks/${task.id}`,
-      { priority: 'low' },
-      { token: creator.token, headers: { 'if-match': '"0"' } },
-    );
-    expectProblem(stale, 412, 'precondition-failed');
-    expect(stale.body.currentRevision).toBe(1);
-    expect(await eventsOf(task.id)).toHaveLength(2);
-    expectProblem(
-      await api.patch(
-        `/tasks/${task.id}`,
-        { priority: 'low' },
-        { token: creator.token, headers: { 'if-match': 'yesterday' } },
-      ),
-      400,
-    );
+    const { taskId, given } = givenTask();
+    const change = (priority: string, ifMatch: string) => ({
+      method: 'PATCH',
+      path: `/tasks/${taskId}`,
+      body: { priority },
+      token: creator.token,
+      headers: { 'if-match': ifMatch },
+    });
+    (await given.when(change('high', '"0"')))
+      .thenAnswers(200)
+      .thenAppends([{ type: 'TaskDetailsChanged', rev: 1, data: { priority: 'high' } }]);
+    const stale = await spec.when(change('low', '"0"'));
+    stale.thenFails(412, 'precondition-failed').thenAppends([]);
+    expect(stale.answer.body.currentRevision).toBe(1);
+    (await spec.when(change('low', 'yesterday'))).thenFails(400).thenAppends([]);
   });
 
   it('lets only the creator, the assignee or an admin change a task (403 for others, nothing appended)', async () => {
-    const task = await createTask();
-    expectProblem(
-      await api.patch(`/tasks/${task.id}`, { title: 'mine now' }, { token: stranger.token }),
-      403,
-      'forbidden',
-    );
-    expect(await eventsOf(task.id)).toHaveLength(1);
+    const { taskId, given } = givenTask();
+    const change = (who: { token: string }, body: Record<string, unknown>) => ({
+      method: 'PATCH',
+      path: `/tasks/${taskId}`,
+      body,
+      token: who.token,
+    });
+    (await given.when(change(stranger, { title: 'mine now' })))
+      .thenFails(403, 'forbidden')
+      .thenAppends([]);
     for (const actor of [creator, assignee, admin]) {
-      expect(
-        (
-          await api.patch(
-            `/tasks/${task.id}`,
-            { description: `by ${actor.userId}` },
-            { token: actor.token },
-          )
-        ).status,
-      ).toBe(200);
+      (await spec.when(change(actor, { description: `by ${actor.userId}` })))
+        .thenAnswers(200)
+        .thenAppends([
+          {
+            type: 'TaskDetailsChanged',
+            actor: actor.userId,
+            data: { description: `by ${actor.userId}` },
+          },
+        ]);
     }
   });
 
   it('answers 422 for an unknown assignee, 404 for an unknown task and 400 for unknown fields', async () => {
-    const task = await createTask();
-    expectProblem(
-      await api.patch(`/tasks/${task.id}`, { assigneeId: newId() }, { token: creator.token }),
-      422,
-      'unknown-assignee',
-    );
-    expectProblem(
-      await api.patch(`/tasks/${newId()}`, { title: 'x' }, { token: creator.token }),
-      404,
-      'not-found',
-    );
-    expectProblem(
-      await api.patch('/tasks/not-a-uuid', { title: 'x' }, { token: creator.token }),
-      404,
-      'not-found',
-    );
-    expectProblem(
-      await api.patch(
-        `/tasks/${task.id}`,
-        { createdBy: stranger.userId },
-        { token: creator.token },
-      ),
-      400,
-      'validation',
-    );
+    const { taskId, given } = givenTask();
+    const patch = (id: string, body: unknown) => ({
+      method: 'PATCH',
+      path: `/tasks/${id}`,
+      body,
+      token: creator.token,
+    });
+    (await given.when(patch(taskId, { assigneeId: newId() })))
+      .thenFails(422, 'unknown-assignee')
+      .thenAppends([]);
+    (await spec.when(patch(newId(), { title: 'x' }))).thenFails(404, 'not-found').thenAppends([]);
+    (await spec.when(patch('not-a-uuid', { title: 'x' })))
+      .thenFails(404, 'not-found')
+      .thenAppends([]);
+    (await spec.when(patch(taskId, { createdBy: stranger.userId })))
+      .thenFails(400, 'validation')
+      .thenAppends([]);
   });
 
   it('keeps PUT as the same partial update', async () => {
-    const task = await createTask();
-    const answer = await api.put(
-      `/tasks/${task.id}`,
-      { status: 'in-progress' },
-      { token: creator.token },
-    );
-    expect(answer.status).toBe(200);
-    expect(answer.body.revision).toBe(1);
+    const { taskId, given } = givenTask();
+    (
+      await given.when({
+        method: 'PUT',
+        path: `/tasks/${taskId}`,
+        body: { status: 'in-progress' },
+        token: creator.token,
+      })
+    )
+      .thenAnswers(200, { id: taskId, revision: 1, position: expect.any(String) })
+      .thenAppends([{ type: 'TaskStatusChanged', agg: taskId, rev: 1 }]);
   });
 
   it('retries revision conflicts: 10 concurrent comments all land with contiguous revisions', async () => {
     const task = await createTask();
-    const answers = await Promise.all(
-      Array.from({ length: 10 }, (_, i) =>
-        api.post(`/tasks/${task.id}/comments`, { text: `c${i}` }, { token: stranger.token }),
-      ),
-    );
+    const answers: Awaited<ReturnType<typeof api.post>>[] = [];
+    const comments = await spec.given(keys.taskStream(task.id)).when(async () => {
+      answers.push(
+        ...(await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            api.post(`/tasks/${task.id}/comments`, { text: `c${i}` }, { token: stranger.token }),
+          ),
+        )),
+      );
+      return answers[0]!;
+    });
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(201));
     expect(answers.map((a) => a.body.revision).sort((a, b) => a - b)).toEqual(
       Array.from({ length: 10 }, (_, i) => i + 1),
     );
-    expect((await eventsOf(task.id)).map((e) => e.rev)).toEqual(
+    comments.thenAppends(
+      Array.from({ length: 10 }, (_, i) => ({ type: 'CommentAdded', agg: task.id, rev: i + 1 })),
+    );
+    expect((await readStream(redis, keys.taskStream(task.id))).map((e) => e.rev)).toEqual(
       Array.from({ length: 11 }, (_, i) => i),
     );
   });
@@ -485,61 +483,74 @@ describe('PATCH /tasks/:id', () => {
 describe('comments and DELETE', () => {
   it('adds a comment: 201 with commentId, revision and position', async () => {
     const task = await createTask();
-    const answer = await api.post(
-      `/tasks/${task.id}/comments`,
-      { text: ' Looks good ' },
-      { token: stranger.token },
-    );
-    expect(answer.status).toBe(201);
-    expect(answer.body).toEqual({
+    const comment = (id: string, text: string) => ({
+      method: 'POST',
+      path: `/tasks/${id}/comments`,
+      body: { text },
+      token: stranger.token,
+    });
+    const added = await spec.given(keys.taskStream(task.id)).when(comment(task.id, ' Looks good '));
+    added.thenAnswers(201, {
       id: task.id,
       commentId: expect.any(String),
       revision: 1,
       position: expect.stringMatching(/^t\d+:/),
     });
-    expectWriteHeaders(answer, 1);
-    const events = await eventsOf(task.id);
-    expect(events[1]).toMatchObject({
-      type: 'CommentAdded',
-      data: { commentId: answer.body.commentId, text: 'Looks good', authorId: stranger.userId },
-    });
-    expectProblem(
-      await api.post(`/tasks/${task.id}/comments`, { text: '' }, { token: stranger.token }),
-      400,
-      'validation',
-    );
-    expectProblem(
-      await api.post(`/tasks/${newId()}/comments`, { text: 'x' }, { token: stranger.token }),
-      404,
-      'not-found',
-    );
+    expectWriteHeaders(added.answer, 1);
+    added.thenAppends([
+      {
+        type: 'CommentAdded',
+        agg: task.id,
+        rev: 1,
+        actor: stranger.userId,
+        data: {
+          commentId: added.answer.body.commentId,
+          text: 'Looks good',
+          authorId: stranger.userId,
+        },
+      },
+    ]);
+    (await spec.when(comment(task.id, ''))).thenFails(400, 'validation').thenAppends([]);
+    (await spec.when(comment(newId(), 'x'))).thenFails(404, 'not-found').thenAppends([]);
   });
 
   it('lets the creator or an admin delete (204 with ETag), refuses others (403), then answers 410', async () => {
     const task = await createTask();
-    expectProblem(
-      await api.delete(`/tasks/${task.id}`, { token: assignee.token }),
-      403,
-      'forbidden',
-    );
-    const deleted = await api.delete(`/tasks/${task.id}`, { token: creator.token });
-    expect(deleted.status).toBe(204);
-    expect(deleted.text).toBe('');
-    expectWriteHeaders(deleted, 1);
-    expectProblem(await api.delete(`/tasks/${task.id}`, { token: admin.token }), 410, 'gone');
-    expectProblem(
-      await api.patch(`/tasks/${task.id}`, { title: 'x' }, { token: admin.token }),
-      410,
-      'gone',
-    );
-    expectProblem(
-      await api.post(`/tasks/${task.id}/comments`, { text: 'x' }, { token: admin.token }),
-      410,
-      'gone',
-    );
-    expect((await eventsOf(task.id)).map((e) => e.type)).toEqual(['TaskCreated', 'TaskDeleted']);
+    const stream = keys.taskStream(task.id);
+    const remove = (id: string, who: { token: string }) => ({
+      method: 'DELETE',
+      path: `/tasks/${id}`,
+      token: who.token,
+    });
+    (await spec.given(stream).when(remove(task.id, assignee)))
+      .thenFails(403, 'forbidden')
+      .thenAppends([]);
+    const deleted = await spec.given(stream).when(remove(task.id, creator));
+    deleted
+      .thenAnswers(204)
+      .thenAppends([{ type: 'TaskDeleted', agg: task.id, rev: 1, actor: creator.userId }]);
+    expect(deleted.answer.text).toBe('');
+    expectWriteHeaders(deleted.answer, 1);
+    for (const request of [
+      remove(task.id, admin),
+      { method: 'PATCH', path: `/tasks/${task.id}`, body: { title: 'x' }, token: admin.token },
+      {
+        method: 'POST',
+        path: `/tasks/${task.id}/comments`,
+        body: { text: 'x' },
+        token: admin.token,
+      },
+    ]) {
+      (await spec.given(stream).when(request)).thenFails(410, 'gone').thenAppends([]);
+    }
+    expect((await readStream(redis, stream)).map((e) => e.type)).toEqual([
+      'TaskCreated',
+      'TaskDeleted',
+    ]);
     const other = await createTask();
-    expect((await api.delete(`/tasks/${other.id}`, { token: admin.token })).status).toBe(204);
+    (await spec.when(remove(other.id, admin)))
+      .thenAnswers(204)
+      .thenAppends([{ type: 'TaskDeleted', agg: other.id, actor: admin.userId }]);
   });
 });
 
