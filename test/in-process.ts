@@ -16,8 +16,8 @@ import { buildCommandApp } from '../command-service/src/app';
 import { buildNotifierApp, createSocketServer, type NotifierAppDeps } from '../notifier/src/app';
 import { startLiveFeed } from '../notifier/src/live/feed';
 import { startProjector } from '../projector/src/projector';
+import { createAnswerCache } from '../query-service/src/answer-cache';
 import { buildQueryApp } from '../query-service/src/app';
-import { createAnswerCache } from '../query-service/src/http';
 import { createReadModelAccess } from '../query-service/src/read-model';
 import { listen } from './support';
 

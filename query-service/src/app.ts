@@ -10,9 +10,11 @@ import {
   type ServiceMetrics,
   type TokenService,
 } from '@tasksync/platform';
-import { type AnswerCache, consistency } from './http';
+import type { AnswerCache } from './answer-cache';
 import { queryOpenApi } from './openapi';
 import type { ReadModelAccess } from './read-model';
+import { readYourWrites } from './read-your-writes';
+import { statsRoutes } from './stats/routes';
 import { taskRoutes } from './tasks/routes';
 import { userRoutes } from './users/routes';
 
@@ -41,8 +43,9 @@ export const buildQueryApp = (deps: QueryAppDeps) => {
       openapi: queryOpenApi,
     }),
   );
-  app.use(requireAuth(deps.tokens), consistency(deps.readModel, deps.keys));
+  app.use(requireAuth(deps.tokens), readYourWrites(deps.readModel, deps.keys));
   app.use(taskRoutes(deps));
+  app.use(statsRoutes(deps));
   app.use(userRoutes(deps));
   return finishApp(app);
 };

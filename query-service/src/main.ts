@@ -5,9 +5,9 @@ import {
   runMain,
   serve,
 } from '@tasksync/platform';
+import { createAnswerCache } from './answer-cache';
 import { buildQueryApp } from './app';
 import { loadQueryConfig } from './config';
-import { createAnswerCache } from './http';
 import { createReadModelAccess } from './read-model';
 
 const main = async () => {

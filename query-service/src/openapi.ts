@@ -1,5 +1,5 @@
 import { type ApiRoute, buildOpenApi, operationalApiRoutes } from '@tasksync/platform';
-import { ListTasksQuery } from './tasks/routes';
+import { ListTasksQuery } from './tasks/list-tasks';
 
 const consistencyHeaders = [
   {

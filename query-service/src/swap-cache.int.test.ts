@@ -14,8 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createProjection } from '../../projector/src/projection/project';
 import { switchReadModelFile } from '../../projector/src/swap';
 import { client, connectTestRedis, listen, testKeys, waitFor } from '../../test/support';
+import { createAnswerCache } from './answer-cache';
 import { buildQueryApp } from './app';
-import { createAnswerCache } from './http';
 import { createReadModelAccess } from './read-model';
 
 const redis = connectTestRedis();

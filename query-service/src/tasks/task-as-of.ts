@@ -1,0 +1,37 @@
+import {
+  compareEntryIds,
+  foldTask,
+  type KeyLayout,
+  PositionList,
+  problems,
+  type StoredEvent,
+  type TaskEvent,
+} from '@tasksync/contracts';
+import { type RedisClient, readStream } from '@tasksync/platform';
+
+/**
+ * The task as it was at `asOf` (an ISO time or a position on the task's own
+ * log), folded from its stream with the event at that time or position
+ * included. 400 for anything else, 404 when the task did not exist then.
+ */
+export const taskAsOf = async (redis: RedisClient, keys: KeyLayout, id: string, asOf: string) => {
+  const position = PositionList.safeParse(asOf);
+  const time = Date.parse(asOf);
+  if (!(position.success && position.data.length === 1) && Number.isNaN(time)) {
+    throw problems.badRequest('asOf must be an ISO time or a position like t0:1732460000000-0.');
+  }
+  const taskLog = `t${keys.partitionOf(id)}`;
+  if (position.success && position.data[0]!.log !== taskLog) {
+    throw problems.badRequest(
+      `This task's positions are on log ${taskLog}; positions compare only within one log.`,
+    );
+  }
+  const events = (await readStream(redis, keys.taskStream(id))) as StoredEvent<TaskEvent>[];
+  const bound = position.success ? position.data[0]!.entryId : undefined;
+  const upTo = events.filter((e) =>
+    bound !== undefined ? compareEntryIds(e.entryId, bound) <= 0 : Date.parse(e.at) <= time,
+  );
+  const state = foldTask(upTo);
+  if (!state) throw problems.notFound('The task did not exist then.');
+  return state;
+};
