@@ -11,6 +11,7 @@ import {
 import express, { type RequestHandler } from 'express';
 import { Server } from 'socket.io';
 import { apiProxy } from './board/api-proxy';
+import { serveBoardBundle } from './board/bundle';
 import { coalesceWebSocketWrites } from './live/coalesce';
 import { originAllowed } from './live/origins';
 
@@ -54,7 +55,11 @@ export const buildNotifierApp = (deps: NotifierAppDeps) => {
   app.use('/api/identity', apiProxy(deps.services.identity, 'identity'));
   app.use('/api/command', apiProxy(deps.services.command, 'command'));
   app.use('/api/query', apiProxy(deps.services.query, 'query'));
-  app.use(boardHeaders, express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
+  app.use(
+    boardHeaders,
+    serveBoardBundle(deps.logger),
+    express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }),
+  );
   return finishApp(app);
 };
 

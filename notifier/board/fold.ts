@@ -1,0 +1,94 @@
+import {
+  type DomainEvent,
+  evolveTask,
+  type StoredEvent,
+  type Task,
+  TaskEvent,
+  UserEvent,
+} from '@tasksync/contracts';
+import type { AssignedNotice, EventMessage } from '../src/live/messages';
+
+/** What the notifier sends of every event (design §7), one member per event type. */
+type Message<E extends DomainEvent> = E extends DomainEvent
+  ? Omit<EventMessage, 'type' | 'data'> & {
+      type: E['type'];
+      // Identity events come as public profiles: no e-mail (notifier/src/live/messages.ts).
+      data: E extends { type: 'UserRegistered' } ? Omit<E['data'], 'email'> : E['data'];
+    }
+  : never;
+
+export type TaskMessage = Message<TaskEvent>;
+export type UserMessage = Message<UserEvent>;
+export type FeedEvent = TaskMessage | UserMessage;
+export type { AssignedNotice };
+
+/** A task as the query-service answers it: the contracts' Task without the fold's `deleted`. */
+export type TaskView = Omit<Task, 'deleted'>;
+
+export interface Comment {
+  id: string;
+  authorId: string;
+  text: string;
+  createdAt: string;
+}
+
+/** Event types by aggregate, from the contracts' event unions. */
+const typesOf = (union: typeof TaskEvent | typeof UserEvent) =>
+  new Set<string>(union.options.map((option) => option.shape.type.value));
+const TASK_EVENTS = typesOf(TaskEvent);
+const USER_EVENTS = typesOf(UserEvent);
+
+export const isUserMessage = (event: FeedEvent): event is UserMessage =>
+  USER_EVENTS.has(event.type);
+export const isTaskMessage = (event: FeedEvent): event is TaskMessage =>
+  TASK_EVENTS.has(event.type);
+
+/** A task read from the query-service, as the fold's state. */
+export const fromView = (task: TaskView): Task => ({ ...task, deleted: false });
+
+/** The feed's message as the stored event `evolveTask` folds. */
+const toStoredEvent = (message: TaskMessage): StoredEvent<TaskEvent> =>
+  ({
+    type: message.type,
+    data: message.data,
+    agg: message.aggregateId,
+    rev: message.revision,
+    at: message.at,
+    actor: message.actor,
+    entryId: message.position.slice(message.position.indexOf(':') + 1),
+    // The feed carries neither the event id nor the correlation id; no fold reads them.
+    id: '',
+    corr: '',
+  }) as StoredEvent<TaskEvent>;
+
+/** What one task event does to the board. */
+export type TaskChange =
+  /** Already shown: replays overlap what the snapshot shows, and the revision tells them apart. */
+  | { kind: 'seen' }
+  | { kind: 'deleted' }
+  /** An event for a task this page never saw (created before a resync, say): fetch it. */
+  | { kind: 'unknown' }
+  | { kind: 'changed'; task: Task; comment: Comment | null };
+
+/** Folds one event into the task the board shows (`known`), with the contracts' `evolveTask`. */
+export const foldTaskMessage = (known: Task | undefined, message: TaskMessage): TaskChange => {
+  if (!known) {
+    if (message.type === 'TaskDeleted') return { kind: 'deleted' };
+    if (message.type !== 'TaskCreated') return { kind: 'unknown' };
+  } else if (message.revision <= known.revision) {
+    return { kind: 'seen' };
+  }
+  const task = evolveTask(known ?? null, toStoredEvent(message));
+  if (!task) return { kind: 'unknown' };
+  if (task.deleted) return { kind: 'deleted' };
+  const comment =
+    message.type === 'CommentAdded'
+      ? {
+          id: message.data.commentId,
+          authorId: message.data.authorId,
+          text: message.data.text,
+          createdAt: message.at,
+        }
+      : null;
+  return { kind: 'changed', task, comment };
+};

@@ -1,0 +1,377 @@
+import {
+  allowedStatusMoves,
+  type Priority,
+  type Role,
+  type Task,
+  type TaskStatus,
+} from '@tasksync/contracts';
+import { $, el } from './dom';
+import type { Comment } from './fold';
+import type { SessionUser } from './session';
+
+/** A person as the board knows them: a public profile. */
+export interface BoardUser {
+  id: string;
+  name: string;
+  role: Role;
+}
+
+/** What the board shows, and the cards it shows it with. */
+export interface BoardState {
+  tasks: Map<string, Task>;
+  users: Map<string, BoardUser>;
+  /** Bumped when the user list changes, so assignee selects know to rebuild their options. */
+  usersVersion: number;
+  /** taskId → (commentId → comment), for the cards that are open. */
+  comments: Map<string, Map<string, Comment>>;
+  cards: Map<string, Card>;
+}
+
+/** What a card's controls do; the board sends the commands. */
+export interface CardActions {
+  move(taskId: string, to: TaskStatus, button: HTMLButtonElement): void;
+  assign(taskId: string, select: HTMLSelectElement): void;
+  remove(taskId: string, button: HTMLButtonElement): void;
+  comment(taskId: string, form: HTMLFormElement): void;
+  toggleDetails(taskId: string): void;
+}
+
+export interface Card {
+  root: HTMLElement;
+  priority: HTMLElement;
+  due: HTMLElement;
+  title: HTMLElement;
+  labels: HTMLElement;
+  avatar: HTMLElement;
+  assignee: HTMLElement;
+  commentCount: HTMLElement;
+  moves: HTMLElement;
+  assign: HTMLSelectElement;
+  toggle: HTMLButtonElement;
+  remove: HTMLButtonElement;
+  description: HTMLElement;
+  comments: HTMLElement;
+  details: HTMLElement;
+  actions: HTMLElement;
+  /** The status the move buttons were made for. */
+  status: TaskStatus | null;
+}
+
+const PRIORITY_LABELS: Record<Priority, string> = {
+  low: 'Low',
+  medium: 'Medium',
+  high: 'High',
+  urgent: 'Urgent',
+};
+
+/** A move's button text; which moves exist is the contracts' `allowedStatusMoves`. */
+const moveLabel = (from: TaskStatus, to: TaskStatus) => {
+  if (to === 'in-progress') return from === 'completed' ? 'Reopen' : 'Start';
+  return to === 'completed' ? 'Complete' : 'Back to pending';
+};
+
+const localToday = () => {
+  const now = new Date();
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+};
+
+const formatDate = (isoDate: string) =>
+  new Date(`${isoDate}T00:00:00`).toLocaleDateString(undefined, {
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+  });
+
+const formatDateTime = (iso: string) =>
+  new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+/** A stable hue per user, so the same person has the same avatar colour everywhere. */
+const hueOf = (id: string) =>
+  [...id].reduce((hash, char) => (hash * 31 + char.charCodeAt(0)) % 360, 7);
+
+const initialsOf = (name: string) =>
+  name
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 2)
+    .map((word) => word.charAt(0).toUpperCase())
+    .join('');
+
+/** Newest first; creation time never changes, so a card only moves when its status does. */
+const byNewest = (a: Task, b: Task) =>
+  b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
+
+const columnOf = (status: TaskStatus) => $(`.column[data-status="${status}"] .cards`);
+
+export const createAssigneeSelect = () =>
+  $<HTMLSelectElement>('#create-task select[name=assigneeId]');
+
+export const updateCounts = () => {
+  for (const column of document.querySelectorAll('.column')) {
+    $('[data-count]', column).textContent = String($('.cards', column).children.length);
+  }
+};
+
+/** Empties the columns (signing out). */
+export const clearColumns = () => {
+  for (const column of document.querySelectorAll('.column .cards')) column.replaceChildren();
+  updateCounts();
+};
+
+/** Runs an element's highlight animation again, even when it is still running. */
+export const flashCard = (root: HTMLElement) => {
+  root.classList.remove('flash');
+  // Reading layout restarts the animation when a card changes twice in a row.
+  void root.offsetWidth;
+  root.classList.add('flash');
+};
+
+/** The columns and cards of one session's board. */
+export const createBoardView = (state: BoardState, me: () => SessionUser, actions: CardActions) => {
+  const userName = (id: string | null) => {
+    if (!id) return 'Unassigned';
+    return state.users.get(id)?.name || 'Unknown user';
+  };
+
+  /** Rebuilds the options only when the user list changed; keeps or sets the selection. */
+  const fillAssigneeSelect = (
+    select: HTMLSelectElement,
+    selectedId: string | null = select.value || null,
+  ) => {
+    const hasOption = [...select.options].some((option) => option.value === (selectedId ?? ''));
+    if (select.dataset.usersVersion !== String(state.usersVersion) || !hasOption) {
+      const users = [...state.users.values()].sort((a, b) => a.name.localeCompare(b.name));
+      const options = users.map((user) => el('option', { value: user.id }, user.name || user.id));
+      if (selectedId && !state.users.has(selectedId)) {
+        options.push(el('option', { value: selectedId }, 'Unknown user'));
+      }
+      select.replaceChildren(el('option', { value: '' }, 'Unassigned'), ...options);
+      select.dataset.usersVersion = String(state.usersVersion);
+    }
+    select.value = selectedId ?? '';
+  };
+
+  const createCard = (id: string): Card => {
+    const details = el('div', { className: 'card-details', id: `details-${id}`, hidden: true });
+    const moves = el('div', { className: 'moves' });
+    const assign = el('select', { name: 'assigneeId' });
+    const card: Card = {
+      root: el('article', { className: 'card', dataset: { taskId: id } }),
+      priority: el('span', { className: 'badge' }),
+      due: el('span', { className: 'due' }),
+      title: el('h3', { className: 'card-title' }),
+      labels: el('ul', { className: 'labels', attributes: { 'aria-label': 'Labels' } }),
+      avatar: el('span', { className: 'avatar', attributes: { 'aria-hidden': 'true' } }),
+      assignee: el('span', { className: 'card-assignee' }),
+      commentCount: el('span', { className: 'comment-count' }),
+      moves,
+      assign,
+      toggle: el('button', { type: 'button', className: 'button small ghost' }, 'Details'),
+      remove: el('button', { type: 'button', className: 'button small danger' }, 'Delete'),
+      description: el('p', { className: 'description' }),
+      comments: el('ol', { className: 'comments' }),
+      details,
+      actions: el(
+        'div',
+        { className: 'card-actions' },
+        moves,
+        el(
+          'label',
+          { className: 'assign' },
+          el('span', { className: 'sr-only' }, 'Assignee'),
+          assign,
+        ),
+      ),
+      status: null,
+    };
+    card.toggle.setAttribute('aria-expanded', 'false');
+    card.toggle.setAttribute('aria-controls', card.details.id);
+    card.assign.addEventListener('change', () => actions.assign(id, card.assign));
+    card.toggle.addEventListener('click', () => actions.toggleDetails(id));
+    card.remove.addEventListener('click', () => actions.remove(id, card.remove));
+    // Dropped when done, or moving the card to another column would replay the highlight.
+    card.root.addEventListener('animationend', () => card.root.classList.remove('flash'));
+
+    const commentForm = el(
+      'form',
+      { className: 'comment-form' },
+      el(
+        'label',
+        {},
+        'Add a comment',
+        el('textarea', { name: 'text', rows: 2, maxLength: 5000, required: true }),
+      ),
+      el('button', { type: 'submit', className: 'button small primary' }, 'Comment'),
+    );
+    commentForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      actions.comment(id, commentForm);
+    });
+    card.details.append(
+      el('h4', {}, 'Description'),
+      card.description,
+      el('h4', {}, 'Comments'),
+      card.comments,
+      commentForm,
+    );
+    card.root.append(
+      el('div', { className: 'card-top' }, card.priority, card.due),
+      card.title,
+      card.labels,
+      el('div', { className: 'card-people' }, card.avatar, card.assignee, card.commentCount),
+      card.actions,
+      el('div', { className: 'card-tools' }, card.toggle, card.remove),
+      card.details,
+    );
+    state.cards.set(id, card);
+    return card;
+  };
+
+  /** Brings a card in line with its task, touching only what changed so focus and typing survive. */
+  const syncCard = (task: Task, { placed = false } = {}) => {
+    const card = state.cards.get(task.id) ?? createCard(task.id);
+    card.root.dataset.status = task.status;
+    card.priority.className = `badge priority-${task.priority}`;
+    card.priority.textContent = PRIORITY_LABELS[task.priority] ?? task.priority;
+    syncDue(card.due, task);
+    card.title.textContent = task.title;
+    card.labels.replaceChildren(...(task.labels ?? []).map((label) => el('li', {}, label)));
+    card.labels.hidden = !task.labels?.length;
+    const name = userName(task.assigneeId);
+    card.assignee.textContent = name;
+    card.assignee.classList.toggle('muted', !task.assigneeId);
+    card.avatar.textContent = task.assigneeId ? initialsOf(name) : '–';
+    card.avatar.style.setProperty('--hue', String(task.assigneeId ? hueOf(task.assigneeId) : 220));
+    card.commentCount.textContent =
+      task.commentCount === 1 ? '1 comment' : `${task.commentCount} comments`;
+    fillAssigneeSelect(card.assign, task.assigneeId);
+    const { id: myId, role } = me();
+    card.remove.hidden = !(task.createdBy === myId || role === 'admin');
+    // The API lets the creator, the assignee and admins change a task (403 for others).
+    card.actions.hidden = !(
+      task.createdBy === myId ||
+      task.assigneeId === myId ||
+      role === 'admin'
+    );
+    card.description.textContent = task.description || 'No description.';
+    card.description.classList.toggle('muted', !task.description);
+    if (card.status !== task.status) {
+      const hadFocus = card.root.contains(document.activeElement);
+      syncMoves(card, task);
+      if (!placed) placeCard(card, task);
+      // Moving a card takes the focus with it out of the document; give it back.
+      if (hadFocus) card.moves.querySelector('button')?.focus();
+    }
+    return card;
+  };
+
+  const syncDue = (due: HTMLElement, task: Task) => {
+    const overdue = task.dueDate && task.dueDate < localToday() && task.status !== 'completed';
+    due.hidden = !task.dueDate;
+    due.textContent = task.dueDate
+      ? `${overdue ? 'Overdue' : 'Due'} ${formatDate(task.dueDate)}`
+      : '';
+    due.classList.toggle('overdue', Boolean(overdue));
+  };
+
+  const syncMoves = (card: Card, task: Task) => {
+    card.status = task.status;
+    card.moves.replaceChildren(
+      ...(allowedStatusMoves[task.status] ?? []).map((to) => {
+        const button = el(
+          'button',
+          { type: 'button', className: 'button small', dataset: { moveTo: to } },
+          moveLabel(task.status, to),
+        );
+        button.addEventListener('click', () => actions.move(task.id, to, button));
+        return button;
+      }),
+    );
+  };
+
+  /** Inserts the card into its status column, before the first older card. */
+  const placeCard = (card: Card, task: Task) => {
+    const column = columnOf(task.status);
+    const next = [...column.children].find((other) => {
+      const otherTask =
+        other !== card.root && state.tasks.get((other as HTMLElement).dataset.taskId ?? '');
+      return otherTask && byNewest(task, otherTask) < 0;
+    });
+    column.insertBefore(card.root, next ?? null);
+  };
+
+  const renderComments = (taskId: string) => {
+    const list = state.cards.get(taskId)?.comments;
+    if (!list) return;
+    const comments = [...(state.comments.get(taskId)?.values() ?? [])].sort((a, b) =>
+      a.createdAt.localeCompare(b.createdAt),
+    );
+    if (comments.length === 0) {
+      list.replaceChildren(el('li', { className: 'muted empty' }, 'No comments yet.'));
+      return;
+    }
+    list.replaceChildren(
+      ...comments.map((comment) =>
+        el(
+          'li',
+          { className: 'comment', dataset: { commentId: comment.id } },
+          el(
+            'div',
+            { className: 'comment-head' },
+            el('strong', {}, userName(comment.authorId)),
+            el('time', { dateTime: comment.createdAt }, formatDateTime(comment.createdAt)),
+          ),
+          el('p', {}, comment.text),
+        ),
+      ),
+    );
+  };
+
+  return {
+    userName,
+    syncCard,
+    renderComments,
+
+    /** Lays out every card anew, after a snapshot replaced what the board shows. */
+    renderBoard() {
+      for (const [id, card] of state.cards) {
+        if (!state.tasks.has(id)) {
+          card.root.remove();
+          state.cards.delete(id);
+          state.comments.delete(id);
+        }
+      }
+      for (const task of [...state.tasks.values()].sort(byNewest)) {
+        const card = syncCard(task, { placed: true });
+        columnOf(task.status).append(card.root);
+      }
+      fillAssigneeSelect(createAssigneeSelect());
+      updateCounts();
+    },
+
+    refreshUserViews() {
+      for (const task of state.tasks.values()) syncCard(task);
+      for (const taskId of state.comments.keys()) renderComments(taskId);
+      fillAssigneeSelect(createAssigneeSelect());
+    },
+
+    /** Opens or closes a card's details; true when it is now open. */
+    toggleDetails(taskId: string) {
+      const card = state.cards.get(taskId);
+      if (!card) return false;
+      const open = card.details.hidden;
+      card.details.hidden = !open;
+      card.toggle.setAttribute('aria-expanded', String(open));
+      card.toggle.textContent = open ? 'Hide details' : 'Details';
+      return open;
+    },
+
+    removeCard(taskId: string) {
+      state.cards.get(taskId)?.root.remove();
+      state.cards.delete(taskId);
+    },
+  };
+};
+
+export type BoardView = ReturnType<typeof createBoardView>;
