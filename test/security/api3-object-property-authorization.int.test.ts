@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { newId } from '@tasksync/contracts';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../support';
+import { BCRYPT, OWN_PROFILE, PUBLIC_PROFILE, redis, type System, startSystem } from './system';
+
+afterAll(() => redis.quit());
+let sys: System;
+beforeEach(async () => {
+  sys = await startSystem();
+});
+afterEach(async () => {
+  await sys.stop();
+});
+
+describe('API3 broken object property level authorization', () => {
+  it('refuses role and other server-owned fields on register, login and role change with 400, appending nothing', async () => {
+    const member = await sys.register('member');
+    const identity = sys.spec.identity.given(sys.keys.userStream(member.userId));
+    const smuggled: Record<string, unknown>[] = [
+      { role: 'admin' },
+      { role: 'member' },
+      { id: newId() },
+      { createdAt: '2000-01-01T00:00:00.000Z' },
+      { revision: 9 },
+      { passwordHash: '$2b$04$abcdefghijklmnopqrstuuK2jvFL6D8l8p1KcWbtsV8WPbG8VDeKm' },
+    ];
+    for (const [i, extra] of smuggled.entries()) {
+      const email = `mass-${i}-${randomBytes(3).toString('hex')}@example.com`;
+      for (const path of ['/auth/register', '/users/register']) {
+        const refused = await identity.when({
+          method: 'POST',
+          path,
+          body: { email, password: 'long-enough-password', ...extra },
+        });
+        refused.thenFails(400, 'validation').thenAppends([]);
+        expect(JSON.stringify(refused.answer.body.errors)).toContain(Object.keys(extra)[0]);
+      }
+      expect(await redis.exists(sys.keys.email(email))).toBe(0);
+    }
+    for (const request of [
+      // The same through JSON's own back door: a "__proto__" key.
+      {
+        method: 'POST',
+        path: '/auth/register',
+        raw: `{"email":"proto-${randomBytes(3).toString('hex')}@example.com","password":"long-enough-password","__proto__":{"role":"admin"}}`,
+        headers: { 'content-type': 'application/json' },
+      },
+      {
+        method: 'POST',
+        path: '/auth/login',
+        body: { email: member.email, password: member.password, role: 'admin' },
+      },
+      {
+        method: 'PATCH',
+        path: `/users/${member.userId}/role`,
+        body: { role: 'admin', userId: sys.admin.userId },
+        token: sys.admin.token,
+      },
+    ]) {
+      (await identity.when(request)).thenFails(400, 'validation').thenAppends([]);
+    }
+  });
+
+  it('refuses createdBy, revision, id and other server-owned task fields on create, PATCH, PUT and comments with 400, appending nothing', async () => {
+    const [owner, other] = [await sys.register('owner'), await sys.register('other')];
+    const task = await sys.createTask(owner.token);
+    const serverOwned: Record<string, unknown> = {
+      createdBy: other.userId,
+      revision: 7,
+      id: newId(),
+      deleted: true,
+      commentCount: 3,
+      createdAt: '2000-01-01T00:00:00.000Z',
+      updatedAt: '2000-01-01T00:00:00.000Z',
+      comments: [],
+    };
+    const command = sys.spec.command.given(sys.keys.taskStream(task.id));
+    for (const [field, value] of Object.entries(serverOwned)) {
+      for (const [method, path, body] of [
+        ['POST', '/tasks', { title: 'smuggler', [field]: value }],
+        ['PATCH', `/tasks/${task.id}`, { [field]: value }],
+        ['PATCH', `/tasks/${task.id}`, { title: 'innocent', [field]: value }],
+        ['PUT', `/tasks/${task.id}`, { [field]: value }],
+      ] as const) {
+        const refused = await command.when({ method, path, token: owner.token, body });
+        refused.thenFails(400, 'validation').thenAppends([]);
+        expect(JSON.stringify(refused.answer.body.errors)).toContain(field);
+      }
+    }
+    for (const extra of [{ authorId: other.userId }, { commentId: newId() }, { createdAt: 'x' }]) {
+      (
+        await command.when({
+          method: 'POST',
+          path: `/tasks/${task.id}/comments`,
+          token: owner.token,
+          body: { text: 'hi', ...extra },
+        })
+      )
+        .thenFails(400, 'validation')
+        .thenAppends([]);
+    }
+  });
+
+  it('shows an e-mail only to its owner and to admins, on every endpoint that returns a user and in the live feed', async () => {
+    const [alice, bob] = [await sys.register('alice'), await sys.register('bob')];
+    const board = await sys.liveFeed(bob.token);
+    const carol = await sys.register('carol');
+    const keysOf = (profile: object) => Object.keys(profile).sort();
+    // Her own answers: register, login, /users/me and its alias.
+    expect(carol.registered.body.user).toEqual({
+      id: carol.userId,
+      name: 'carol',
+      role: 'member',
+      createdAt: expect.any(String),
+      email: carol.email,
+    });
+    expect(carol.login.body.user).toEqual(carol.registered.body.user);
+    for (const path of ['/users/me', '/users/profile']) {
+      expect((await sys.api.identity.get(path, { token: carol.token })).body).toEqual({
+        user: carol.registered.body.user,
+      });
+    }
+    const changed = await sys.api.identity.patch(
+      `/users/${carol.userId}/role`,
+      { role: 'member' },
+      { token: sys.admin.token },
+    );
+    expect(changed.body.user.email).toBe(carol.email);
+
+    const task = await sys.createTask(alice.token, { assigneeId: carol.userId });
+    const comment = await sys.api.command.post(
+      `/tasks/${task.id}/comments`,
+      { text: 'hello' },
+      { token: carol.token },
+    );
+    const after = { 'x-min-position': await sys.headPositions() };
+    const list = await sys.api.query.get('/users?limit=200', { token: bob.token, headers: after });
+    expect(list.body.items).toHaveLength(4);
+    for (const profile of list.body.items as { id: string; email?: string }[]) {
+      if (profile.id === bob.userId) {
+        expect(keysOf(profile)).toEqual(OWN_PROFILE);
+        expect(profile.email).toBe(bob.email);
+      } else {
+        expect(keysOf(profile)).toEqual(PUBLIC_PROFILE);
+      }
+    }
+    const asAdmin = await sys.api.query.get('/users?limit=200', {
+      token: sys.admin.token,
+      headers: after,
+    });
+    expect(asAdmin.body.items.map(keysOf)).toEqual(Array(4).fill(OWN_PROFILE));
+    expect(
+      keysOf((await sys.api.query.get(`/users/${carol.userId}`, { token: bob.token })).body.user),
+    ).toEqual(PUBLIC_PROFILE);
+    // Tasks, comments and history name users by id only.
+    const emails = [alice.email, bob.email, carol.email, sys.admin.email];
+    for (const path of [`/tasks/${task.id}`, `/tasks/${task.id}/history`, '/tasks', '/stats']) {
+      const answer = await sys.api.query.get(path, { token: bob.token, headers: after });
+      expect(answer.status).toBe(200);
+      for (const email of emails) expect(answer.text).not.toContain(email);
+    }
+    // The feed has no per-reader view: a UserRegistered goes out as a public profile.
+    const registered = await waitFor(() =>
+      board.events.find((e) => e.type === 'UserRegistered' && e.aggregateId === carol.userId),
+    );
+    expect(registered.data).toEqual({ name: 'carol', role: 'member' });
+    await waitFor(() => board.events.find((e) => e.position === comment.body.position));
+    for (const email of emails) expect(JSON.stringify(board.events)).not.toContain(email);
+  });
+
+  it('never lets a password, its hash or the JWT secret out: not in answers, events, the feed or the read model', async () => {
+    const [alice, bob] = [await sys.register('alice'), await sys.register('bob')];
+    const board = await sys.liveFeed(alice.token);
+    const carol = await sys.register('carol');
+    await sys.api.identity.patch(
+      `/users/${bob.userId}/role`,
+      { role: 'admin' },
+      { token: sys.admin.token },
+    );
+    await sys.api.identity.post('/auth/login', { email: bob.email, password: 'wrong-password' });
+    const task = await sys.createTask(alice.token, { assigneeId: carol.userId });
+    await sys.api.command.post(`/tasks/${task.id}/comments`, { text: 'hi' }, { token: bob.token });
+    const after = { 'x-min-position': await sys.headPositions() };
+    for (const who of [alice, bob, carol, sys.admin]) {
+      await sys.api.identity.get('/users/me', { token: who.token });
+      await sys.api.query.get('/users', { token: who.token, headers: after });
+      await sys.api.query.get(`/users/${who.userId}`, { token: who.token });
+    }
+    await sys.api.query.get(`/tasks/${task.id}/history`, { token: bob.token });
+    await waitFor(() => board.events.find((e) => e.type === 'CommentAdded'));
+
+    // The hashes exist (so the scans below can find them), but only under the private keys.
+    for (const who of [alice, bob, carol, sys.admin]) {
+      expect(await redis.get(sys.keys.credentials(who.userId))).toMatch(BCRYPT);
+    }
+    const leaks = (label: string, text: string) => [
+      ...(BCRYPT.test(text) ? [`${label}: a bcrypt hash`] : []),
+      ...sys.secrets.filter((secret) => text.includes(secret)).map(() => `${label}: a secret`),
+    ];
+    expect(sys.answers.length).toBeGreaterThan(20);
+    const found = sys.answers.flatMap((text, i) => leaks(`answer ${i}`, text));
+    found.push(...leaks('feed', JSON.stringify(board.events)));
+    // Every stream the test wrote to: the logs, and each user's and the task's own.
+    const streams = [
+      ...sys.keys.logs().map((log) => log.key),
+      ...[alice, bob, carol, sys.admin].map((who) => sys.keys.userStream(who.userId)),
+      sys.keys.taskStream(task.id),
+    ];
+    for (const stream of streams) {
+      const entries = (await redis.xrange(stream, '-', '+')) as [string, string[]][];
+      // Every stream but a task log the test's few tasks did not hash to.
+      if (!sys.keys.logs().some((log) => log.key === stream && log.name !== 'id'))
+        expect(entries.length, stream).toBeGreaterThan(0);
+      found.push(...leaks(stream, JSON.stringify(entries)));
+    }
+    for (const file of [sys.readModelPath, `${sys.readModelPath}-wal`]) {
+      if (existsSync(file)) found.push(...leaks(file, readFileSync(file).toString('latin1')));
+    }
+    const userColumns = (
+      sys.db.prepare('PRAGMA table_info(users)').all() as { name: string }[]
+    ).map((c) => c.name);
+    expect(userColumns.filter((name) => /pass|hash|secret|cred/i.test(name))).toEqual([]);
+    expect(found).toEqual([]);
+  });
+});
