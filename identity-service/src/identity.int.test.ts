@@ -1,6 +1,7 @@
-import { decodeEvent, fieldsToRecord, newId } from '@tasksync/contracts';
-import { createMetrics, createTokenService } from '@tasksync/platform';
+import { newId } from '@tasksync/contracts';
+import { createMetrics, createTokenService, readStream } from '@tasksync/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiSpec, apiSpec } from '../../test/api-spec';
 import {
   capturingLogger,
   client,
@@ -22,6 +23,7 @@ const tokens = createTokenService({ secret: SECRET, ttlSeconds: 3600 });
 const { logger, lines } = capturingLogger();
 const answers: string[] = [];
 let api: ReturnType<typeof client>;
+let spec: ApiSpec;
 let close: () => Promise<void>;
 let adminToken: string;
 
@@ -58,6 +60,7 @@ beforeAll(async () => {
     patch: keep(raw.patch),
     request: keep(raw.request),
   } as typeof raw;
+  spec = apiSpec({ redis, keys, api });
   adminToken = (
     await api.post('/auth/login', { email: 'root@example.com', password: 'root-password' })
   ).body.token;
@@ -86,11 +89,12 @@ describe('POST /auth/register', () => {
     });
     expect(answer.headers.get('x-event-position')).toBe(answer.body.position);
     expect(answer.headers.get('etag')).toBe('"0"');
-    const [entryId, fields] = (
-      (await redis.xrange(keys.userStream(answer.body.user.id), '-', '+')) as [string, string[]][]
-    )[0]!;
-    expect(`id:${entryId}`).toBe(answer.body.position);
-    const event = decodeEvent(entryId, fieldsToRecord(fields));
+    const [fields] = (await redis.xrange(keys.userStream(answer.body.user.id), '-', '+')) as [
+      string,
+      string[],
+    ][];
+    const [event] = await readStream(redis, keys.userStream(answer.body.user.id));
+    expect(`id:${event?.entryId}`).toBe(answer.body.position);
     expect(event).toMatchObject({
       type: 'UserRegistered',
       rev: 0,
@@ -365,35 +369,41 @@ describe('GET /users/me and the original aliases', () => {
 });
 
 describe('PATCH /users/:id/role', () => {
+  const changeRole = (userId: string, role: string, token: string) => ({
+    method: 'PATCH',
+    path: `/users/${userId}/role`,
+    body: { role },
+    token,
+  });
+
   it('lets an admin change a role and appends UserRoleChanged', async () => {
     const member = await register('promoted@example.com');
-    const answer = await api.patch(
-      `/users/${member.body.user.id}/role`,
-      { role: 'admin' },
-      { token: adminToken },
-    );
-    expect(answer.status).toBe(200);
-    expect(answer.headers.get('etag')).toBe('"1"');
-    expect(answer.body.user).toMatchObject({
+    const stream = keys.userStream(member.body.user.id);
+    const changed = await spec
+      .given(stream)
+      .when(changeRole(member.body.user.id, 'admin', adminToken));
+    changed.thenAnswers(200).thenAppends([
+      {
+        type: 'UserRoleChanged',
+        agg: member.body.user.id,
+        rev: 1,
+        data: { from: 'member', to: 'admin' },
+      },
+    ]);
+    expect(changed.answer.headers.get('etag')).toBe('"1"');
+    expect(changed.answer.body.user).toMatchObject({
       id: member.body.user.id,
       role: 'admin',
       email: 'promoted@example.com',
     });
-    const events = (await redis.xrange(keys.userStream(member.body.user.id), '-', '+')) as [
-      string,
-      string[],
-    ][];
-    expect(events.map(([id, f]) => decodeEvent(id, fieldsToRecord(f)).type)).toEqual([
+    expect((await readStream(redis, stream)).map((e) => e.type)).toEqual([
       'UserRegistered',
       'UserRoleChanged',
     ]);
-    const again = await api.patch(
-      `/users/${member.body.user.id}/role`,
-      { role: 'admin' },
-      { token: adminToken },
-    );
-    expect(again.status).toBe(200);
-    expect(await redis.xlen(keys.userStream(member.body.user.id))).toBe(2);
+    // The same role again changes nothing, so nothing is appended.
+    (await spec.given(stream).when(changeRole(member.body.user.id, 'admin', adminToken)))
+      .thenAnswers(200)
+      .thenAppends([]);
   });
 
   it('refuses members (403), unknown users (404) and unknown roles (400)', async () => {
@@ -401,26 +411,16 @@ describe('PATCH /users/:id/role', () => {
     const token = (
       await api.post('/auth/login', { email: 'wannabe@example.com', password: 'wannabe-pw' })
     ).body.token;
-    expectProblem(
-      await api.patch(`/users/${member.body.user.id}/role`, { role: 'admin' }, { token }),
-      403,
-      'forbidden',
-    );
-    expect(await redis.xlen(keys.userStream(member.body.user.id))).toBe(1);
-    expectProblem(
-      await api.patch(`/users/${newId()}/role`, { role: 'admin' }, { token: adminToken }),
-      404,
-      'not-found',
-    );
-    expectProblem(
-      await api.patch(
-        `/users/${member.body.user.id}/role`,
-        { role: 'owner' },
-        { token: adminToken },
-      ),
-      400,
-      'validation',
-    );
+    const given = spec.given(keys.userStream(member.body.user.id));
+    (await given.when(changeRole(member.body.user.id, 'admin', token)))
+      .thenFails(403, 'forbidden')
+      .thenAppends([]);
+    (await given.when(changeRole(newId(), 'admin', adminToken)))
+      .thenFails(404, 'not-found')
+      .thenAppends([]);
+    (await given.when(changeRole(member.body.user.id, 'owner', adminToken)))
+      .thenFails(400, 'validation')
+      .thenAppends([]);
   });
 
   it('refuses an admin token whose user has since been demoted', async () => {
@@ -435,11 +435,13 @@ describe('PATCH /users/:id/role', () => {
       { token: adminToken },
     );
     const victim = await register('victim@example.com');
-    expectProblem(
-      await api.patch(`/users/${victim.body.user.id}/role`, { role: 'admin' }, { token }),
-      403,
-      'forbidden',
-    );
+    (
+      await spec
+        .given(keys.userStream(victim.body.user.id))
+        .when(changeRole(victim.body.user.id, 'admin', token))
+    )
+      .thenFails(403, 'forbidden')
+      .thenAppends([]);
   });
 });
 
