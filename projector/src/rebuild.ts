@@ -52,7 +52,7 @@ export const rebuildReadModel = async (
   return total;
 };
 
-export const READ_MODEL_TABLES = [
+const READ_MODEL_TABLES = [
   'tasks',
   'task_labels',
   'task_counts',
@@ -60,15 +60,34 @@ export const READ_MODEL_TABLES = [
   'activity',
   'users',
   'checkpoints',
-];
+] as const;
 
-/** Every row of the model's tables, in a stable order, in one read snapshot. */
-export const dumpReadModel = (db: ReadModelDb) =>
-  db.transaction(() =>
-    Object.fromEntries(
-      READ_MODEL_TABLES.map((table) => [
-        table,
-        db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all(),
-      ]),
-    ),
-  )();
+/** A read model as rows: each table's, and the search index's (`tasks_fts`). */
+export type ReadModelDump = Record<(typeof READ_MODEL_TABLES)[number] | 'tasks_fts', unknown[]>;
+
+/**
+ * What the search index holds, by task id rather than rowid (a replay numbers
+ * tasks in another order than the live projector): every indexed term with its
+ * column and offset. `tasks_fts` itself reads its text from `tasks`, so only
+ * the index tells a missing, stale or doubled entry.
+ */
+const SEARCH_INDEX = `SELECT coalesce(t.id, 'no task, rowid ' || i.doc) AS task_id, i.col, i.term, i."offset"
+  FROM temp.tasks_fts_index i LEFT JOIN tasks t ON t.rowid = i.doc
+  ORDER BY task_id, i.col, i."offset", i.term`;
+
+/**
+ * Every row of the model's tables and every entry of its search index, in a
+ * stable order, in one read snapshot: "the read model" for comparisons.
+ */
+export const dumpReadModel = (db: ReadModelDb): ReadModelDump => {
+  // In the connection's temp schema, so a read-only handle can dump too.
+  db.exec(
+    'CREATE VIRTUAL TABLE IF NOT EXISTS temp.tasks_fts_index USING fts5vocab(main, tasks_fts, instance)',
+  );
+  return db.transaction(() => {
+    const tables = READ_MODEL_TABLES.map(
+      (table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()] as const,
+    );
+    return { ...Object.fromEntries(tables), tasks_fts: db.prepare(SEARCH_INDEX).all() };
+  })() as ReadModelDump;
+};

@@ -15,7 +15,7 @@ import { createKeyLayout } from '@tasksync/contracts';
 import { createRedis, ensureLayout, loadDotEnv, runMain } from '@tasksync/platform';
 import { openReadModel, openReadModelReadOnly } from '@tasksync/platform/read-model';
 import { loadProjectorConfig } from './config';
-import { dumpReadModel, READ_MODEL_TABLES, rebuildReadModel } from './rebuild';
+import { dumpReadModel, type ReadModelDump, rebuildReadModel } from './rebuild';
 import { pauseProjector, switchReadModelFile } from './swap';
 
 /** A progress bar on a terminal, a plain line a second otherwise. */
@@ -68,7 +68,7 @@ const main = async () => {
   mkdirSync(dirname(out), { recursive: true });
 
   // --verify rebuilds exactly up to what the live model has applied, read in one snapshot.
-  let live: { dump: ReturnType<typeof dumpReadModel>; until: Map<string, string> } | undefined;
+  let live: { dump: ReadModelDump; until: Map<string, string> } | undefined;
   if (values.verify) {
     const liveDb = openReadModelReadOnly(config.READ_MODEL_PATH);
     const dump = dumpReadModel(liveDb);
@@ -136,8 +136,8 @@ const main = async () => {
   let exitCode = 0;
   if (live) {
     const rebuilt = dumpReadModel(db);
-    const differing = READ_MODEL_TABLES.filter(
-      (table) => JSON.stringify(rebuilt[table]) !== JSON.stringify(live.dump[table]),
+    const differing = (Object.keys(rebuilt) as (keyof ReadModelDump)[]).filter(
+      (part) => JSON.stringify(rebuilt[part]) !== JSON.stringify(live.dump[part]),
     );
     if (differing.length) {
       console.error(
