@@ -25,7 +25,7 @@ parentPort.on('message', () => {
 const sqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
 
 /** WAL frames (pages) after which the writer restarts the WAL itself. */
-const MAX_WAL_FRAMES = 2_000;
+export const MAX_WAL_FRAMES = 2_000;
 
 /**
  * Moves WAL checkpoints off the projector's thread. SQLite runs one inside a
@@ -60,6 +60,8 @@ export const startCheckpointer = (db: ReadModelDb, logger: Logger, intervalMs = 
     db.pragma('wal_autocheckpoint = 1000');
   });
   return {
+    /** WAL frames as of the worker's last report: what `afterCommit` holds to its bound. */
+    walFrames: () => frames,
     /** Call between transactions: restarts a WAL that has grown past its bound. */
     afterCommit: () => {
       if (frames <= MAX_WAL_FRAMES) return;
