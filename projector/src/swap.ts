@@ -9,11 +9,10 @@ import {
   rmSync,
   symlinkSync,
 } from 'node:fs';
-import { hostname } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import type { KeyLayout } from '@tasksync/contracts';
 import type { RedisClient } from '@tasksync/platform';
-import { createLease, LEASE_MS } from './projector';
+import { createLease, LEASE_MS, newLeaseOwner } from './lease';
 
 /**
  * Takes a group's lease from its live projector (replay --swap): asks it to
@@ -26,7 +25,7 @@ export const pauseProjector = async (
   group: string,
   timeoutMs = 30_000,
 ) => {
-  const owner = `replay-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const owner = newLeaseOwner('replay');
   const lease = createLease(redis, keys.projectorLease(group), owner);
   const control = keys.readModelControl(group);
   const deadline = Date.now() + timeoutMs;
