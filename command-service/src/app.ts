@@ -1,10 +1,10 @@
 import type { KeyLayout } from '@tasksync/contracts';
-import type { Logger } from '@tasksync/platform';
 import {
   createBaseApp,
   createCommandCounters,
   finishApp,
   isRedisReady,
+  type Logger,
   operationalRoutes,
   type RedisClient,
   requireAuth,

@@ -1,11 +1,11 @@
 import type { KeyLayout } from '@tasksync/contracts';
-import type { Logger } from '@tasksync/platform';
 import {
   createBaseApp,
   createCommandCounters,
   createUserStore,
   finishApp,
   isRedisReady,
+  type Logger,
   operationalRoutes,
   type RedisClient,
   type ServiceMetrics,

@@ -1,9 +1,9 @@
 import type { KeyLayout } from '@tasksync/contracts';
-import type { Logger } from '@tasksync/platform';
 import {
   createBaseApp,
   finishApp,
   isRedisReady,
+  type Logger,
   operationalRoutes,
   type RedisClient,
   requireAuth,

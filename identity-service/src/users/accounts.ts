@@ -1,6 +1,6 @@
-import type { KeyLayout } from '@tasksync/contracts';
 import {
   type AuthContext,
+  type KeyLayout,
   problems,
   publicProfile,
   type Role,

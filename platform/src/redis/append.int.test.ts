@@ -1,5 +1,4 @@
-import type { NewEvent } from '@tasksync/contracts';
-import { newId } from '@tasksync/contracts';
+import { type NewEvent, newId } from '@tasksync/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendUserRegistered, connectTestRedis, testKeys } from '../../../test/support';
 import { appendToStream } from './append';

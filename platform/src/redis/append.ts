@@ -1,5 +1,4 @@
-import type { NewEvent } from '@tasksync/contracts';
-import { eventVersions, isValidEventData } from '@tasksync/contracts';
+import { eventVersions, isValidEventData, type NewEvent } from '@tasksync/contracts';
 import type { RedisClient } from './client';
 
 export type ExpectedRevision = 'any' | 'none' | number;

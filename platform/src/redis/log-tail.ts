@@ -1,5 +1,10 @@
-import type { KeyLayout } from '@tasksync/contracts';
-import { decodeEvent, fieldsToRecord, formatPosition, type StoredEvent } from '@tasksync/contracts';
+import {
+  decodeEvent,
+  fieldsToRecord,
+  formatPosition,
+  type KeyLayout,
+  type StoredEvent,
+} from '@tasksync/contracts';
 import type { Logger } from '../logger';
 import { duplicateRedis, type RedisClient } from './client';
 import { type RawEntry, readLastEntryId } from './readers';
