@@ -75,7 +75,7 @@ export const createProjection = (db: ReadModelDb) => {
     search.flush();
   };
 
-  /** Forgets what the batch folded: after the commit, and after a rollback, so it never leaks. */
+  /** Forgets what the batch folded, written or failed (rolled back): nothing leaks into the next one. */
   const clear = () => {
     tasks.clear();
     counters.clear();
