@@ -85,10 +85,6 @@ export const createApi =
     return { data: data as T, readPosition: response.headers.get('X-Read-Position') ?? '' };
   };
 
-/** Asks the query-service to answer only once its read model has applied these positions. */
-export const readAfter = (positions: string | null | undefined): Record<string, string> =>
-  positions ? { 'X-Min-Position': positions, 'X-Max-Wait-Ms': '10000' } : {};
-
 /** Follows nextCursor to the end; `headers` go with the first page, the read that sets the position. */
 export const fetchAllPages = async <T>(
   api: Api,

@@ -1,5 +1,5 @@
 import type { Task, TaskStatus } from '@tasksync/contracts';
-import { ApiError, COMMAND, createApi, fetchAllPages, QUERY, readAfter } from './api';
+import { ApiError, COMMAND, createApi, fetchAllPages, QUERY } from './api';
 import { control, errorMessage, sleep } from './dom';
 import { connectFeed, type Feed, SESSION_ENDED } from './feed';
 import {
@@ -15,7 +15,7 @@ import {
   type UserMessage,
 } from './fold';
 import { notify, setConnection, showBoardView } from './page';
-import { createPositionTracker } from './positions';
+import { createPositionTracker, readAfter } from './positions';
 import {
   type BoardState,
   type BoardUser,

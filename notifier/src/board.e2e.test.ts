@@ -1,11 +1,13 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RedisClient, repoRoot } from '@tasksync/platform';
+import { compareEntryIds, formatPosition } from '@tasksync/contracts';
+import { createTokenService, type RedisClient, repoRoot } from '@tasksync/platform';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningProcess } from '../../scripts/processes';
 import { freePort } from '../../scripts/redis-server';
-import { connectTestRedis, serviceEnv, testProcesses } from '../../test/support';
+import { client, connectTestRedis, serviceEnv, testProcesses } from '../../test/support';
 
 const redis: RedisClient = connectTestRedis();
 const { start, stopAll } = testProcesses();
@@ -19,6 +21,8 @@ afterAll(async () => {
 });
 
 const ARTIFACTS = join(repoRoot, 'test-artifacts');
+const SESSION_KEY = 'tasksync.session';
+const SESSION_ENDED = 'Your session has ended. Please sign in again.';
 
 /** Debian's Chromium, driven by playwright-core (no browser download). */
 const launchChromium = () =>
@@ -38,6 +42,78 @@ const launchChromium = () =>
     ],
   });
 
+/**
+ * Console errors and uncaught exceptions of a page. Chromium reports a refused
+ * WebSocket as a console error of its own; the tests that stop the notifier
+ * cause those on purpose.
+ */
+const watchFailures = (page: Page, failures: string[]) => {
+  page.on('pageerror', (error) => failures.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    if (/^WebSocket connection to '.*\/socket\.io\/.*' failed/.test(message.text())) return;
+    failures.push(message.text());
+  });
+};
+
+/** One Socket.IO connection of a page: the Engine.IO frames it sent and received. */
+interface SocketFrames {
+  sent: string[];
+  received: string[];
+}
+
+/** Every Socket.IO connection a page opens, in order, with its frames. */
+const watchSockets = (page: Page) => {
+  const sockets: SocketFrames[] = [];
+  page.on('websocket', (socket) => {
+    if (!socket.url().includes('/socket.io/')) return;
+    const frames: SocketFrames = { sent: [], received: [] };
+    sockets.push(frames);
+    socket.on('framesent', ({ payload }) => frames.sent.push(String(payload)));
+    socket.on('framereceived', ({ payload }) => frames.received.push(String(payload)));
+  });
+  return sockets;
+};
+
+/** The handshakes (`40{auth}`) a connection sent. */
+const handshakes = ({ sent }: SocketFrames) =>
+  sent
+    .filter((frame) => frame.startsWith('40'))
+    .map((frame) => JSON.parse(frame.slice(2)) as { token: string; since?: string });
+
+/** The Socket.IO messages (`42[name, data]`) a connection received, in order. */
+const messages = ({ received }: SocketFrames) =>
+  received
+    .filter((frame) => frame.startsWith('42'))
+    .map((frame) => JSON.parse(frame.slice(2)) as [string, { position?: string; reason?: string }]);
+
+/** Every position a connection was sent: each event's, and those of `live` and `resync`. */
+const positionsSent = (frames: SocketFrames) =>
+  messages(frames).flatMap(([name, data]) =>
+    ['event', 'live', 'resync'].includes(name) && data.position ? data.position.split(',') : [],
+  );
+
+/** The latest of these positions per log, sorted. */
+const latestPerLog = (positions: string[]) => {
+  const latest = new Map<string, string>();
+  for (const position of positions) {
+    const [log, entryId] = position.split(':') as [string, string];
+    const known = latest.get(log);
+    if (!known || compareEntryIds(entryId, known) > 0) latest.set(log, entryId);
+  }
+  return [...latest].map(([log, entryId]) => formatPosition(log, entryId)).sort();
+};
+
+/** The board reads its snapshot with `GET /api/query/tasks?…`; each such read's X-Min-Position. */
+const watchSnapshotReads = (page: Page) => {
+  const reads: (string | null)[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname !== '/api/query/tasks') return;
+    reads.push(request.headers()['x-min-position'] ?? null);
+  });
+  return reads;
+};
+
 const register = async (page: Page, boardUrl: string, user: { name: string; email: string }) => {
   await page.goto(boardUrl);
   const form = page.locator('form#register');
@@ -46,44 +122,109 @@ const register = async (page: Page, boardUrl: string, user: { name: string; emai
   await form.locator('input[name=password]').fill('a-long-password');
   await form.locator('button[type=submit], input[type=submit]').first().click();
   // Registering signs in; the board is live once the feed has caught up.
-  await page.locator('#connection[data-state=live]').waitFor({ timeout: 20_000 });
-  await expect.poll(() => page.locator('#me').textContent()).toContain(user.name);
+  await waitLive(page);
+  await page.locator('#me', { hasText: user.name }).waitFor({ timeout: 10_000 });
 };
+
+const waitLive = (page: Page, timeout = 20_000) =>
+  page.locator('#connection[data-state=live]').waitFor({ timeout });
 
 const card = (page: Page, title: string) =>
   page.locator('article.card', { has: page.locator('.card-title', { hasText: title }) });
 
+const statusOf = (page: Page, title: string) => card(page, title).getAttribute('data-status');
+
+/** A page's sessionStorage, in page.evaluate (this file is type-checked without the DOM). */
+interface PageGlobals {
+  sessionStorage: {
+    getItem(key: string): string | null;
+    setItem(key: string, value: string): void;
+  };
+}
+
+const sessionOf = (page: Page) =>
+  page.evaluate(
+    (key) =>
+      JSON.parse((globalThis as unknown as PageGlobals).sessionStorage.getItem(key) ?? 'null') as {
+        token: string;
+        user: { id: string; name: string; role: 'member' | 'admin' };
+      } | null,
+    SESSION_KEY,
+  );
+
 describe('the live board in Chromium', () => {
-  it('shows a task created and moved on one page on another page, without reload', async () => {
+  let boardUrl: string;
+  let env: NodeJS.ProcessEnv;
+  let commandUrl: string;
+  let notifier: RunningProcess;
+  let alice: Page;
+  let bob: Page;
+  let bobSockets: SocketFrames[];
+  let bobSnapshotReads: (string | null)[];
+  const failures: string[] = [];
+
+  beforeAll(async () => {
     const [identityPort, notifierPort] = [await freePort(), await freePort()];
-    const { env, urls } = await serviceEnv(redis, {
+    const services = await serviceEnv(redis, {
       IDENTITY_PORT: String(identityPort),
       NOTIFIER_PORT: String(notifierPort),
       BCRYPT_COST: '4',
       CACHE_TTL_SECONDS: '0',
     });
-    const boardUrl = `http://127.0.0.1:${notifierPort}`;
-    const services: [string, string][] = [
-      ['identity-service/src/main.ts', `http://127.0.0.1:${identityPort}`],
-      ['command-service/src/main.ts', urls.command],
-      ['projector/src/main.ts', urls.projector],
-      ['query-service/src/main.ts', urls.query],
-      ['notifier/src/main.ts', boardUrl],
-    ];
-    for (const [entry, url] of services) await start(entry, env, url);
+    env = services.env;
+    commandUrl = services.urls.command;
+    boardUrl = `http://127.0.0.1:${notifierPort}`;
+    await start('identity-service/src/main.ts', env, `http://127.0.0.1:${identityPort}`);
+    await start('command-service/src/main.ts', env, services.urls.command);
+    await start('projector/src/main.ts', env, services.urls.projector);
+    await start('query-service/src/main.ts', env, services.urls.query);
+    notifier = await start('notifier/src/main.ts', env, boardUrl);
 
     browser = await launchChromium();
-    const [alice, bob] = [await browser.newPage(), await browser.newPage()];
-    const failures: string[] = [];
-    for (const page of [alice, bob]) {
-      page.on('pageerror', (error) => failures.push(error.message));
-      page.on('console', (message) => {
-        if (message.type() === 'error') failures.push(message.text());
-      });
-    }
+    [alice, bob] = [await browser.newPage(), await browser.newPage()];
+    for (const page of [alice, bob]) watchFailures(page, failures);
+    bobSockets = watchSockets(bob);
+    bobSnapshotReads = watchSnapshotReads(bob);
     await register(alice, boardUrl, { name: 'Alice', email: 'alice@example.com' });
     await register(bob, boardUrl, { name: 'Bob', email: 'bob@example.com' });
+  });
 
+  /** Stops the notifier; the pages' sockets drop and they keep trying to reconnect. */
+  const stopNotifier = async () => {
+    await notifier.stop('SIGTERM');
+    for (const page of [alice, bob]) {
+      await page.locator('#connection[data-state=connecting]').waitFor({ timeout: 10_000 });
+    }
+  };
+
+  const startNotifier = async (extra: Record<string, string> = {}) => {
+    notifier = await start('notifier/src/main.ts', { ...env, ...extra }, boardUrl);
+  };
+
+  /** Commands sent straight to the command-service as Alice, while no notifier runs. */
+  const asAlice = async () => {
+    const token = (await sessionOf(alice))!.token;
+    const api = client(commandUrl);
+    const expectWritten = (
+      answer: { status: number; body: { position: string } },
+      status: number,
+    ) => {
+      expect(answer.status).toBe(status);
+      return answer.body.position;
+    };
+    return {
+      create: async (title: string) => {
+        const answer = await api.post('/tasks', { title }, { token });
+        return { id: answer.body.id as string, position: expectWritten(answer, 201) };
+      },
+      start: async (id: string) =>
+        expectWritten(await api.patch(`/tasks/${id}`, { status: 'in-progress' }, { token }), 200),
+      comment: async (id: string, text: string) =>
+        expectWritten(await api.post(`/tasks/${id}/comments`, { text }, { token }), 201),
+    };
+  };
+
+  it('shows a task created and moved on one page on another page, without reload', async () => {
     const create = alice.locator('form#create-task');
     await create.locator('input[name=title]').fill('Ship the live board');
     await create.locator('button[type=submit]').click();
@@ -114,6 +255,205 @@ describe('the live board in Chromium', () => {
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await bob.screenshot({ path: join(ARTIFACTS, 'board.png'), fullPage: true });
+    expect(failures).toEqual([]);
+  });
+
+  it('shows a comment on the page that wrote it and on another page with the task open, once', async () => {
+    const title = 'Write the release notes';
+    const create = alice.locator('form#create-task');
+    await create.locator('input[name=title]').fill(title);
+    await create.locator('button[type=submit]').click();
+    await expect.poll(() => statusOf(bob, title), { timeout: 10_000 }).toBe('pending');
+
+    // Bob opens the task first; the comment must reach his open card live.
+    await card(bob, title).getByRole('button', { name: 'Details' }).click();
+    await expect
+      .poll(() => card(bob, title).locator('.comments li').allTextContents())
+      .toEqual(['No comments yet.']);
+    await card(alice, title).getByRole('button', { name: 'Details' }).click();
+    const form = card(alice, title).locator('form.comment-form');
+    await form.locator('textarea[name=text]').fill('Ship them on Friday');
+    await form.getByRole('button', { name: 'Comment' }).click();
+
+    for (const page of [bob, alice]) {
+      const comments = card(page, title).locator('.comments li.comment');
+      await expect
+        .poll(() => comments.locator('p').allTextContents(), { timeout: 10_000 })
+        .toEqual(['Ship them on Friday']);
+      expect(await comments.locator('.comment-head strong').allTextContents()).toEqual(['Alice']);
+      expect(await card(page, title).locator('.comment-count').textContent()).toBe('1 comment');
+    }
+    // Sent: the form is ready for the next comment.
+    expect(await form.locator('textarea[name=text]').inputValue()).toBe('');
+    expect(failures).toEqual([]);
+  });
+
+  it('assigns a task: the assignee sees it, is told once, and may now change it', async () => {
+    const title = 'Write the release notes';
+    const onBob = card(bob, title);
+    expect(await onBob.locator('.card-actions').isHidden()).toBe(true);
+
+    await card(alice, title).locator('.card-actions select[name=assigneeId]').selectOption({
+      label: 'Bob',
+    });
+
+    await expect
+      .poll(() => onBob.locator('.card-assignee').textContent(), { timeout: 10_000 })
+      .toBe('Bob');
+    expect(await onBob.locator('.avatar').textContent()).toBe('B');
+    expect(await card(alice, title).locator('.card-assignee').textContent()).toBe('Bob');
+    // An assignee may change the task: Bob now has its controls.
+    expect(await onBob.locator('.card-actions').isHidden()).toBe(false);
+    expect(await onBob.locator('.card-actions select[name=assigneeId]').inputValue()).toBe(
+      (await sessionOf(bob))!.user.id,
+    );
+    await expect
+      .poll(() => bob.locator('#toasts .toast p').allTextContents(), { timeout: 10_000 })
+      .toEqual([`Alice assigned “${title}” to you.`]);
+    // Alice assigned it herself: no notice for her.
+    expect(await alice.locator('#toasts .toast').count()).toBe(0);
+    expect(failures).toEqual([]);
+  });
+
+  it('deletes a task on the second click: it leaves both pages', async () => {
+    const title = 'Write the release notes';
+    const cardsBefore = await bob.locator('article.card').count();
+    // Bob holds the task but did not create it: only its creator (or an admin) may delete it.
+    expect(await card(bob, title).getByRole('button', { name: 'Delete' }).isHidden()).toBe(true);
+
+    const remove = card(alice, title).locator('.card-tools button.danger');
+    await remove.click();
+    // The first click only arms the button.
+    expect(await remove.textContent()).toBe('Confirm delete');
+    expect(await card(bob, title).count()).toBe(1);
+    await remove.click();
+
+    for (const page of [bob, alice]) {
+      await expect.poll(() => card(page, title).count(), { timeout: 10_000 }).toBe(0);
+      expect(await page.locator('article.card').count()).toBe(cardsBefore - 1);
+      const pending = page.locator('section.column[data-status=pending]');
+      expect(await pending.locator('[data-count]').textContent()).toBe(
+        String(await pending.locator('article.card').count()),
+      );
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('asks to sign in again when the token expires', async () => {
+    const { user } = (await sessionOf(bob))!;
+    // The services sign for an hour at least; this token, signed with their secret, lasts seconds.
+    const { token } = createTokenService({ secret: env.JWT_SECRET!, ttlSeconds: 8 }).sign({
+      userId: user.id,
+      role: user.role,
+    });
+    const page = await browser!.newPage();
+    watchFailures(page, failures);
+    const sockets = watchSockets(page);
+    await page.goto(boardUrl);
+    await page.evaluate(
+      ({ key, session }) =>
+        (globalThis as unknown as PageGlobals).sessionStorage.setItem(key, JSON.stringify(session)),
+      { key: SESSION_KEY, session: { token, user } },
+    );
+    await page.reload();
+    await waitLive(page, 7_000);
+    expect(await card(page, 'Ship the live board').count()).toBe(1);
+
+    await page.locator('#auth-view').waitFor({ state: 'visible', timeout: 20_000 });
+    expect(await page.locator('#login .form-error').textContent()).toBe(SESSION_ENDED);
+    expect(await page.locator('#board-view').isHidden()).toBe(true);
+    expect(await page.locator('#session').isHidden()).toBe(true);
+    expect(await page.locator('#connection').getAttribute('data-state')).toBe('offline');
+    expect(await page.locator('article.card').count()).toBe(0);
+    expect(await sessionOf(page)).toBeNull();
+    // It was the feed's `expired` that ended the session, on the one connection it had.
+    expect(sockets).toHaveLength(1);
+    expect(messages(sockets[0]!).filter(([name]) => name === 'expired')).toEqual([
+      ['expired', { detail: 'The token has expired.' }],
+    ]);
+    await page.close();
+    expect(failures).toEqual([]);
+  });
+
+  it('resumes with since when its socket drops, and gets what it missed exactly once', async () => {
+    const opened = bobSockets.length;
+    const snapshotReads = bobSnapshotReads.length;
+
+    await stopNotifier();
+    const alicesApi = await asAlice();
+    const missed = await alicesApi.create('Written while the notifier was down');
+    const missedPositions = [
+      missed.position,
+      await alicesApi.start(missed.id),
+      await alicesApi.comment(missed.id, 'Nobody was listening'),
+    ];
+    await startNotifier();
+
+    await waitLive(bob, 30_000);
+    const onBob = card(bob, 'Written while the notifier was down');
+    await expect
+      .poll(() => onBob.getAttribute('data-status'), { timeout: 10_000 })
+      .toBe('in-progress');
+    expect(await onBob.locator('.comment-count').textContent()).toBe('1 comment');
+    expect(await onBob.count()).toBe(1);
+    // One more event after the resume: a duplicate of anything before it would have come by now.
+    const after = await alicesApi.create('Written after the notifier came back');
+    await expect
+      .poll(() => card(bob, 'Written after the notifier came back').count(), { timeout: 10_000 })
+      .toBe(1);
+
+    const resumed = bobSockets.slice(opened).filter((socket) => handshakes(socket).length > 0);
+    expect(resumed).toHaveLength(1);
+    // It resumed from the latest position per log it had been sent before the drop.
+    const [handshake] = handshakes(resumed[0]!);
+    expect(handshake!.since!.split(',').sort()).toEqual(
+      latestPerLog(bobSockets.slice(0, opened).flatMap(positionsSent)),
+    );
+    // Replayed: exactly what it missed, in order, then live, then the new event.
+    expect(
+      messages(resumed[0]!).map(([name, data]) => [name, name === 'event' ? data.position : '']),
+    ).toEqual([
+      ...missedPositions.map((position) => ['event', position]),
+      ['live', ''],
+      ['event', after.position],
+    ]);
+    // Resumed, not refetched.
+    expect(bobSnapshotReads.length).toBe(snapshotReads);
+    expect(failures).toEqual([]);
+  });
+
+  it('refetches the board when the notifier cannot replay what it missed (resync)', async () => {
+    const opened = bobSockets.length;
+    const snapshotReads = bobSnapshotReads.length;
+
+    await stopNotifier();
+    const alicesApi = await asAlice();
+    const missed = await alicesApi.create('Written while too far behind');
+    await alicesApi.start(missed.id);
+    await alicesApi.comment(missed.id, 'Too much to replay');
+    // Three events missed, one allowed: the notifier must tell the board to refetch.
+    await startNotifier({ NOTIFIER_MAX_REPLAY: '1' });
+
+    await waitLive(bob, 30_000);
+    const onBob = card(bob, 'Written while too far behind');
+    await expect
+      .poll(() => onBob.getAttribute('data-status'), { timeout: 10_000 })
+      .toBe('in-progress');
+    expect(await onBob.locator('.comment-count').textContent()).toBe('1 comment');
+    expect(await onBob.count()).toBe(1);
+
+    const resumed = bobSockets.slice(opened).filter((socket) => handshakes(socket).length > 0);
+    expect(resumed).toHaveLength(1);
+    const received = messages(resumed[0]!);
+    expect(received.map(([name, data]) => [name, data.reason])).toEqual([
+      ['resync', 'too-far-behind'],
+    ]);
+    // One snapshot read, at least as new as the position the notifier resumed from (a log
+    // still at 0-0 asks for nothing and is left out).
+    const resyncedFrom = received[0]![1].position!.split(',');
+    expect(bobSnapshotReads.slice(snapshotReads)).toEqual([
+      resyncedFrom.filter((position) => !position.endsWith(':0-0')).join(','),
+    ]);
     expect(failures).toEqual([]);
   });
 });
