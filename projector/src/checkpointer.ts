@@ -30,8 +30,8 @@ export const MAX_WAL_FRAMES = 2_000;
 /**
  * Moves WAL checkpoints off the projector's thread. SQLite runs one inside a
  * commit once the WAL passes 1,000 pages, copying pages and fsyncing on the
- * event loop: measured here, that made the p99 of a one-event commit 8.4 ms
- * instead of 0.6 ms. A worker with its own connection checkpoints passively
+ * event loop, so every thousandth commit stalls the projector for the whole
+ * copy (a tenfold p99 for a one-event commit when it was measured). A worker with its own connection checkpoints passively
  * (never blocking the writer) every `intervalMs`. While the writer writes
  * without a pause, a passive checkpoint never completes and the WAL never
  * starts over, so past MAX_WAL_FRAMES the writer runs a RESTART between

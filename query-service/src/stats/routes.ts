@@ -7,8 +7,8 @@ import { taskCounts } from './task-counts';
 export const statsRoutes = (deps: { readModel: ReadModelAccess }) => {
   const router = Router();
 
-  // Not cached: the counters are a few rows, and the bench measured the Redis
-  // round trip slower (3,286/s) than reading them (4,109/s).
+  // Not cached: the counters are a few rows, and the bench found a Redis round
+  // trip slower than reading them (design §6: a cache that does not pay goes).
   router.get('/stats', (req, res) => {
     refuseUnknownQuery(req);
     answerRead(req, res, deps.readModel, (db) => ({ body: taskCounts(db) }));
