@@ -40,6 +40,9 @@ ENV NODE_ENV=production
 # /app/node_modules and any workspace's own node_modules (workspace links included).
 COPY --from=deps /app ./
 COPY . .
+# Nothing to build: the notifier bundles the board page (notifier/board/*.ts) with
+# esbuild, a production dependency, in memory when it starts, so no file is
+# written under /app, which the service user could not write anyway.
 # Owned by the service user, so a named volume mounted here starts writable for
 # it (Docker copies the directory's ownership into an empty volume).
 RUN mkdir -p /data/read-model /app/data \
