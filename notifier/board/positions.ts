@@ -29,16 +29,6 @@ export const createPositionTracker = () => {
 
 export type PositionTracker = ReturnType<typeof createPositionTracker>;
 
-/**
- * Asks the query-service to answer only once its read model has applied these
- * positions. A log's `0-0` (nothing in it yet) asks for nothing, so it is left
- * out: the query-service waits for a checkpoint of every log it is named, and a
- * log nothing was ever written to has none, so it would answer 503 until then.
- */
-export const readAfter = (positions: string | null | undefined): Record<string, string> => {
-  const wanted = (positions ?? '')
-    .split(',')
-    .filter((position) => position.trim() && !position.trim().endsWith(':0-0'))
-    .join(',');
-  return wanted ? { 'X-Min-Position': wanted, 'X-Max-Wait-Ms': '10000' } : {};
-};
+/** Asks the query-service to answer only once its read model has applied these positions. */
+export const readAfter = (positions: string | null | undefined): Record<string, string> =>
+  positions?.trim() ? { 'X-Min-Position': positions, 'X-Max-Wait-Ms': '10000' } : {};

@@ -269,6 +269,16 @@ describe('X-Read-Position', () => {
         else expect(entryId).toBe('0-0');
       }
     }
+    // What a read reports, a client sends back: the empty log's 0-0 is reached at once.
+    const echoed = await reads.get('/tasks', {
+      token: token(alice),
+      headers: {
+        'X-Min-Position': answers[1]!.headers.get('x-read-position')!,
+        'X-Max-Wait-Ms': '100',
+      },
+    });
+    expect(echoed.status).toBe(200);
+    expect(echoed.body.items.map((task: { id: string }) => task.id)).toEqual([created.body.id]);
   });
 });
 

@@ -137,12 +137,11 @@ export const createReadModelAccess = (options: {
   const checkpoints = (handle: ReadModelDb) =>
     new Map(readCheckpoints(handle).map((c) => [c.log, c.entry_id]));
 
+  // A log without a checkpoint has had nothing applied: it stands at 0-0, as
+  // X-Read-Position reports it, so a client echoing that position is not kept waiting.
   const reached = (handle: ReadModelDb, positions: Position[]) => {
     const applied = checkpoints(handle);
-    return positions.every((p) => {
-      const at = applied.get(p.log);
-      return at !== undefined && compareEntryIds(at, p.entryId) >= 0;
-    });
+    return positions.every((p) => compareEntryIds(applied.get(p.log) ?? '0-0', p.entryId) >= 0);
   };
 
   return {
