@@ -12,6 +12,7 @@ import {
   Title,
   UserId,
 } from './domain/fields';
+import { compareEntryIds, type Position, parsePosition } from './positions';
 
 /** Request and response bodies of the HTTP APIs (design §3). Strict: unknown fields are 400. */
 
@@ -71,6 +72,35 @@ export const WriteResponse = z.object({
   position: z.string(),
 });
 export const CommentResponse = WriteResponse.extend({ commentId: z.uuid() });
+
+/**
+ * A comma-separated list of positions (X-Min-Position, a socket's `since`,
+ * `asOf`), keeping the highest per log.
+ */
+export const PositionList = z
+  .string()
+  .max(4_000)
+  .transform((value, ctx) => {
+    const byLog = new Map<string, string>();
+    for (const part of value
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
+      const position = parsePosition(part);
+      if (!position) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${part}" is not a position like t0:1732460000000-0`,
+        });
+        return z.NEVER;
+      }
+      const known = byLog.get(position.log);
+      if (!known || compareEntryIds(position.entryId, known) > 0) {
+        byLog.set(position.log, position.entryId);
+      }
+    }
+    return [...byLog].map(([log, entryId]): Position => ({ log, entryId }));
+  });
 
 /** Commands of the task aggregate, as `decide` receives them. */
 export const TaskCommand = z.discriminatedUnion('type', [

@@ -11,6 +11,7 @@ import {
   Title,
   UserId,
 } from './domain/fields';
+import { taskEventTypes, type userEventTypes } from './event-types';
 
 /** Event payloads, version 1 (design §2). Types are inferred, never written twice. */
 export const TaskCreated = z.object({
@@ -63,7 +64,7 @@ export const TaskEvent = z.discriminatedUnion('type', [
 ]);
 export type TaskEvent = z.infer<typeof TaskEvent>;
 
-const taskEventTypes = new Set<string>(TaskEvent.options.map((option) => option.shape.type.value));
+const taskEventTypeSet = new Set<string>(taskEventTypes);
 
 export const UserRegistered = z.object({
   type: z.literal('UserRegistered'),
@@ -83,6 +84,17 @@ export const DomainEvent = z.discriminatedUnion('type', [
 ]);
 export type DomainEvent = z.infer<typeof DomainEvent>;
 export type EventType = DomainEvent['type'];
+
+/** The unions hold exactly the types event-types.ts lists: a new event fails here until listed. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export type EventTypeListsMatch = [
+  Same<TaskEvent['type'], (typeof taskEventTypes)[number]>,
+  Same<UserEvent['type'], (typeof userEventTypes)[number]>,
+] extends [true, true]
+  ? true
+  : never;
+const eventTypeListsMatch: EventTypeListsMatch = true;
+void eventTypeListsMatch;
 
 /** The schema version producers write today, per event type. */
 export const eventVersions: Record<EventType, number> = {
@@ -219,7 +231,7 @@ export const decodeEvent = createEventDecoder(eventVersions, upcasters);
 
 /** Whether an event is one of a task's (rather than a user's). */
 export const isTaskEvent = (event: StoredEvent): event is StoredEvent<TaskEvent> =>
-  taskEventTypes.has(event.type);
+  taskEventTypeSet.has(event.type);
 
 /** Whether a payload is valid for its event type today (checked before every append). */
 export const isValidEventData = (type: string, data: unknown): boolean =>

@@ -5,6 +5,7 @@ export * from './auth';
 export * from './domain/fields';
 export * from './domain/task';
 export * from './domain/user';
+export * from './event-types';
 export * from './events';
 export * from './ids';
 export * from './keys';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { PositionList } from './api';
 import { createKeyLayout } from './keys';
-import { compareEntryIds, PositionList } from './positions';
+import { compareEntryIds } from './positions';
 
 /** Redis Cluster hashes only the part between the first `{` and the next `}`. */
 const hashTag = (key: string) => /\{([^}]*)\}/.exec(key)?.[1];

@@ -1,13 +1,8 @@
-import { z } from 'zod';
-
 /** A position: `<log>:<entryId>`, e.g. `t0:1732460000000-0` (design §2). */
 export interface Position {
   log: string;
   entryId: string;
 }
-
-const POSITION = /^(t\d{1,4}|id):(\d{1,20})-(\d{1,20})$/;
-const MAX_ID_PART = 2n ** 64n - 1n;
 
 export const formatPosition = (log: string, entryId: string) => `${log}:${entryId}`;
 
@@ -20,29 +15,14 @@ export const compareEntryIds = (a: string, b: string): number => {
   return 0;
 };
 
-/** Parses a comma-separated list of positions, keeping the highest per log. */
-export const PositionList = z
-  .string()
-  .max(4_000)
-  .transform((value, ctx) => {
-    const byLog = new Map<string, string>();
-    for (const part of value
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean)) {
-      const match = POSITION.exec(part);
-      // Both halves of a Redis entry id are unsigned 64-bit numbers.
-      if (!match || BigInt(match[2]!) > MAX_ID_PART || BigInt(match[3]!) > MAX_ID_PART) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `"${part}" is not a position like t0:1732460000000-0`,
-        });
-        return z.NEVER;
-      }
-      const [, log, ms, seq] = match;
-      const entryId = `${ms}-${seq}`;
-      const known = byLog.get(log!);
-      if (!known || compareEntryIds(entryId, known) > 0) byLog.set(log!, entryId);
-    }
-    return [...byLog].map(([log, entryId]): Position => ({ log, entryId }));
-  });
+const POSITION = /^(t\d{1,4}|id):(\d{1,20})-(\d{1,20})$/;
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/** One `<log>:<entryId>` part, or undefined when it is not a position Redis could have written. */
+export const parsePosition = (part: string): Position | undefined => {
+  const match = POSITION.exec(part);
+  // Both halves of a Redis entry id are unsigned 64-bit numbers.
+  if (!match || BigInt(match[2]!) > MAX_ID_PART || BigInt(match[3]!) > MAX_ID_PART)
+    return undefined;
+  return { log: match[1]!, entryId: `${match[2]}-${match[3]}` };
+};

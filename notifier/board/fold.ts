@@ -3,8 +3,10 @@ import {
   evolveTask,
   type StoredEvent,
   type Task,
-  TaskEvent,
-  UserEvent,
+  type TaskEvent,
+  taskEventTypes,
+  type UserEvent,
+  userEventTypes,
 } from '@tasksync/contracts';
 import type { AssignedNotice, EventMessage } from '../src/live/messages';
 
@@ -32,11 +34,9 @@ export interface Comment {
   createdAt: string;
 }
 
-/** Event types by aggregate, from the contracts' event unions. */
-const typesOf = (union: typeof TaskEvent | typeof UserEvent) =>
-  new Set<string>(union.options.map((option) => option.shape.type.value));
-const TASK_EVENTS = typesOf(TaskEvent);
-const USER_EVENTS = typesOf(UserEvent);
+/** Event types by aggregate, as the contracts list them (no schema needed in the page). */
+const TASK_EVENTS = new Set<string>(taskEventTypes);
+const USER_EVENTS = new Set<string>(userEventTypes);
 
 export const isUserMessage = (event: FeedEvent): event is UserMessage =>
   USER_EVENTS.has(event.type);

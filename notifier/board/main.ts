@@ -3,7 +3,6 @@
  * the notifier (notifier/src/board/bundle.ts). It signs people in and out; a
  * signed-in session's board is live-board.ts.
  */
-import './no-eval';
 import { createApi, IDENTITY } from './api';
 import { $, control } from './dom';
 import { type LiveBoard, startLiveBoard } from './live-board';

@@ -110,5 +110,9 @@ describe('browser bundles', () => {
     };
     expect(sources).toContain('../board/main.ts');
     expect(sources.filter((source) => !source.startsWith('../'))).toEqual([]);
+    // The page takes the contracts' folds, move table and positions, never their
+    // schemas: zod would multiply the page's size and probes `new Function`,
+    // which the board's CSP forbids. contracts is `sideEffects: false` for this.
+    expect(sources.filter((source) => source.includes('node_modules/'))).toEqual([]);
   });
 });
