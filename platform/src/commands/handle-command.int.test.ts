@@ -41,7 +41,8 @@ const setup = () => {
     initial: null,
   });
   const deps = { redis, counters, now: () => new Date('2026-01-01T00:00:00Z'), newId };
-  const log = { key: keys.taskLog(keys.partitionOf(taskId)), name: 't0' };
+  const partition = keys.partitionOf(taskId);
+  const log = { key: keys.taskLog(partition), name: `t${partition}` };
   const decide = (state: TaskState, text: string): TaskEvent[] => {
     if (text === 'create') return state ? [] : [taskCreated(author)];
     if (!state) throw problems.notFound('No task with this id.');
@@ -65,7 +66,7 @@ const setup = () => {
   const run = (text: string, extra?: Partial<CommandRequest<TaskState, string, TaskEvent>>) =>
     handleCommand(deps, request(text, extra));
   const stream = () => readStream(redis, keys.taskStream(taskId));
-  return { keys, taskId, deps, store, counts, run, request, stream, log };
+  return { keys, taskId, partition, deps, store, counts, run, request, stream, log };
 };
 
 const failure = async (promise: Promise<unknown>) => {
@@ -81,7 +82,7 @@ const failure = async (promise: Promise<unknown>) => {
 
 describe('handleCommand', () => {
   it('appends what decide returns with the loaded revision, and answers the folded state', async () => {
-    const { run, stream, counts } = setup();
+    const { run, stream, counts, log } = setup();
     const created = await run('create', { create: true });
     expect(created).toMatchObject({ status: 200, revision: 0, replayed: false });
     expect(created.body).toEqual({
@@ -97,7 +98,7 @@ describe('handleCommand', () => {
       ['TaskCreated', 0],
       ['CommentAdded', 1],
     ]);
-    expect(commented.position).toBe(`t0:${events[1]!.entryId}`);
+    expect(commented.position).toBe(`${log.name}:${events[1]!.entryId}`);
     expect(counts).toEqual({ appended: 2, conflicts: 0, replays: 0 });
   });
 
@@ -139,9 +140,13 @@ describe('handleCommand', () => {
   });
 
   it('replays an Idempotency-Key exactly once, and refuses it for another request (422)', async () => {
-    const { run, stream, keys, taskId, counts } = setup();
+    const { run, stream, keys, taskId, partition, counts } = setup();
     await run('create', { create: true });
-    const idempotency = { key: keys.idempotency(0, 'user', `key-${taskId}`), requestHash: 'h1' };
+    // The record lives in the task's slot, as the command-service keeps it.
+    const idempotency = {
+      key: keys.idempotency(partition, 'user', `key-${taskId}`),
+      requestHash: 'h1',
+    };
     const [a, b] = await Promise.all([run('once', { idempotency }), run('once', { idempotency })]);
     expect([a.replayed, b.replayed].sort()).toEqual([false, true]);
     expect(a.body).toEqual(b.body);
@@ -153,8 +158,8 @@ describe('handleCommand', () => {
   });
 
   it('answers a taken unique key with the given problem, appending nothing', async () => {
-    const { run, keys, stream, log } = setup();
-    const unique = [{ key: `${keys.prefix}:{t0}:unique-test`, value: 'x' }];
+    const { run, keys, stream, log, partition } = setup();
+    const unique = [{ key: `${keys.prefix}:{t${partition}}:unique-test`, value: 'x' }];
     await redis.set(unique[0]!.key, 'taken');
     const before = await readLog(redis, log.key, '0', 100);
     expect(

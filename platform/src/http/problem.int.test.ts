@@ -1,10 +1,19 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../../scripts/redis-server';
-import { connectTestRedis } from '../../../test/support';
 import { createRedis } from '../redis/client';
 import { isRedisUnavailable } from './problem';
 
-const redis = connectTestRedis();
+/**
+ * One plain connection to the test Redis (its first node on the cluster run):
+ * what is classified here is the error a client gets, and a cluster client
+ * would retry CLUSTERDOWN and TRYAGAIN itself before giving up with its own.
+ */
+const nodeUrl = () => {
+  const url = inject('redisUrl');
+  return url.startsWith('redis://') ? url : `redis://${url.split(',')[0]}`;
+};
+const connectNode = () => createRedis({ REDIS_URL: nodeUrl(), REDIS_CLUSTER: false });
+const redis = connectNode();
 afterAll(() => redis.quit());
 
 /** The error a real client raises, or a failure if it raised none. */
@@ -32,7 +41,7 @@ describe('isRedisUnavailable (503 storage-unavailable, not 500)', () => {
   });
 
   it('is true for a command on a closed connection', async () => {
-    const closed = connectTestRedis();
+    const closed = connectNode();
     await closed.quit();
     expect(isRedisUnavailable(await errorOf(closed.get('k')))).toBe(true);
   });
