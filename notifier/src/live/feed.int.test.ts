@@ -418,8 +418,13 @@ describe('notifier live feed', () => {
     const notifier = await startNotifier(keys);
     const owner = member();
     const assignee = member();
-    const [watched, other] = await createTasks(keys, owner.userId, 2);
     const board = await connectLive(notifier.url, { token: owner.token });
+    const [watched, other] = await createTasks(keys, owner.userId, 2);
+    // The rooms are joined once the feed is past both creations: a room joined
+    // earlier rightly receives its task's TaskCreated too.
+    for (const taskId of [watched, other]) {
+      await waitFor(() => board.events.find((event) => event.aggregateId === taskId));
+    }
     const follower = await connectLive(notifier.url, { token: owner.token, tasks: [watched] });
     const assigneeClient = await connectLive(notifier.url, {
       token: assignee.token,
