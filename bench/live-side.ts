@@ -32,6 +32,66 @@ export const liveSidePhases = (duration: number): PlannedPhase[] => [
 
 const lastJsonLine = <T>(output: string) => JSON.parse(output.trim().split('\n').pop()!) as T;
 
+/** Starts a notifier process on a free port and resolves once it answers /ready. */
+export const startNotifierProcess = async (env: NodeJS.ProcessEnv) => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const notifier = runTs('notifier/src/main.ts', { ...env, NOTIFIER_PORT: String(port) });
+  if (!(await waitUntilReady(url, notifier.child))) {
+    await notifier.stop();
+    throw new Error(notifier.output());
+  }
+  return { process: notifier, url };
+};
+
+export interface SocketClientsResult {
+  p50: number;
+  p99: number;
+  deliveries: number;
+  complete: number;
+  duplicates: number;
+}
+
+/**
+ * Starts `count` socket clients in a process of their own (bench/socket-clients.ts)
+ * and resolves once all are live. `collect(expected)` then tells them how many
+ * measured TaskCreated events were sent and resolves with their figures once
+ * each has them all or `drainSeconds` have passed.
+ */
+export const connectSocketClients = async (options: {
+  notifierUrl: string;
+  token: string;
+  count: number;
+  drainSeconds?: number;
+}) => {
+  const clients = runTs(
+    'bench/socket-clients.ts',
+    {
+      ...process.env,
+      NOTIFIER_URL: options.notifierUrl,
+      TOKEN: options.token,
+      CLIENTS: String(options.count),
+      ...(options.drainSeconds ? { DRAIN_SECONDS: String(options.drainSeconds) } : {}),
+    },
+    [],
+    { stdin: true },
+  );
+  try {
+    await clients.waitForOutput(/^ready$/m, 60_000);
+  } catch (error) {
+    await clients.stop();
+    throw error;
+  }
+  return {
+    stop: () => clients.stop(),
+    collect: async (expected: number) => {
+      clients.child.stdin!.end(`${expected}\n`);
+      if ((await clients.exited) !== 0) throw new Error(clients.output());
+      return lastJsonLine<SocketClientsResult>(clients.output());
+    },
+  };
+};
+
 export const benchLiveSide = async (options: {
   env: NodeJS.ProcessEnv;
   token: string;
@@ -40,40 +100,31 @@ export const benchLiveSide = async (options: {
   progress: Progress;
 }): Promise<Figure[]> => {
   options.progress.phase(startNotifier);
-  const port = await freePort();
-  const notifierUrl = `http://127.0.0.1:${port}`;
-  const notifier = runTs('notifier/src/main.ts', { ...options.env, NOTIFIER_PORT: String(port) });
+  const { process: notifier, url: notifierUrl } = await startNotifierProcess(options.env);
   const figures: Figure[] = [];
   try {
-    if (!(await waitUntilReady(notifierUrl, notifier.child))) throw new Error(notifier.output());
     for (const scenario of scenarios) {
       const name = scenarioName(scenario);
       options.progress.phase(name, `2 s warm-up, then ${options.duration} s`);
-      const env = { ...process.env, NOTIFIER_URL: notifierUrl, TOKEN: options.token };
-      const clients = runTs(
-        'bench/socket-clients.ts',
-        { ...env, CLIENTS: String(scenario.clients) },
-        [],
-        { stdin: true },
-      );
-      await clients.waitForOutput(/^ready$/m, 60_000);
+      const clients = await connectSocketClients({
+        notifierUrl,
+        token: options.token,
+        count: scenario.clients,
+      });
       const driver = runTs('bench/socket-driver.ts', {
-        ...env,
+        ...process.env,
+        NOTIFIER_URL: notifierUrl,
+        TOKEN: options.token,
         COMMANDS_URL: options.commandsUrl,
         RATE: String(scenario.rate),
         DURATION: String(options.duration),
       });
-      if ((await driver.exited) !== 0) throw new Error(driver.output());
+      if ((await driver.exited) !== 0) {
+        await clients.stop();
+        throw new Error(driver.output());
+      }
       const { sent, failed } = lastJsonLine<{ sent: number; failed: number }>(driver.output());
-      clients.child.stdin!.end(`${sent - failed}\n`);
-      if ((await clients.exited) !== 0) throw new Error(clients.output());
-      const result = lastJsonLine<{
-        p50: number;
-        p99: number;
-        deliveries: number;
-        complete: number;
-        duplicates: number;
-      }>(clients.output());
+      const result = await clients.collect(sent - failed);
       const note = `${result.deliveries} deliveries; ${result.complete}/${scenario.clients} clients got all ${sent - failed} events, ${result.duplicates} duplicates`;
       figures.push({
         name: `${name}, p50`,

@@ -155,6 +155,52 @@ export const seedReplayLog = async (redis: RedisClient, keys: KeyLayout, tasks: 
   }
 };
 
+/**
+ * Starts a projector process (PROJECTOR_PORT, READ_MODEL_PATH and PROJECTOR_GROUP
+ * come from `env`) and resolves once it answers /ready.
+ */
+export const startProjectorProcess = async (env: NodeJS.ProcessEnv, port: number) => {
+  const projector = runTs('projector/src/main.ts', { ...env, PROJECTOR_PORT: String(port) });
+  if (!(await waitUntilReady(`http://127.0.0.1:${port}`, projector.child))) {
+    await projector.stop();
+    throw new Error(projector.output());
+  }
+  return projector;
+};
+
+/**
+ * Polls the read model at `path` every 20 ms until the checkpoint of `log`
+ * is `entryId`, and resolves with the time it was seen (undefined once
+ * `timeoutMs` has passed). `each` sees the open model at every poll.
+ */
+export const waitForCheckpoint = async (
+  path: string,
+  log: string,
+  entryId: string,
+  each?: (db: ReturnType<typeof openReadModelReadOnly>, at: number) => void,
+  timeoutMs = Number.POSITIVE_INFINITY,
+) => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let done = false;
+    try {
+      const db = openReadModelReadOnly(path);
+      try {
+        const at = Date.now();
+        done = readCheckpoints(db).some((c) => c.log === log && c.entry_id === entryId);
+        each?.(db, at);
+      } finally {
+        db.close();
+      }
+    } catch {
+      // the file is being created
+    }
+    if (done) return Date.now();
+    if (Date.now() > deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
 export const benchReadSide = async (options: {
   env: NodeJS.ProcessEnv;
   redisUrl: string;
@@ -190,29 +236,16 @@ export const benchReadSide = async (options: {
     const total = await redis.xlen(keys.taskLog(0));
     progress.phase(phaseName.catchUp);
     const started = Date.now();
-    processes.push(runTs('projector/src/main.ts', env));
-    if (!(await waitUntilReady(`http://127.0.0.1:${projectorPort}`, processes[0]!.child)))
-      throw new Error(processes[0]!.output());
+    processes.push(await startProjectorProcess(env, projectorPort));
     // The sustained rate: from the first checkpoint seen (with the events applied by
     // then) to the last, so neither the process start nor the first poll counts.
     let first: { at: number; applied: number } | undefined;
-    for (;;) {
-      try {
-        const db = openReadModelReadOnly(readModelPath);
-        const at = Date.now();
-        const done = readCheckpoints(db).some((c) => c.log === 't0' && c.entry_id === lastEntry);
-        if (!first && readCheckpoints(db).length) {
-          const { n } = db.prepare('SELECT count(*) AS n FROM activity').get() as { n: number };
-          first = { at, applied: n };
-        }
-        db.close();
-        if (done) break;
-      } catch {
-        // the file is being created
+    const caughtUp = (await waitForCheckpoint(readModelPath, 't0', lastEntry, (db, at) => {
+      if (!first && readCheckpoints(db).length) {
+        const { n } = db.prepare('SELECT count(*) AS n FROM activity').get() as { n: number };
+        first = { at, applied: n };
       }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    const caughtUp = Date.now();
+    }))!;
     const sustained =
       first && caughtUp > first.at ? (total - first.applied) / ((caughtUp - first.at) / 1000) : 0;
     figures.push({

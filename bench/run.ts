@@ -12,14 +12,26 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createRedis, type RedisClient, repoRoot } from '@tasksync/platform';
+import { createKeyLayout } from '@tasksync/contracts';
+import { createRedis, type RedisClient, readLastEntryId, repoRoot } from '@tasksync/platform';
 import autocannon from 'autocannon';
 import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
 import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-server';
 import { type LatencyRow, renderLatencyChart } from './chart';
-import { benchLiveSide, liveSidePhases } from './live-side';
+import {
+  benchLiveSide,
+  connectSocketClients,
+  liveSidePhases,
+  startNotifierProcess,
+} from './live-side';
 import { createProgress, type PlannedPhase, type Progress } from './progress';
-import { benchReadSide, type Figure, readSidePhases } from './read-side';
+import {
+  benchReadSide,
+  type Figure,
+  readSidePhases,
+  startProjectorProcess,
+  waitForCheckpoint,
+} from './read-side';
 
 type Appendfsync = 'always' | 'everysec';
 
@@ -40,6 +52,10 @@ const DEFAULT_FSYNC: Appendfsync = 'everysec';
 const SKIP_READ = Boolean(process.env.BENCH_SKIP_READ);
 const SKIP_LIVE = Boolean(process.env.BENCH_SKIP_LIVE);
 const WARM_UP = Math.min(DURATION, 3);
+/** Socket clients on the notifier while POST /tasks runs with the whole system. */
+const SYSTEM_CLIENTS = 100;
+/** How long after the load the projector and the socket clients get to catch up. */
+const SYSTEM_DRAIN_SECONDS = 60;
 
 interface Row {
   name: string;
@@ -60,6 +76,11 @@ const phaseName = {
   reference: (mode: Appendfsync) => withFsync('reference: bare express JWT + zod + XADD', mode),
   patch: (mode: Appendfsync) => withFsync('PATCH /tasks/:id', mode),
   login: 'POST /auth/login',
+  systemStart: `start a projector, a notifier and ${SYSTEM_CLIENTS} socket clients`,
+  system: withFsync(
+    `POST /tasks with the projector and a notifier to ${SYSTEM_CLIENTS} sockets running`,
+    'everysec',
+  ),
 };
 
 /** Every phase in run order with its estimated seconds; the fixed ones are guesses for 2 cores. */
@@ -72,6 +93,8 @@ const plannedPhases = (): PlannedPhase[] => [
     { name: phaseName.reference(mode), seconds: DURATION },
     { name: phaseName.patch(mode), seconds: DURATION },
   ]),
+  { name: phaseName.systemStart, seconds: 15 },
+  { name: phaseName.system, seconds: DURATION + 10 },
   { name: phaseName.login, seconds: Math.min(DURATION, 5) },
   ...(SKIP_READ ? [] : readSidePhases(DURATION)),
   ...(SKIP_LIVE ? [] : liveSidePhases(DURATION)),
@@ -144,6 +167,110 @@ const redisBenchmarkXadd = async (port: number, requests: number) => {
   const match = /([\d.]+) requests per second/.exec(out);
   const p50 = /p50=([\d.]+) msec/.exec(out);
   return { rps: Math.round(Number(match?.[1] ?? 0)), p50: Number(p50?.[1] ?? 0) };
+};
+
+/**
+ * POST /tasks as users feel it: under appendfsync everysec, while a projector
+ * (a group and read model of its own, so the read side's catch-up later starts
+ * from nothing as before) and a notifier with SYSTEM_CLIENTS socket clients run
+ * against the same Redis. Each title carries its send time, so the clients
+ * (bench/socket-clients.ts) measure command → socket too. The note gives the
+ * projector's lag: the most entries of the log not yet applied (consumer-group
+ * lag + pending, sampled every 100 ms under the load), and the time from the
+ * end of the load until its checkpoint is the last appended entry.
+ */
+const benchWholeSystem = async (options: {
+  progress: Progress;
+  env: NodeJS.ProcessEnv;
+  admin: RedisClient;
+  dataDir: string;
+  token: string;
+  commandsUrl: string;
+  headers: Record<string, string>;
+}): Promise<Row> => {
+  const { progress, admin } = options;
+  const keys = createKeyLayout('ts', 1);
+  const log = { key: keys.taskLog(0), name: 't0' };
+  const group = 'bench-whole-system';
+  const readModelPath = join(options.dataDir, 'whole-system-read-model.sqlite');
+  progress.phase(phaseName.systemStart, 'the projector catches up with the rows before');
+  const processes: RunningProcess[] = [];
+  let sampling = true;
+  let clients: Awaited<ReturnType<typeof connectSocketClients>> | undefined;
+  try {
+    await setAppendfsync(admin, 'everysec');
+    processes.push(
+      await startProjectorProcess(
+        { ...options.env, READ_MODEL_PATH: readModelPath, PROJECTOR_GROUP: group },
+        await freePort(),
+      ),
+    );
+    const before = await readLastEntryId(admin, log.key);
+    if (before) await waitForCheckpoint(readModelPath, log.name, before);
+    const notifier = await startNotifierProcess(options.env);
+    processes.push(notifier.process);
+    clients = await connectSocketClients({
+      notifierUrl: notifier.url,
+      token: options.token,
+      count: SYSTEM_CLIENTS,
+      drainSeconds: SYSTEM_DRAIN_SECONDS,
+    });
+    let maxBehind = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        const groups = (await admin.xinfo('GROUPS', log.key)) as unknown[][];
+        const info = groups.find((g) => g[g.indexOf('name') + 1] === group);
+        const lag = info?.[info.indexOf('lag') + 1];
+        const pending = Number(info?.[info.indexOf('pending') + 1] ?? 0);
+        // lag is null when Redis cannot tell (entries deleted); the sample is skipped.
+        if (typeof lag === 'number') maxBehind = Math.max(maxBehind, lag + pending);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    const lengthBefore = await admin.xlen(log.key);
+    const now = () => performance.timeOrigin + performance.now();
+    const row = await load(progress, {
+      name: phaseName.system,
+      url: options.commandsUrl,
+      requests: [
+        {
+          method: 'POST',
+          path: '/tasks',
+          headers: options.headers,
+          setupRequest: (request) => ({
+            ...request,
+            body: JSON.stringify({ title: `bench ${now()}`, priority: 'high', labels: ['bench'] }),
+          }),
+        },
+      ],
+      connections: CONNECTIONS,
+      duration: DURATION,
+      appendfsync: 'everysec',
+    });
+    const loadEnded = Date.now();
+    sampling = false;
+    await sampler;
+    const last = (await readLastEntryId(admin, log.key))!;
+    // One TaskCreated per 201: the log grew by as many events as the clients must get.
+    const created = (await admin.xlen(log.key)) - lengthBefore;
+    const [caughtUp, sockets] = await Promise.all([
+      waitForCheckpoint(readModelPath, log.name, last, undefined, SYSTEM_DRAIN_SECONDS * 1000),
+      clients.collect(created),
+    ]);
+    const projector = caughtUp
+      ? `at the last entry ${caughtUp - loadEnded} ms after the load ended`
+      : `not at the last entry ${SYSTEM_DRAIN_SECONDS} s after the load`;
+    row.note = [
+      `projector lag max ${maxBehind} entries (group lag + pending), ${projector}`,
+      `${sockets.complete}/${SYSTEM_CLIENTS} socket clients got all ${created} events, ${sockets.duplicates} duplicates`,
+      `command → socket p50 ${sockets.p50} ms, p99 ${sockets.p99} ms`,
+    ].join('; ');
+    return row;
+  } finally {
+    sampling = false;
+    await clients?.stop();
+    await Promise.all(processes.map((p) => p.stop()));
+  }
 };
 
 const figureTable = (title: string, figures: Figure[]) =>
@@ -279,6 +406,19 @@ const main = async (progress: Progress) => {
       );
     }
     await setAppendfsync(admin, DEFAULT_FSYNC);
+    const whole = await benchWholeSystem({
+      progress,
+      env,
+      admin,
+      dataDir,
+      token,
+      commandsUrl: commands,
+      headers,
+    });
+    const alone = rows.find((r) => r.name === phaseName.create('everysec'));
+    if (alone)
+      whole.note += `; ${Math.round((whole.requestsPerSecond / alone.requestsPerSecond) * 100)}% of POST /tasks alone`;
+    rows.push(whole);
     rows.push(
       await load(progress, {
         name: phaseName.login,

@@ -2,9 +2,9 @@
  * Command → socket delivery (`npm run bench`, live side), the receiving end:
  * CLIENTS clients on the board, in a process of their own. Prints `ready`
  * once every client is live, then reads from stdin how many measured
- * commands were sent, waits until every client has them (at most 20 s) and
- * prints one JSON line: latency p50/p99 over every delivery, and how many
- * clients got every event exactly once.
+ * commands were sent, waits until every client has them (at most
+ * DRAIN_SECONDS, 20 by default) and prints one JSON line: latency p50/p99
+ * over every delivery, and how many clients got every event exactly once.
  *
  * The clients speak the Socket.IO protocol (engine.io v4 over WebSocket)
  * with `ws` directly: a hundred socket.io-client instances sharing this
@@ -64,7 +64,7 @@ console.log('ready');
 
 const lines = createInterface({ input: process.stdin });
 const expected = Number(await new Promise<string>((resolve) => lines.once('line', resolve)));
-const deadline = Date.now() + 20_000;
+const deadline = Date.now() + 1_000 * Number(process.env.DRAIN_SECONDS ?? 20);
 while (seen.some((set) => set.size < expected) && Date.now() < deadline) {
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
