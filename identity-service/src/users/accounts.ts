@@ -6,9 +6,12 @@ import {
   type Role,
   type User,
   type UserCommand,
+  type UserEvent,
+  type UserState,
 } from '@tasksync/contracts';
 import {
   type CommandCounters,
+  type CommandRequest,
   handleCommand,
   type RedisClient,
   roleInStream,
@@ -45,8 +48,12 @@ export const createAccounts = (deps: AccountDeps) => {
   const execute = (
     userId: string,
     command: UserCommand,
-    options: { actor: string; corr: string } & Pick<
-      Parameters<typeof handleCommand>[1],
+    {
+      actor,
+      corr,
+      ...keysAndCreate
+    }: { actor: string; corr: string } & Pick<
+      CommandRequest<UserState, UserCommand, UserEvent>,
       'create' | 'unique' | 'set' | 'uniqueTaken'
     >,
   ) =>
@@ -56,13 +63,11 @@ export const createAccounts = (deps: AccountDeps) => {
       log: { key: keys.identityLog, name: 'id' },
       decide: decideUser,
       command,
-      actor: options.actor,
-      correlationId: options.corr,
+      actor,
+      correlationId: corr,
+      // The routes answer from the outcome's state: no idempotency record keeps this body.
       success: { status: 200, body: null },
-      ...(options.create ? { create: true } : {}),
-      ...(options.unique ? { unique: options.unique } : {}),
-      ...(options.set ? { set: options.set } : {}),
-      ...(options.uniqueTaken ? { uniqueTaken: options.uniqueTaken } : {}),
+      ...keysAndCreate,
     });
 
   return {
