@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createTokenService, repoRoot } from '@tasksync/platform';
 import { describe, expect, it } from 'vitest';
 import { runTs } from '../scripts/processes';
@@ -219,6 +222,24 @@ describe('start-up refusals', () => {
       { NODE_ENV: 'production', BCRYPT_COST: '', ADMIN_PASSWORD: 'a-strong-admin-password' },
       /ADMIN_EMAIL must be set in production/,
     );
+  });
+
+  it('runs the projector in production with no JWT secret: it checks no token', async () => {
+    const port = await freePort();
+    const projector = runTs(
+      'projector/src/main.ts',
+      serviceEnv({
+        NODE_ENV: 'production',
+        JWT_SECRET: '',
+        REDIS_ALLOW_NO_PERSISTENCE: '1',
+        PROJECTOR_PORT: String(port),
+        READ_MODEL_PATH: join(mkdtempSync(join(tmpdir(), 'projector-')), 'read-model.sqlite'),
+      }),
+    );
+    await projector.waitForOutput(/projector listening/);
+    expect((await client(`http://127.0.0.1:${port}`).get('/ready')).status).toBe(200);
+    expect(await projector.stop('SIGTERM')).toBe(0);
+    expect(projector.output()).not.toMatch(/JWT_SECRET/);
   });
 
   it('refuses a Redis without AOF in production unless REDIS_ALLOW_NO_PERSISTENCE=1', async () => {
