@@ -395,7 +395,11 @@ describe('notifier live feed', () => {
     const keys = testKeys(1);
     const notifier = await startNotifier(keys, { maxReplay: 5 });
     const { userId, token } = member();
+    const watcher = await connectLive(notifier.url, { token });
     await createTasks(keys, userId, 8);
+    // The feed's position must be past the creations, or a client connecting now
+    // is only a few events behind it, replayed, and rightly never told to resync.
+    await settle(keys, userId, [watcher]);
 
     const behind = await connectLive(notifier.url, { token, since: 't0:0-0' });
     expect(behind.state.resync).toEqual({
