@@ -6,7 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKeyLayout, type KeyLayout, newId } from '@tasksync/contracts';
+import { createKeyLayout, GENERAL_PROJECT_ID, type KeyLayout, newId } from '@tasksync/contracts';
 import { appendToStream, createRedis, type RedisClient, readLastEntryId } from '@tasksync/platform';
 import {
   openReadModel,
@@ -81,6 +81,7 @@ const createdEvent = (_taskId: string, userId: string, i: number) => ({
     dueDate: null,
     labels: i % 10 === 0 ? ['ten'] : [],
     createdBy: userId,
+    projectId: GENERAL_PROJECT_ID,
   },
   at: new Date().toISOString(),
   actor: userId,

@@ -7,10 +7,15 @@ import {
   Email,
   Labels,
   Priority,
+  ProjectDescription,
+  ProjectId,
+  ProjectName,
+  ProjectRole,
   Role,
   TaskStatus,
   Title,
   UserId,
+  Visibility,
 } from './domain/fields';
 import { compareEntryIds, type Position, parsePosition } from './positions';
 
@@ -51,6 +56,8 @@ export const LoginResponse = z.object({
 export const MeResponse = z.object({ user: UserProfile });
 
 export const CreateTaskRequest = z.strictObject({
+  /** Without one, the task goes to the General project (design §10). */
+  projectId: ProjectId.optional(),
   title: Title,
   description: Description.optional(),
   status: TaskStatus.optional(),
@@ -61,6 +68,7 @@ export const CreateTaskRequest = z.strictObject({
 });
 export type CreateTaskRequest = z.output<typeof CreateTaskRequest>;
 
+/** Any subset of the create fields; a new `projectId` moves the task (one TaskMoved). */
 export const UpdateTaskRequest = CreateTaskRequest.partial();
 export type UpdateTaskRequest = z.output<typeof UpdateTaskRequest>;
 
@@ -108,6 +116,8 @@ export const TaskCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('UpdateTask'), changes: UpdateTaskRequest }),
   z.object({ type: z.literal('AddComment'), commentId: z.uuid(), text: CommentText }),
   z.object({ type: z.literal('DeleteTask') }),
+  /** The process manager's: unassign a task whose assignee can no longer see its project. */
+  z.object({ type: z.literal('UnassignLostAccess') }),
 ]);
 export type TaskCommand = z.infer<typeof TaskCommand>;
 
@@ -122,3 +132,61 @@ export const UserCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ChangeRole'), role: Role }),
 ]);
 export type UserCommand = z.infer<typeof UserCommand>;
+
+/** Projects (design §10). */
+export const CreateProjectRequest = z.strictObject({
+  name: ProjectName,
+  description: ProjectDescription.optional(),
+  visibility: Visibility.optional(),
+});
+export type CreateProjectRequest = z.output<typeof CreateProjectRequest>;
+export const UpdateProjectRequest = z.strictObject({
+  name: ProjectName.optional(),
+  description: ProjectDescription.optional(),
+  visibility: Visibility.optional(),
+  archived: z.boolean().optional(),
+});
+export type UpdateProjectRequest = z.output<typeof UpdateProjectRequest>;
+/** PUT /projects/:id/members/:userId */
+export const SetMemberRequest = z.strictObject({ role: ProjectRole });
+/** POST /projects/:id/members: the same, by e-mail (the board's "add member"). */
+export const AddMemberRequest = z.strictObject({ email: Email, role: ProjectRole });
+
+/** Commands of the project aggregate, as its `decide` receives them. */
+export const ProjectCommand = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('CreateProject'), fields: CreateProjectRequest }),
+  z.object({ type: z.literal('UpdateProject'), changes: UpdateProjectRequest }),
+  z.object({ type: z.literal('SetMember'), userId: UserId, role: ProjectRole }),
+  z.object({ type: z.literal('RemoveMember'), userId: UserId }),
+]);
+export type ProjectCommand = z.infer<typeof ProjectCommand>;
+
+/** The caller's access to a project, as answers report it. */
+export const ProjectAccessName = z.enum(['admin', 'owner', 'editor', 'viewer']);
+
+/** A project as GET /projects and GET /projects/:id answer it. */
+export const ProjectAnswer = z.object({
+  id: ProjectId,
+  name: z.string(),
+  description: z.string(),
+  visibility: Visibility,
+  archived: z.boolean(),
+  ownerId: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  revision: z.number().int(),
+  /** What the caller may do here: their member role, `editor` in an open project, `admin`. */
+  access: ProjectAccessName,
+  memberCount: z.number().int(),
+  taskCounts: z.object({
+    pending: z.number().int(),
+    'in-progress': z.number().int(),
+    completed: z.number().int(),
+  }),
+});
+export const ProjectMember = z.object({
+  userId: UserId,
+  name: z.string(),
+  role: ProjectRole,
+  addedAt: z.string(),
+});

@@ -10,5 +10,16 @@ export const taskEventTypes = [
   'TaskAssigned',
   'CommentAdded',
   'TaskDeleted',
+  'TaskMoved',
 ] as const;
 export const userEventTypes = ['UserRegistered', 'UserRoleChanged'] as const;
+export const projectEventTypes = [
+  'ProjectCreated',
+  'ProjectDetailsChanged',
+  'ProjectVisibilityChanged',
+  'ProjectArchived',
+  'ProjectRestored',
+  'MemberAdded',
+  'MemberRoleChanged',
+  'MemberRemoved',
+] as const;

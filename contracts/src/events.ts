@@ -5,27 +5,41 @@ import {
   DueDate,
   Email,
   Labels,
+  OwnerId,
   Priority,
+  ProjectDescription,
+  ProjectId,
+  ProjectName,
+  ProjectRole,
   Role,
   TaskStatus,
   Title,
   UserId,
+  Visibility,
 } from './domain/fields';
-import { taskEventTypes, type userEventTypes } from './event-types';
+import { type projectEventTypes, taskEventTypes, type userEventTypes } from './event-types';
+import { GENERAL_PROJECT_ID } from './ids';
 
-/** Event payloads, version 1 (design §2). Types are inferred, never written twice. */
+/** Event payloads (design §2, §10). Types are inferred, never written twice. */
+const taskCreatedV1Data = z.strictObject({
+  title: Title,
+  description: Description,
+  status: TaskStatus,
+  assigneeId: UserId.nullable(),
+  priority: Priority,
+  dueDate: DueDate.nullable(),
+  labels: Labels,
+  createdBy: UserId,
+});
+/**
+ * TaskCreated as written before projects: kept so tests can build a log of
+ * that time, and read today through the v1 → v2 upcaster below.
+ */
+export const TaskCreatedV1 = z.object({ type: z.literal('TaskCreated'), data: taskCreatedV1Data });
+/** TaskCreated v2: every task belongs to a project (design §10). */
 export const TaskCreated = z.object({
   type: z.literal('TaskCreated'),
-  data: z.strictObject({
-    title: Title,
-    description: Description,
-    status: TaskStatus,
-    assigneeId: UserId.nullable(),
-    priority: Priority,
-    dueDate: DueDate.nullable(),
-    labels: Labels,
-    createdBy: UserId,
-  }),
+  data: taskCreatedV1Data.extend({ projectId: ProjectId }),
 });
 export const TaskDetailsChanged = z.object({
   type: z.literal('TaskDetailsChanged'),
@@ -53,6 +67,11 @@ export const TaskDeleted = z.object({
   type: z.literal('TaskDeleted'),
   data: z.strictObject({}),
 });
+/** The task moved from one project to another. */
+export const TaskMoved = z.object({
+  type: z.literal('TaskMoved'),
+  data: z.strictObject({ from: ProjectId, to: ProjectId }),
+});
 
 export const TaskEvent = z.discriminatedUnion('type', [
   TaskCreated,
@@ -61,6 +80,7 @@ export const TaskEvent = z.discriminatedUnion('type', [
   TaskAssigned,
   CommentAdded,
   TaskDeleted,
+  TaskMoved,
 ]);
 export type TaskEvent = z.infer<typeof TaskEvent>;
 
@@ -78,9 +98,68 @@ export const UserRoleChanged = z.object({
 export const UserEvent = z.discriminatedUnion('type', [UserRegistered, UserRoleChanged]);
 export type UserEvent = z.infer<typeof UserEvent>;
 
+export const ProjectCreated = z.object({
+  type: z.literal('ProjectCreated'),
+  data: z.strictObject({
+    name: ProjectName,
+    description: ProjectDescription,
+    visibility: Visibility,
+    ownerId: OwnerId,
+  }),
+});
+export const ProjectDetailsChanged = z.object({
+  type: z.literal('ProjectDetailsChanged'),
+  data: z.strictObject({
+    name: ProjectName.optional(),
+    description: ProjectDescription.optional(),
+  }),
+});
+export const ProjectVisibilityChanged = z.object({
+  type: z.literal('ProjectVisibilityChanged'),
+  data: z.strictObject({ from: Visibility, to: Visibility }),
+});
+export const ProjectArchived = z.object({
+  type: z.literal('ProjectArchived'),
+  data: z.strictObject({}),
+});
+export const ProjectRestored = z.object({
+  type: z.literal('ProjectRestored'),
+  data: z.strictObject({}),
+});
+export const MemberAdded = z.object({
+  type: z.literal('MemberAdded'),
+  data: z.strictObject({ userId: UserId, role: ProjectRole }),
+});
+export const MemberRoleChanged = z.object({
+  type: z.literal('MemberRoleChanged'),
+  data: z.strictObject({ userId: UserId, from: ProjectRole, to: ProjectRole }),
+});
+/** `by`: who removed the member (the member themselves when they left, `system` never). */
+export const MemberRemoved = z.object({
+  type: z.literal('MemberRemoved'),
+  data: z.strictObject({ userId: UserId, by: UserId }),
+});
+
+export const ProjectEvent = z.discriminatedUnion('type', [
+  ProjectCreated,
+  ProjectDetailsChanged,
+  ProjectVisibilityChanged,
+  ProjectArchived,
+  ProjectRestored,
+  MemberAdded,
+  MemberRoleChanged,
+  MemberRemoved,
+]);
+export type ProjectEvent = z.infer<typeof ProjectEvent>;
+
+const projectEventTypeSet = new Set<string>(
+  ProjectEvent.options.map((option) => option.shape.type.value),
+);
+
 export const DomainEvent = z.discriminatedUnion('type', [
   ...TaskEvent.options,
   ...UserEvent.options,
+  ...ProjectEvent.options,
 ]);
 export type DomainEvent = z.infer<typeof DomainEvent>;
 export type EventType = DomainEvent['type'];
@@ -90,7 +169,8 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export type EventTypeListsMatch = [
   Same<TaskEvent['type'], (typeof taskEventTypes)[number]>,
   Same<UserEvent['type'], (typeof userEventTypes)[number]>,
-] extends [true, true]
+  Same<ProjectEvent['type'], (typeof projectEventTypes)[number]>,
+] extends [true, true, true]
   ? true
   : never;
 const eventTypeListsMatch: EventTypeListsMatch = true;
@@ -98,30 +178,44 @@ void eventTypeListsMatch;
 
 /** The schema version producers write today, per event type. */
 export const eventVersions: Record<EventType, number> = {
-  TaskCreated: 1,
+  TaskCreated: 2,
   TaskDetailsChanged: 1,
   TaskStatusChanged: 1,
   TaskAssigned: 1,
   CommentAdded: 1,
   TaskDeleted: 1,
+  TaskMoved: 1,
   UserRegistered: 1,
   UserRoleChanged: 1,
+  ProjectCreated: 1,
+  ProjectDetailsChanged: 1,
+  ProjectVisibilityChanged: 1,
+  ProjectArchived: 1,
+  ProjectRestored: 1,
+  MemberAdded: 1,
+  MemberRoleChanged: 1,
+  MemberRemoved: 1,
 };
 
 export type Upcasters = Partial<Record<EventType, Record<number, (data: unknown) => unknown>>>;
 
 /**
  * Upcasters lift an older payload one version up: `upcasters[type][v]` turns a
- * version-v payload into version v+1. None exist yet; a v2 schema adds its v1
- * upcaster here, and every consumer reads old events through `decodeEvent`.
+ * version-v payload into version v+1. Every consumer reads old events through
+ * `decodeEvent`, so logs written before a change replay unchanged.
  */
-export const upcasters: Upcasters = {};
+export const upcasters: Upcasters = {
+  // Before projects every task was everyone's: it lives in the General project.
+  TaskCreated: {
+    1: (data) => ({ ...(data as object), projectId: GENERAL_PROJECT_ID }),
+  },
+};
 
 /** Metadata every stored event carries beside its payload (design §2, envelope). */
 export interface EventMeta {
   /** Event id, uuid v7. */
   id: string;
-  /** Aggregate id (task or user). */
+  /** Aggregate id (task, user or project). */
   agg: string;
   /** Aggregate revision, 0 for the first event. */
   rev: number;
@@ -232,6 +326,10 @@ export const decodeEvent = createEventDecoder(eventVersions, upcasters);
 /** Whether an event is one of a task's (rather than a user's). */
 export const isTaskEvent = (event: StoredEvent): event is StoredEvent<TaskEvent> =>
   taskEventTypeSet.has(event.type);
+
+/** Whether an event is one of a project's. */
+export const isProjectEvent = (event: StoredEvent): event is StoredEvent<ProjectEvent> =>
+  projectEventTypeSet.has(event.type);
 
 /** Whether a payload is valid for its event type today (checked before every append). */
 export const isValidEventData = (type: string, data: unknown): boolean =>

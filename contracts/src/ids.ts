@@ -35,6 +35,11 @@ export const newId: IdGenerator = () => {
   );
 };
 
+/** Namespace of the General project's id (design §10): fixed, so the TaskCreated upcaster is pure. */
+const GENERAL_PROJECT_NAMESPACE = '2d6f0c7a-8f4e-4b1a-9c3d-5e7f1a2b3c4d';
+/** The General project: where every task created before projects lives, and POST /tasks without a projectId goes. */
+export const GENERAL_PROJECT_ID = uuidv5('general', GENERAL_PROJECT_NAMESPACE);
+
 export const idFromIdempotencyKey = (userId: string, key: string): string =>
   uuidv5(`${userId}\n${key}`, IDEMPOTENT_CREATE_NAMESPACE);
 

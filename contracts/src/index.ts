@@ -3,6 +3,7 @@
 export * from './api';
 export * from './auth';
 export * from './domain/fields';
+export * from './domain/project';
 export * from './domain/task';
 export * from './domain/user';
 export * from './event-types';

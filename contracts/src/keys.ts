@@ -3,7 +3,8 @@ import { fnv1a32 } from './ids';
 /**
  * The Redis key layout of design §2. Every key carries a hash tag so the layout
  * runs unchanged on Redis Cluster: a task's stream, its partition's log and its
- * idempotency records share `{t<P>}`; everything of identity shares `{id}`.
+ * idempotency records share `{t<P>}`; everything of identity shares `{id}`;
+ * projects and their log share `{p}` (design §10).
  */
 export interface KeyLayout {
   readonly prefix: string;
@@ -12,6 +13,14 @@ export interface KeyLayout {
   taskLog(partition: number): string;
   taskStream(taskId: string): string;
   idempotency(partition: number, userId: string, key: string): string;
+  /**
+   * The tasks of a project in a partition that have an assignee (a hash:
+   * task id → assignee id), kept by the append script with the task's events:
+   * what the process manager reads to unassign those who lost access.
+   */
+  assignedTasks(partition: number, projectId: string): string;
+  projectLog: string;
+  projectStream(projectId: string): string;
   identityLog: string;
   userStream(userId: string): string;
   email(normalizedEmail: string): string;
@@ -37,8 +46,10 @@ export const createKeyLayout = (prefix: string, partitions: number): KeyLayout =
   const partitionOf = (taskId: string) => fnv1a32(taskId) % partitions;
   const taskLog = (p: number) => `${prefix}:{t${p}}:log`;
   const identityLog = `${prefix}:{id}:log`;
+  const projectLog = `${prefix}:{p}:log`;
   const logs = () => [
     ...Array.from({ length: partitions }, (_, p) => ({ name: `t${p}`, key: taskLog(p) })),
+    { name: 'p', key: projectLog },
     { name: 'id', key: identityLog },
   ];
   return {
@@ -48,6 +59,9 @@ export const createKeyLayout = (prefix: string, partitions: number): KeyLayout =
     taskLog,
     taskStream: (taskId) => `${prefix}:{t${partitionOf(taskId)}}:task:${taskId}`,
     idempotency: (p, userId, key) => `${prefix}:{t${p}}:idem:${userId}:${key}`,
+    assignedTasks: (p, projectId) => `${prefix}:{t${p}}:assigned:${projectId}`,
+    projectLog,
+    projectStream: (projectId) => `${prefix}:{p}:project:${projectId}`,
     identityLog,
     userStream: (userId) => `${prefix}:{id}:user:${userId}`,
     email: (email) => `${prefix}:{id}:email:${email}`,

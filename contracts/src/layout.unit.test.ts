@@ -21,6 +21,11 @@ describe('key layout', () => {
       ),
     ).toEqual([tag, tag, tag]);
     expect(hashTag(keys.deadLetters(keys.taskLog(partition), 'projector'))).toBe(tag);
+    expect(hashTag(keys.assignedTasks(partition, 'project'))).toBe(tag);
+  });
+
+  it('keeps every project and the project log in one slot of their own', () => {
+    expect([keys.projectLog, keys.projectStream('x')].map(hashTag)).toEqual(['p', 'p']);
   });
 
   it('keeps everything of identity in one slot', () => {
@@ -41,6 +46,7 @@ describe('key layout', () => {
       { name: 't1', key: 'ts:{t1}:log' },
       { name: 't2', key: 'ts:{t2}:log' },
       { name: 't3', key: 'ts:{t3}:log' },
+      { name: 'p', key: 'ts:{p}:log' },
       { name: 'id', key: 'ts:{id}:log' },
     ]);
   });

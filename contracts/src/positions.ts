@@ -15,7 +15,7 @@ export const compareEntryIds = (a: string, b: string): number => {
   return 0;
 };
 
-const POSITION = /^(t\d{1,4}|id):(\d{1,20})-(\d{1,20})$/;
+const POSITION = /^(t\d{1,4}|p|id):(\d{1,20})-(\d{1,20})$/;
 const MAX_ID_PART = 2n ** 64n - 1n;
 
 /** One `<log>:<entryId>` part, or undefined when it is not a position Redis could have written. */

@@ -2,10 +2,24 @@ import Database from 'better-sqlite3';
 
 export type ReadModelDb = Database.Database;
 
-/** The read model's tables (design §5). Column names are snake_case; answers are camelCase. */
+/**
+ * The read model's schema version (design §10, "Read-model upgrades"). A model
+ * recording an older one (or none: version 1, from before projects) is never
+ * altered in place: the projector rebuilds a new one beside it from the events
+ * and swaps readers over once it has caught up.
+ */
+export const READ_MODEL_VERSION = 2;
+
+/** The read model's tables (design §5, §10). Column names are snake_case; answers are camelCase. */
 const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS tasks (
   id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
   title TEXT NOT NULL,
   description TEXT NOT NULL,
   status TEXT NOT NULL,
@@ -29,6 +43,31 @@ CREATE INDEX IF NOT EXISTS tasks_created ON tasks (deleted, created_at, id);
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status);
 CREATE INDEX IF NOT EXISTS tasks_assignee ON tasks (assignee_id);
 CREATE INDEX IF NOT EXISTS tasks_creator ON tasks (created_by);
+-- A project's board: its live tasks, most recently changed first.
+CREATE INDEX IF NOT EXISTS tasks_project ON tasks (project_id, deleted, updated_at, id);
+
+CREATE TABLE IF NOT EXISTS projects (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  visibility TEXT NOT NULL,
+  owner_id TEXT NOT NULL,
+  archived INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  position TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS projects_open ON projects (visibility, id);
+
+CREATE TABLE IF NOT EXISTS project_members (
+  project_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  added_at TEXT NOT NULL,
+  PRIMARY KEY (project_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS project_members_user ON project_members (user_id, project_id);
 
 CREATE TABLE IF NOT EXISTS task_labels (
   task_id TEXT NOT NULL,
@@ -67,13 +106,14 @@ CREATE TABLE IF NOT EXISTS users (
   revision INTEGER NOT NULL
 );
 
--- Live tasks counted by status and by assignee ('' = unassigned), kept by the
--- projection so /stats reads a few rows instead of scanning every task.
+-- Live tasks of each project counted by status and by assignee ('' = unassigned),
+-- kept by the projection so /stats reads a few rows instead of scanning every task.
 CREATE TABLE IF NOT EXISTS task_counts (
+  project_id TEXT NOT NULL,
   kind TEXT NOT NULL,
   key TEXT NOT NULL,
   count INTEGER NOT NULL,
-  PRIMARY KEY (kind, key)
+  PRIMARY KEY (project_id, kind, key)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -91,16 +131,57 @@ DROP TRIGGER IF EXISTS tasks_fts_insert;
 DROP TRIGGER IF EXISTS tasks_fts_update;
 `;
 
-/** Opens (and creates) a read model for writing: WAL, so readers never wait for the projector. */
+/**
+ * The schema version a model records: undefined for a file with no model in
+ * it yet, 1 for a model from before versions were recorded.
+ */
+export const readModelVersion = (db: ReadModelDb): number | undefined => {
+  const has = (table: string) =>
+    db.prepare('SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?').get('table', table) !==
+    undefined;
+  if (!has('checkpoints')) return undefined;
+  if (!has('meta')) return 1;
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
+    | { value: string }
+    | undefined;
+  return row ? Number(row.value) : 1;
+};
+
+/** A model of an older schema: rebuild it beside (never alter it in place). */
+export class OutdatedReadModelError extends Error {
+  override readonly name = 'OutdatedReadModelError';
+  constructor(
+    readonly path: string,
+    readonly version: number,
+  ) {
+    super(
+      `${path} holds a version ${version} read model; this code reads version ${READ_MODEL_VERSION}`,
+    );
+  }
+}
+
+/**
+ * Opens (and creates) a read model for writing: WAL, so readers never wait
+ * for the projector. A model of an older schema version is left untouched:
+ * OutdatedReadModelError.
+ */
 export const openReadModel = (path: string): ReadModelDb => {
   const db = new Database(path);
+  db.pragma('busy_timeout = 5000');
+  const version = readModelVersion(db);
+  if (version !== undefined && version < READ_MODEL_VERSION) {
+    db.close();
+    throw new OutdatedReadModelError(path, version);
+  }
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
   // The default 2 MB page cache thrashes once the model outgrows it.
   db.pragma('cache_size = -65536');
   db.pragma('mmap_size = 268435456');
   db.exec(SCHEMA);
+  db.prepare(
+    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING",
+  ).run(String(READ_MODEL_VERSION));
   return db;
 };
 
@@ -116,6 +197,7 @@ export const openReadModelReadOnly = (path: string): ReadModelDb => {
 /** A row of `tasks` as the query-service answers it (design §6). */
 export interface TaskRow {
   id: string;
+  project_id: string;
   title: string;
   description: string;
   status: string;
@@ -133,6 +215,7 @@ export interface TaskRow {
 
 export const taskFromRow = (row: TaskRow) => ({
   id: row.id,
+  projectId: row.project_id,
   title: row.title,
   description: row.description,
   status: row.status,
@@ -154,7 +237,7 @@ export const taskFromRow = (row: TaskRow) => ({
  * native API cost more than the query itself.
  */
 export const TASK_JSON_SQL = `json_object(
-  'id', t.id, 'title', t.title, 'description', t.description, 'status', t.status,
+  'id', t.id, 'projectId', t.project_id, 'title', t.title, 'description', t.description, 'status', t.status,
   'assigneeId', t.assignee_id, 'priority', t.priority, 'dueDate', t.due_date,
   'labels', json(t.labels), 'createdBy', t.created_by, 'createdAt', t.created_at,
   'updatedAt', t.updated_at, 'revision', t.revision, 'commentCount', t.comment_count)`;

@@ -2,6 +2,7 @@ import {
   type AuthContext,
   allowedStatusMoves,
   type DomainEvent,
+  GENERAL_PROJECT_ID,
   problems,
   type TaskCommand,
   type TaskEvent,
@@ -68,6 +69,7 @@ export const decide = (state: TaskState, command: TaskCommand, ctx: DecideContex
             dueDate: fields.dueDate ?? null,
             labels: fields.labels ?? [],
             createdBy: ctx.actor.userId,
+            projectId: fields.projectId ?? GENERAL_PROJECT_ID,
           },
         },
       ];
@@ -93,6 +95,8 @@ export const decide = (state: TaskState, command: TaskCommand, ctx: DecideContex
         throw taskErrors.notAllowed('delete', 'its creator or an admin');
       return [{ type: 'TaskDeleted', data: {} }];
     }
+    case 'UnassignLostAccess':
+      return [];
   }
 };
 

@@ -1,4 +1,10 @@
-import { type AuthContext, foldTask, type TaskEvent, type TaskStatus } from '@tasksync/contracts';
+import {
+  type AuthContext,
+  foldTask,
+  GENERAL_PROJECT_ID,
+  type TaskEvent,
+  type TaskStatus,
+} from '@tasksync/contracts';
 import { deciderSpec } from '@tasksync/contracts/testing';
 import { describe, it } from 'vitest';
 import { decide } from './decide';
@@ -26,6 +32,7 @@ const created = (
     dueDate: null,
     labels: [],
     createdBy: creator.userId,
+    projectId: GENERAL_PROJECT_ID,
     ...overrides,
   },
 });

@@ -27,3 +27,17 @@ export const Email = z
   .pipe(z.email())
   .transform((email) => email.toLowerCase());
 export const DisplayName = z.string().trim().min(1).max(100);
+
+/** Projects (design §10). */
+export const ProjectRole = z.enum(['owner', 'editor', 'viewer']);
+export type ProjectRole = z.infer<typeof ProjectRole>;
+/** `private`: members only; `open`: every user, as an editor. */
+export const Visibility = z.enum(['private', 'open']);
+export type Visibility = z.infer<typeof Visibility>;
+export const ProjectId = z.uuid();
+export const ProjectName = z.string().trim().min(1).max(100);
+export const ProjectDescription = z.string().max(2_000);
+/** Who owns a project: a user, or `system` for the General project. */
+export const OwnerId = z.union([UserId, z.literal('system')]);
+/** At most this many members per project (design §10). */
+export const MAX_PROJECT_MEMBERS = 1_000;

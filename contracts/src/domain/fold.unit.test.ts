@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskEvent, UserEvent } from '../events';
+import { GENERAL_PROJECT_ID } from '../ids';
 import { storedEvents } from '../testing';
 import { foldTask } from './task';
 import { foldUser, publicProfile } from './user';
@@ -22,6 +23,7 @@ describe('foldTask', () => {
           dueDate: null,
           labels: [],
           createdBy: alice,
+          projectId: GENERAL_PROJECT_ID,
         },
       },
       { type: 'TaskDetailsChanged', data: { title: 'T2', labels: ['x'], dueDate: '2026-12-01' } },
@@ -33,6 +35,7 @@ describe('foldTask', () => {
     const stored = storedEvents(taskId, events);
     expect(foldTask(stored)).toEqual({
       id: taskId,
+      projectId: GENERAL_PROJECT_ID,
       title: 'T2',
       description: '',
       status: 'in-progress',

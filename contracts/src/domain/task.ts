@@ -3,6 +3,7 @@ import type { Priority, TaskStatus } from './fields';
 
 export interface Task {
   id: string;
+  projectId: string;
   title: string;
   description: string;
   status: TaskStatus;
@@ -56,6 +57,8 @@ export const evolveTask = (state: TaskState, event: TaskStoredEvent): TaskState 
       return { ...next, commentCount: state.commentCount + 1 };
     case 'TaskDeleted':
       return { ...next, deleted: true };
+    case 'TaskMoved':
+      return { ...next, projectId: event.data.to };
   }
 };
 

@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import type { DomainEvent, StoredEvent, TaskEvent } from '../events';
+import { GENERAL_PROJECT_ID } from '../ids';
 
 type TaskCreated = Extract<TaskEvent, { type: 'TaskCreated' }>;
 
@@ -20,6 +21,7 @@ export const taskCreated = (
     dueDate: null,
     labels: [],
     createdBy,
+    projectId: GENERAL_PROJECT_ID,
     ...fields,
   },
 });

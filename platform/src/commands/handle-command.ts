@@ -89,6 +89,11 @@ export interface CommandRequest<State, Command, E extends DomainEvent> {
   /** Keys written with the events atomically: unique ones (e.g. an e-mail) and plain ones. */
   unique?: AppendRequest['unique'];
   set?: AppendRequest['set'];
+  /**
+   * Write-side index entries to keep with the events, from the state decided
+   * on and the events decided (recomputed on every attempt).
+   */
+  index?: (state: State, events: E[]) => AppendRequest['hash'];
   /** The answer when a unique key is taken. */
   uniqueTaken?: (key: string) => ProblemError;
 }
@@ -215,6 +220,7 @@ export const handleCommand = async <State, Command, E extends DomainEvent>(
         : {}),
       ...(request.unique ? { unique: request.unique } : {}),
       ...(request.set ? { set: request.set } : {}),
+      ...(request.index ? { hash: request.index(state, decided) } : {}),
     });
     switch (result.outcome) {
       case 'appended': {

@@ -10,9 +10,10 @@ export type ExpectedRevision = 'any' | 'none' | number;
  * the idempotency record. Because the aggregate stream reuses the log's entry
  * ids, an event's position is its id in either stream.
  *
- * KEYS: aggregate stream, log, [idempotency key], unique keys…, set keys…
+ * KEYS: aggregate stream, log, [idempotency key], unique keys…, set keys…, hash keys…
  * ARGV: expected, hasIdem, idemTtl, idemHash, idemStatus, idemBody,
- *       nUnique, nSet, nEvents, aggregateId, unique values…, set values…,
+ *       nUnique, nSet, nEvents, aggregateId, nHash, unique values…, set values…,
+ *       per hash key: field, value ('' deletes the field),
  *       then per event: id, type, v, at, actor, corr, data
  */
 const APPEND_SCRIPT = `
@@ -27,6 +28,7 @@ local nUnique = tonumber(ARGV[7])
 local nSet = tonumber(ARGV[8])
 local nEvents = tonumber(ARGV[9])
 local agg = ARGV[10]
+local nHash = tonumber(ARGV[11])
 for i = 1, nUnique do
   if redis.call('EXISTS', KEYS[k + i - 1]) == 1 then return {'unique', tostring(i)} end
 end
@@ -38,10 +40,19 @@ if expected == 'none' then
 elseif expected ~= 'any' then
   if tonumber(expected) ~= current then return {'conflict', tostring(current)} end
 end
-local a = 11
+local a = 12
 for i = 1, nUnique + nSet do
   redis.call('SET', KEYS[k + i - 1], ARGV[a])
   a = a + 1
+end
+for i = 1, nHash do
+  local key = KEYS[k + nUnique + nSet + i - 1]
+  if ARGV[a + 1] == '' then
+    redis.call('HDEL', key, ARGV[a])
+  else
+    redis.call('HSET', key, ARGV[a], ARGV[a + 1])
+  end
+  a = a + 2
 end
 local position = ''
 for i = 1, nEvents do
@@ -89,6 +100,8 @@ export interface AppendRequest {
   unique?: { key: string; value: string }[];
   /** Keys written with the append, never into a log (e.g. credentials). */
   set?: { key: string; value: string }[];
+  /** Hash fields written (or, with value null, deleted) with the append: write-side indexes. */
+  hash?: { key: string; field: string; value: string | null }[];
 }
 
 export type AppendResult =
@@ -138,6 +151,7 @@ export const appendToStream = async (
 ): Promise<AppendResult> => {
   const unique = request.unique ?? [];
   const set = request.set ?? [];
+  const hash = request.hash ?? [];
   const idem = request.idempotency;
   const keys = [
     request.streamKey,
@@ -145,6 +159,7 @@ export const appendToStream = async (
     ...(idem ? [idem.key] : []),
     ...unique.map((u) => u.key),
     ...set.map((s) => s.key),
+    ...hash.map((h) => h.key),
   ];
   const args = [
     String(request.expectedRevision),
@@ -157,8 +172,10 @@ export const appendToStream = async (
     String(set.length),
     String(request.events.length),
     request.aggregateId,
+    String(hash.length),
     ...unique.map((u) => u.value),
     ...set.map((s) => s.value),
+    ...hash.flatMap((h) => [h.field, h.value ?? '']),
   ];
   for (const event of request.events) {
     // Nothing a reader would refuse is ever written: logs are never trimmed or fixed.

@@ -31,6 +31,15 @@ export const createActivityProjection = (db: ReadModelDb) => {
         // Users have no activity feed.
         case 'UserRegistered':
         case 'UserRoleChanged':
+        case 'TaskMoved':
+        case 'ProjectCreated':
+        case 'ProjectDetailsChanged':
+        case 'ProjectVisibilityChanged':
+        case 'ProjectArchived':
+        case 'ProjectRestored':
+        case 'MemberAdded':
+        case 'MemberRoleChanged':
+        case 'MemberRemoved':
           return;
         default:
           return unhandledEvent(event);

@@ -24,6 +24,15 @@ export const createCommentsProjection = (db: ReadModelDb) => {
         case 'TaskDeleted':
         case 'UserRegistered':
         case 'UserRoleChanged':
+        case 'TaskMoved':
+        case 'ProjectCreated':
+        case 'ProjectDetailsChanged':
+        case 'ProjectVisibilityChanged':
+        case 'ProjectArchived':
+        case 'ProjectRestored':
+        case 'MemberAdded':
+        case 'MemberRoleChanged':
+        case 'MemberRemoved':
           return;
         default:
           return unhandledEvent(event);

@@ -50,6 +50,15 @@ export const createCountersProjection = (db: ReadModelDb) => {
         case 'CommentAdded':
         case 'UserRegistered':
         case 'UserRoleChanged':
+        case 'TaskMoved':
+        case 'ProjectCreated':
+        case 'ProjectDetailsChanged':
+        case 'ProjectVisibilityChanged':
+        case 'ProjectArchived':
+        case 'ProjectRestored':
+        case 'MemberAdded':
+        case 'MemberRoleChanged':
+        case 'MemberRemoved':
           return;
         default:
           return unhandledEvent(event);

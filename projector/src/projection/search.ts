@@ -40,6 +40,15 @@ export const createSearchProjection = (db: ReadModelDb) => {
         case 'TaskDeleted':
         case 'UserRegistered':
         case 'UserRoleChanged':
+        case 'TaskMoved':
+        case 'ProjectCreated':
+        case 'ProjectDetailsChanged':
+        case 'ProjectVisibilityChanged':
+        case 'ProjectArchived':
+        case 'ProjectRestored':
+        case 'MemberAdded':
+        case 'MemberRoleChanged':
+        case 'MemberRemoved':
           return;
         default:
           return unhandledEvent(event);

@@ -182,6 +182,15 @@ export const createTasksProjection = (db: ReadModelDb) => {
         }
         case 'UserRegistered':
         case 'UserRoleChanged':
+        case 'TaskMoved':
+        case 'ProjectCreated':
+        case 'ProjectDetailsChanged':
+        case 'ProjectVisibilityChanged':
+        case 'ProjectArchived':
+        case 'ProjectRestored':
+        case 'MemberAdded':
+        case 'MemberRoleChanged':
+        case 'MemberRemoved':
           return undefined;
         default:
           return unhandledEvent(event);

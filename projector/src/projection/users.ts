@@ -29,6 +29,15 @@ export const createUsersProjection = (db: ReadModelDb) => {
         case 'TaskAssigned':
         case 'CommentAdded':
         case 'TaskDeleted':
+        case 'TaskMoved':
+        case 'ProjectCreated':
+        case 'ProjectDetailsChanged':
+        case 'ProjectVisibilityChanged':
+        case 'ProjectArchived':
+        case 'ProjectRestored':
+        case 'MemberAdded':
+        case 'MemberRoleChanged':
+        case 'MemberRemoved':
           return;
         default:
           return unhandledEvent(event);
