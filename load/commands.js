@@ -1,4 +1,5 @@
-// The command mix against command-service: create 40 %, change details 20 %,
+// The command mix against command-service, each VU in its own private project
+// (design §10): create 40 %, change details 20 %,
 // move along the status flow 25 %, comment 10 %, delete 5 %. An open model
 // (constant arrival rate), so a slow server shows as latency, not as fewer requests.
 import {
@@ -14,6 +15,7 @@ import {
   newIdempotencyKey,
   PRIORITIES,
   pick,
+  projectOnce,
   weighted,
 } from './lib/config.js';
 
@@ -63,6 +65,7 @@ const createTask = (token) => {
     headers: { 'Idempotency-Key': newIdempotencyKey() },
     name: 'POST /tasks',
     body: {
+      projectId: projectOnce(token),
       title: `load task ${Date.now()}`,
       description: 'Created by the k6 command mix.',
       priority: pick(PRIORITIES),

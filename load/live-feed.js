@@ -1,7 +1,8 @@
 // The live feed under load: LISTENERS sockets on the notifier, each connected
 // for HOLD_SECONDS at a time and counting what it receives, while a small
-// writer creates WRITE_RATE tasks/s whose title carries the send time, so each
-// listener measures command → socket delivery (ws_delivery_ms).
+// writer creates WRITE_RATE tasks/s, in an open project setup() creates (so
+// every listener's user sees it, design §10), whose title carries the send
+// time, so each listener measures command → socket delivery (ws_delivery_ms).
 //
 // k6/ws, not k6/websockets or k6/experimental/websockets: k6/ws is in every k6
 // release these scenarios support (>= 0.47) and @types/k6 2.x types it, while
@@ -14,6 +15,7 @@ import ws from 'k6/ws';
 import {
   bodyOf,
   call,
+  createProject,
   envDuration,
   envNumber,
   expectStatus,
@@ -155,14 +157,32 @@ export function listen() {
   else console.warn(`live feed connect failed: ${status} ${refusal}`);
 }
 
-/** The writer: one task per iteration, its title carrying the send time. */
-export function write() {
+/**
+ * The project the writer writes to: open, so every listener sees its tasks.
+ * @returns {{ projectId: string }}
+ */
+export function setup() {
+  const { token } = loginOnce();
+  return {
+    projectId: createProject(token, {
+      name: `k6 live feed ${Date.now().toString(36)}`,
+      visibility: 'open',
+      setup: true,
+    }),
+  };
+}
+
+/**
+ * The writer: one task per iteration, its title carrying the send time.
+ * @param {{ projectId: string }} data
+ */
+export function write(data) {
   const { token } = loginOnce();
   const res = call('command', 'POST', '/tasks', {
     token,
     name: 'POST /tasks',
     headers: { 'Idempotency-Key': newIdempotencyKey() },
-    body: { title: `${TITLE_PREFIX}${Date.now()}` },
+    body: { projectId: data.projectId, title: `${TITLE_PREFIX}${Date.now()}` },
   });
   expectStatus(res, 201, 'POST /tasks', {
     'POST /tasks answers the new id': (r) => typeof bodyOf(r)?.id === 'string',

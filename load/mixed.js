@@ -1,5 +1,6 @@
-// People using the board: list, open a task, create one, move it, comment on
-// it, with 1 to 3 s of think time between steps. Every read after a write sends
+// People using the board, each in their own private project (design §10):
+// list, open a task, create one, move it, comment on it, with 1 to 3 s of
+// think time between steps. Every read after a write sends
 // the write's X-Event-Position as X-Min-Position (read your writes, design §6),
 // and checks that the write is there.
 import { sleep } from 'k6';
@@ -16,6 +17,7 @@ import {
   newIdempotencyKey,
   PRIORITIES,
   pick,
+  projectOnce,
 } from './lib/config.js';
 
 const users = envNumber('VUS', 20);
@@ -56,7 +58,11 @@ const readAfter = (token, path, name, write) =>
 export default function () {
   const { token } = loginOnce();
 
-  const board = call('query', 'GET', '/tasks?limit=20', { token, name: 'GET /tasks' });
+  const projectId = projectOnce(token);
+  const board = call('query', 'GET', `/tasks?projectId=${projectId}&limit=20`, {
+    token,
+    name: 'GET /tasks',
+  });
   const items = bodyOf(board)?.items;
   expectStatus(board, 200, 'GET /tasks');
   think();
@@ -74,6 +80,7 @@ export default function () {
     name: 'POST /tasks',
     headers: { 'Idempotency-Key': newIdempotencyKey() },
     body: {
+      projectId,
       title: `mixed ${Date.now()}`,
       priority: pick(PRIORITIES),
       labels: [pick(LABELS)],

@@ -1,9 +1,11 @@
-// The read mix against query-service, over tasks that setup() creates: task
-// lists with filters and cursor paging 40 %, one task 30 %, a task's history
-// 15 %, /stats 10 %, /users 5 %.
+// The read mix against query-service, over tasks that setup() creates in an
+// open project of its own (design §10: every VU's user sees it): task lists
+// with filters and cursor paging 40 %, one task 30 %, a task's history 15 %,
+// /stats 10 %, /users 5 %.
 import {
   bodyOf,
   call,
+  createProject,
   dueDateWithin,
   envDuration,
   envNumber,
@@ -35,7 +37,7 @@ export const options = {
   setupTimeout: '120s',
 };
 
-/** @typedef {{ taskIds: string[], label: string, word: string, creatorId: string }} Seed */
+/** @typedef {{ taskIds: string[], label: string, word: string, creatorId: string, projectId: string }} Seed */
 
 const MIX = /** @type {const} */ ([
   ['list', 40],
@@ -62,6 +64,11 @@ export function setup() {
   const positions = new Positions();
   /** @type {string[]} */
   const taskIds = [];
+  const projectId = createProject(token, {
+    name: `k6 reads ${run}`,
+    visibility: 'open',
+    setup: true,
+  });
   const count = envNumber('SEED_TASKS', 200);
   for (let i = 0; i < count; i++) {
     const created = call('command', 'POST', '/tasks', {
@@ -70,6 +77,7 @@ export function setup() {
       name: 'POST /tasks',
       headers: { 'Idempotency-Key': newIdempotencyKey() },
       body: {
+        projectId,
         title: `${word} task ${i}`,
         description: `Seeded for the k6 read mix, run ${run}.`,
         priority: pick(PRIORITIES),
@@ -112,11 +120,13 @@ export function setup() {
   if (!expectStatus(visible, 200, 'seed visible in the read model')) {
     throw new Error(`the read model did not reach ${positions.header()}`);
   }
-  return { taskIds, label, word, creatorId: userId };
+  return { taskIds, label, word, creatorId: userId, projectId };
 }
 
 /** @param {Seed} seed */
 const listFilters = (seed) => [
+  `projectId=${seed.projectId}`,
+  `projectId=${seed.projectId}&status=pending&sort=-createdAt`,
   `label=${seed.label}`,
   `label=${seed.label}&status=in-progress`,
   `status=pending&sort=-createdAt`,

@@ -193,6 +193,46 @@ export const loginOnce = () => {
 };
 
 /**
+ * Creates a project (design §10) and returns its id. `open` projects are seen
+ * by every user, so VUs that each registered their own user can share one.
+ * @param {string} token
+ * @param {{ name: string, visibility: 'private' | 'open', setup?: boolean }} project
+ * @returns {string}
+ */
+export const createProject = (token, { name, visibility, setup = false }) => {
+  const res = call('command', 'POST', '/projects', {
+    token,
+    setup,
+    name: 'POST /projects',
+    headers: { 'Idempotency-Key': newIdempotencyKey() },
+    body: { name, visibility },
+  });
+  const id = bodyOf(res)?.id;
+  if (!expectStatus(res, 201, 'POST /projects') || typeof id !== 'string') {
+    throw new Error(`cannot create a project: ${res.status} ${res.body}`);
+  }
+  return id;
+};
+
+/** @type {string | undefined} this VU's own project */
+let ownProject;
+
+/**
+ * The VU's own private project, created on first use: its tasks are its
+ * member's alone, as a team's would be.
+ * @param {string} token
+ */
+export const projectOnce = (token) => {
+  if (ownProject === undefined) {
+    ownProject = createProject(token, {
+      name: `k6 project ${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+      visibility: 'private',
+    });
+  }
+  return ownProject;
+};
+
+/**
  * Redis entry ids are `<ms>-<seq>`; both parts compare as numbers.
  * @param {string} a
  * @param {string} b
