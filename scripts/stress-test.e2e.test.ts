@@ -1,3 +1,4 @@
+import { GENERAL_PROJECT_ID } from '@tasksync/contracts';
 import { type RedisClient, readStream } from '@tasksync/platform';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, connectTestRedis, serviceEnv, testProcesses } from '../test/support';
@@ -23,7 +24,7 @@ const stepRows = (output: string) =>
   Object.fromEntries(
     [
       ...output.matchAll(
-        /^(create|update|start|complete|delete)\s+(\d+)\s+(\d+)(?: \([^)]*\))?\s+(\d+)\s/gm,
+        /^(project|create|update|start|complete|move|delete)\s+(\d+)\s+(\d+)(?: \([^)]*\))?\s+(\d+)\s/gm,
       ),
     ].map(([, step, ok, errors, skipped]) => [
       step,
@@ -32,7 +33,7 @@ const stepRows = (output: string) =>
   );
 
 describe('npm run stress-test', () => {
-  it('takes 50 tasks through create, update, start, complete and delete over the real APIs', async () => {
+  it('takes 50 tasks in 10 projects through create, update, start, complete, move and delete over the real APIs', async () => {
     const identityPort = await freePort();
     const { env, keys, urls } = await serviceEnv(redis, {
       IDENTITY_PORT: String(identityPort),
@@ -60,10 +61,12 @@ describe('npm run stress-test', () => {
     expect(code, output).toBe(0);
     const none = { ok: 50, errors: 0, skipped: 0 };
     expect(stepRows(output), output).toEqual({
+      project: { ok: 10, errors: 0, skipped: 0 },
       create: none,
       update: none,
       start: none,
       complete: none,
+      move: none,
       delete: none,
     });
     expect(output).toMatch(
@@ -86,8 +89,23 @@ describe('npm run stress-test', () => {
       TaskCreated: 50,
       TaskDetailsChanged: 50,
       TaskStatusChanged: 100,
+      TaskMoved: 50,
       TaskDeleted: 50,
     });
+    // Ten projects, each its creator's: nothing else reached the project log.
+    const projectEvents = await readStream(redis, keys.projectLog);
+    expect(
+      projectEvents.filter((event) => event.agg !== GENERAL_PROJECT_ID).map((event) => event.type),
+    ).toEqual(Array(10).fill('ProjectCreated'));
+    // Each task was created in project i mod 10 and moved to the next one.
+    const created = events.filter((event) => event.type === 'TaskCreated');
+    const moved = events.filter((event) => event.type === 'TaskMoved');
+    for (const event of moved) {
+      const { from, to } = event.data as { from: string; to: string };
+      const origin = created.find((c) => c.agg === event.agg)!.data as { projectId: string };
+      expect(from).toBe(origin.projectId);
+      expect(to).not.toBe(from);
+    }
   });
 
   it('exits non-zero and counts the failures when a step fails', async () => {
@@ -112,8 +130,9 @@ describe('npm run stress-test', () => {
     const output = stress.output();
 
     expect(code, output).toBe(1);
-    expect(stepRows(output).create, output).toEqual({ ok: 0, errors: 5, skipped: 0 });
+    expect(stepRows(output).project, output).toEqual({ ok: 0, errors: 1, skipped: 0 });
+    expect(stepRows(output).create, output).toEqual({ ok: 0, errors: 0, skipped: 5 });
     expect(stepRows(output).delete, output).toEqual({ ok: 0, errors: 0, skipped: 5 });
-    expect(output).toMatch(/create network: ECONNREFUSED/);
+    expect(output).toMatch(/project network: ECONNREFUSED/);
   });
 });

@@ -1,7 +1,9 @@
 /**
- * `npm run stress-test`: the original TaskSync's stress test, kept. Each of
- * STRESS_TASKS tasks (default 1,000) goes through its whole life over the real
- * APIs: create, update, start (pending → in-progress), complete (→ completed),
+ * `npm run stress-test`: the original TaskSync's stress test, kept, now inside
+ * projects (design §10). It creates STRESS_PROJECTS private projects (default
+ * 10), then each of STRESS_TASKS tasks (default 1,000) goes through its whole
+ * life over the real APIs: create (in project i mod N), update, start
+ * (pending → in-progress), complete (→ completed), move to the next project,
  * delete. Unlike the original there is no one-second sleep: STRESS_CONCURRENCY
  * lifecycles (default 32) run at once, each one step after the other. Prints
  * successes and errors per step (by status code), the duration and tasks/s,
@@ -12,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { ConfigError, loadDotEnv, parseConfig, runMain } from '@tasksync/platform';
 import { z } from 'zod';
 
-const STEPS = ['create', 'update', 'start', 'complete', 'delete'] as const;
+const STEPS = ['project', 'create', 'update', 'start', 'complete', 'move', 'delete'] as const;
 type Step = (typeof STEPS)[number];
 
 interface Answer {
@@ -41,6 +43,7 @@ const readConfig = () => {
     STRESS_EMAIL: z.string().optional(),
     STRESS_PASSWORD: z.string().optional(),
     STRESS_TASKS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+    STRESS_PROJECTS: z.coerce.number().int().min(1).max(1_000).default(10),
     STRESS_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
     STRESS_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   });
@@ -140,7 +143,7 @@ const main = async () => {
   const concurrency = Math.min(config.STRESS_CONCURRENCY, tasks);
   const run = randomBytes(4).toString('hex');
   console.log(
-    `TaskSync stress test: ${tasks} tasks, ${concurrency} in flight, against ${config.COMMAND_URL} as ${email}`,
+    `TaskSync stress test: ${tasks} tasks in ${config.STRESS_PROJECTS} projects, ${concurrency} in flight, against ${config.COMMAND_URL} as ${email}`,
   );
 
   const tally = new Map<Step, StepTally>(
@@ -180,18 +183,45 @@ const main = async () => {
     for (const name of steps) tally.get(name)!.skipped++;
   };
 
+  const started = performance.now();
+  const projects: string[] = [];
+  for (let index = 0; index < config.STRESS_PROJECTS; index++) {
+    const created = await step('project', 'POST', '/projects', 201, {
+      headers: { 'idempotency-key': `stress-${run}-project-${index}` },
+      body: {
+        name: `Stress project ${run} ${index}`,
+        description: 'Created by npm run stress-test.',
+      },
+    });
+    const id = created && idOf(created.body);
+    if (id === undefined) {
+      // No project, no task: every task's steps are counted as skipped.
+      for (let task = 0; task < tasks; task++) skip(STEPS.filter((name) => name !== 'project'));
+      console.log(formatSummary(tally, { tasks, succeeded: 0, seconds: 0 }));
+      process.exitCode = 1;
+      return;
+    }
+    projects.push(id);
+  }
+  const projectOf = (index: number) => projects[index % projects.length]!;
+
   /** One task's whole life; false when a step failed (its later steps are then skipped). */
   const lifecycle = async (index: number) => {
     const created = await step('create', 'POST', '/tasks', 201, {
       // A retried create lands on the same task instead of making a second one.
       headers: { 'idempotency-key': `stress-${run}-${index}` },
-      body: { title: `Stress task ${index}`, description: 'Created by npm run stress-test.' },
+      body: {
+        projectId: projectOf(index),
+        title: `Stress task ${index}`,
+        description: 'Created by npm run stress-test.',
+      },
     });
     const id = created && idOf(created.body);
     const later = [
       ['update', 'PATCH', 200, { title: `Stress task ${index} (updated)`, priority: 'high' }],
       ['start', 'PATCH', 200, { status: 'in-progress' }],
       ['complete', 'PATCH', 200, { status: 'completed' }],
+      ['move', 'PATCH', 200, { projectId: projectOf(index + 1) }],
       ['delete', 'DELETE', 204, undefined],
     ] as const;
     if (id === undefined) {
@@ -207,7 +237,6 @@ const main = async () => {
     return true;
   };
 
-  const started = performance.now();
   let next = 0;
   let finished = 0;
   let succeeded = 0;
