@@ -80,6 +80,8 @@ export const WriteResponse = z.object({
   position: z.string(),
 });
 export const CommentResponse = WriteResponse.extend({ commentId: z.uuid() });
+/** A member added, changed or removed: the project's id, revision and position, and the member. */
+export const MemberWriteResponse = WriteResponse.extend({ userId: z.uuid() });
 
 /**
  * A comma-separated list of positions (X-Min-Position, a socket's `since`,

@@ -21,6 +21,8 @@ export interface KeyLayout {
   assignedTasks(partition: number, projectId: string): string;
   projectLog: string;
   projectStream(projectId: string): string;
+  /** Stored response of an idempotent project command, in the projects' slot. */
+  projectIdempotency(userId: string, key: string): string;
   identityLog: string;
   userStream(userId: string): string;
   email(normalizedEmail: string): string;
@@ -62,6 +64,7 @@ export const createKeyLayout = (prefix: string, partitions: number): KeyLayout =
     assignedTasks: (p, projectId) => `${prefix}:{t${p}}:assigned:${projectId}`,
     projectLog,
     projectStream: (projectId) => `${prefix}:{p}:project:${projectId}`,
+    projectIdempotency: (userId, key) => `${prefix}:{p}:idem:${userId}:${key}`,
     identityLog,
     userStream: (userId) => `${prefix}:{id}:user:${userId}`,
     email: (email) => `${prefix}:{id}:email:${email}`,

@@ -25,7 +25,9 @@ describe('key layout', () => {
   });
 
   it('keeps every project and the project log in one slot of their own', () => {
-    expect([keys.projectLog, keys.projectStream('x')].map(hashTag)).toEqual(['p', 'p']);
+    expect(
+      [keys.projectLog, keys.projectStream('x'), keys.projectIdempotency('u', 'k')].map(hashTag),
+    ).toEqual(['p', 'p', 'p']);
   });
 
   it('keeps everything of identity in one slot', () => {
