@@ -52,18 +52,22 @@ export const rebuildReadModel = async (
   return total;
 };
 
-const READ_MODEL_TABLES = [
-  'tasks',
-  'task_labels',
-  'task_counts',
-  'comments',
-  'activity',
-  'users',
-  'checkpoints',
-] as const;
+/** Every table of the model, by the columns that order its rows completely. */
+const READ_MODEL_TABLES = {
+  meta: 'key',
+  tasks: 'id',
+  task_labels: 'task_id, label',
+  task_counts: 'project_id, kind, key',
+  comments: 'id',
+  activity: 'task_id, revision',
+  users: 'id',
+  projects: 'id',
+  project_members: 'project_id, user_id',
+  checkpoints: 'log',
+} as const;
 
 /** A read model as rows: each table's, and the search index's (`tasks_fts`). */
-export type ReadModelDump = Record<(typeof READ_MODEL_TABLES)[number] | 'tasks_fts', unknown[]>;
+export type ReadModelDump = Record<keyof typeof READ_MODEL_TABLES | 'tasks_fts', unknown[]>;
 
 /**
  * What the search index holds, by task id rather than rowid (a replay numbers
@@ -85,8 +89,9 @@ export const dumpReadModel = (db: ReadModelDb): ReadModelDump => {
     'CREATE VIRTUAL TABLE IF NOT EXISTS temp.tasks_fts_index USING fts5vocab(main, tasks_fts, instance)',
   );
   return db.transaction(() => {
-    const tables = READ_MODEL_TABLES.map(
-      (table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()] as const,
+    const tables = Object.entries(READ_MODEL_TABLES).map(
+      ([table, order]) =>
+        [table, db.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).all()] as const,
     );
     return { ...Object.fromEntries(tables), tasks_fts: db.prepare(SEARCH_INDEX).all() };
   })() as ReadModelDump;

@@ -18,6 +18,7 @@ export const createActivityProjection = (db: ReadModelDb) => {
         case 'TaskAssigned':
         case 'CommentAdded':
         case 'TaskDeleted':
+        case 'TaskMoved':
           insert.run(
             event.agg,
             event.rev,
@@ -28,10 +29,9 @@ export const createActivityProjection = (db: ReadModelDb) => {
             JSON.stringify(event.data),
           );
           return;
-        // Users have no activity feed.
+        // Users and projects have no activity feed here.
         case 'UserRegistered':
         case 'UserRoleChanged':
-        case 'TaskMoved':
         case 'ProjectCreated':
         case 'ProjectDetailsChanged':
         case 'ProjectVisibilityChanged':

@@ -1,7 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DomainEvent, StoredEvent, TaskEvent } from '@tasksync/contracts';
+import {
+  type DomainEvent,
+  GENERAL_PROJECT_ID,
+  type StoredEvent,
+  type TaskEvent,
+} from '@tasksync/contracts';
 import { storedEvents, taskCreated } from '@tasksync/contracts/testing';
 import { openReadModel, type ReadModelDb } from '@tasksync/platform/read-model';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +18,11 @@ const alice = '0190b6a0-0000-7000-8000-0000000000a1';
 const bob = '0190b6a0-0000-7000-8000-0000000000b1';
 const carol = '0190b6a0-0000-7000-8000-0000000000c2';
 const commentId = '0190b6a0-0000-7000-8000-0000000000c1';
+const designProject = '0190b6a0-0000-7000-8000-0000000000d1';
+const projectNames: Record<string, string> = {
+  [GENERAL_PROJECT_ID]: 'general',
+  [designProject]: 'design',
+};
 
 const freshModel = () =>
   openReadModel(join(mkdtempSync(join(tmpdir(), 'rm-')), 'read-model.sqlite'));
@@ -25,16 +35,17 @@ const created = taskCreated(alice, {
   labels: ['docs', 'v1'],
 });
 
-/** The live-task counters as `kind:key → count`. */
+/** The live-task counters of every project as `project/kind:key → count`. */
 const counts = (db: ReadModelDb) =>
   Object.fromEntries(
     (
-      db.prepare('SELECT kind, key, count FROM task_counts').all() as {
+      db.prepare('SELECT project_id, kind, key, count FROM task_counts').all() as {
+        project_id: string;
         kind: string;
         key: string;
         count: number;
       }[]
-    ).map((r) => [`${r.kind}:${r.key}`, r.count]),
+    ).map((r) => [`${projectNames[r.project_id] ?? r.project_id}/${r.kind}:${r.key}`, r.count]),
   );
 
 /** The ids of the live and deleted tasks a full-text query finds. */
@@ -47,24 +58,34 @@ const search = (db: ReadModelDb, query: string) =>
     .map((row) => (row as { id: string }).id);
 
 /**
- * Given these events of one aggregate in log t0, projected as one batch, then
- * these rows. Every spec also delivers the events again, as the same batch
- * under the checkpoint and one by one past a lost checkpoint: neither may
- * change a row or the search index (style.md: every projection applied twice).
+ * Given these events of one aggregate in a log (t0 unless named), projected
+ * as one batch, then these rows. Every spec also delivers the events again:
+ * as the same batch under the checkpoint, one by one past a lost checkpoint,
+ * and each alone, latest first (a stale event arriving after newer ones). None
+ * may change a row or the search index (style.md: every projection applied twice).
  */
-const given = (events: DomainEvent[], aggregateId = taskId) => {
+const given = (events: DomainEvent[], aggregateId = taskId, log = 't0') => {
   const db = freshModel();
   const projection = createProjection(db);
   const stored = storedEvents(aggregateId, events);
-  projection.applyBatch('t0', stored);
+  projection.applyBatch(log, stored);
   const model = dumpReadModel(db);
-  projection.applyBatch('t0', stored);
+  projection.applyBatch(log, stored);
   expect(dumpReadModel(db), 'the batch delivered again changes nothing').toEqual(model);
   db.exec('DELETE FROM checkpoints');
-  for (const event of stored) projection.applyBatch('t0', [event]);
+  for (const event of stored) projection.applyBatch(log, [event]);
   expect(dumpReadModel(db), 'each event delivered again, checkpoint lost, changes nothing').toEqual(
     model,
   );
+  const { checkpoints: _, ...rows } = model;
+  for (const event of [...stored].reverse()) {
+    db.exec('DELETE FROM checkpoints');
+    projection.applyBatch(log, [event]);
+    const { checkpoints: __, ...again } = dumpReadModel(db);
+    expect(again, `${event.type} (revision ${event.rev}) alone, again, changes nothing`).toEqual(
+      rows,
+    );
+  }
 
   const then = {
     stored,
@@ -104,6 +125,7 @@ describe('projection: given events, then rows (each delivered again, changing no
         tasks: [
           {
             id: taskId,
+            project_id: GENERAL_PROJECT_ID,
             title: 'Write the design',
             description: 'all of it',
             status: 'pending',
@@ -128,8 +150,8 @@ describe('projection: given events, then rows (each delivered again, changing no
         activity: [expect.objectContaining({ task_id: taskId, revision: 0, type: 'TaskCreated' })],
         checkpoints: [{ log: 't0', entry_id: event!.entryId }],
         task_counts: [
-          { kind: 'assignee', key: '', count: 1 },
-          { kind: 'status', key: 'pending', count: 1 },
+          { project_id: GENERAL_PROJECT_ID, kind: 'assignee', key: '', count: 1 },
+          { project_id: GENERAL_PROJECT_ID, kind: 'status', key: 'pending', count: 1 },
         ],
       })
       .thenFinds('design', [taskId])
@@ -168,13 +190,21 @@ describe('projection: given events, then rows (each delivered again, changing no
   it('TaskStatusChanged moves the task and its count', () => {
     given([created, { type: 'TaskStatusChanged', data: { from: 'pending', to: 'in-progress' } }])
       .thenTask({ status: 'in-progress', revision: 1 })
-      .thenCounts({ 'assignee:': 1, 'status:pending': 0, 'status:in-progress': 1 });
+      .thenCounts({
+        'general/assignee:': 1,
+        'general/status:pending': 0,
+        'general/status:in-progress': 1,
+      });
   });
 
   it('TaskAssigned sets the assignee', () => {
     given([created, { type: 'TaskAssigned', data: { assigneeId: bob, previous: null } }])
       .thenTask({ assignee_id: bob })
-      .thenCounts({ 'assignee:': 0, [`assignee:${bob}`]: 1, 'status:pending': 1 });
+      .thenCounts({
+        'general/assignee:': 0,
+        [`general/assignee:${bob}`]: 1,
+        'general/status:pending': 1,
+      });
   });
 
   it('TaskAssigned to nobody clears the assignee', () => {
@@ -184,7 +214,11 @@ describe('projection: given events, then rows (each delivered again, changing no
       { type: 'TaskAssigned', data: { assigneeId: null, previous: bob } },
     ])
       .thenTask({ assignee_id: null, revision: 2 })
-      .thenCounts({ 'assignee:': 1, [`assignee:${bob}`]: 0, 'status:pending': 1 });
+      .thenCounts({
+        'general/assignee:': 1,
+        [`general/assignee:${bob}`]: 0,
+        'general/status:pending': 1,
+      });
   });
 
   it('CommentAdded stores the comment and counts it once', () => {
@@ -208,7 +242,7 @@ describe('projection: given events, then rows (each delivered again, changing no
   it('TaskDeleted marks the task deleted, uncounts it and keeps its history and search entry', () => {
     given([created, { type: 'TaskDeleted', data: {} }])
       .thenTask({ deleted: 1, revision: 1 })
-      .thenCounts({ 'assignee:': 0, 'status:pending': 0 })
+      .thenCounts({ 'general/assignee:': 0, 'general/status:pending': 0 })
       .thenRows({
         activity: [
           expect.objectContaining({ revision: 0, type: 'TaskCreated' }),
@@ -238,6 +272,261 @@ describe('projection: given events, then rows (each delivered again, changing no
       tasks: [],
       activity: [],
     });
+  });
+
+  it('TaskCreated puts the task in the project it names', () => {
+    given([taskCreated(alice, { projectId: designProject })])
+      .thenTask({ project_id: designProject })
+      .thenCounts({ 'design/assignee:': 1, 'design/status:pending': 1 });
+  });
+
+  it('TaskMoved moves the task and its counts to the other project, and records it in the history', () => {
+    const spec = given([
+      taskCreated(alice, { title: 'Write the design', assigneeId: bob }),
+      { type: 'CommentAdded', data: { commentId, text: 'Looks good', authorId: bob } },
+      { type: 'TaskMoved', data: { from: GENERAL_PROJECT_ID, to: designProject } },
+    ]);
+    const moved = spec.stored[2]!;
+    spec
+      .thenTask({
+        project_id: designProject,
+        revision: 2,
+        updated_at: moved.at,
+        position: `t0:${moved.entryId}`,
+        comment_count: 1,
+        deleted: 0,
+      })
+      .thenCounts({
+        [`general/assignee:${bob}`]: 0,
+        'general/status:pending': 0,
+        [`design/assignee:${bob}`]: 1,
+        'design/status:pending': 1,
+      })
+      .thenRows({
+        activity: [
+          expect.objectContaining({ revision: 0, type: 'TaskCreated' }),
+          expect.objectContaining({ revision: 1, type: 'CommentAdded' }),
+          {
+            task_id: taskId,
+            revision: 2,
+            position: `t0:${moved.entryId}`,
+            type: 'TaskMoved',
+            actor: 'system',
+            at: moved.at,
+            data: JSON.stringify({ from: GENERAL_PROJECT_ID, to: designProject }),
+          },
+        ],
+        // Comments and the search entry stay with the task.
+        comments: [expect.objectContaining({ id: commentId, task_id: taskId })],
+      })
+      .thenFinds('design', [taskId]);
+  });
+
+  it('TaskMoved: what the task takes afterwards is counted in its new project', () => {
+    given([
+      created,
+      { type: 'TaskMoved', data: { from: GENERAL_PROJECT_ID, to: designProject } },
+      { type: 'TaskStatusChanged', data: { from: 'pending', to: 'in-progress' } },
+      { type: 'TaskAssigned', data: { assigneeId: carol, previous: null } },
+    ]).thenCounts({
+      'general/assignee:': 0,
+      'general/status:pending': 0,
+      'design/assignee:': 0,
+      [`design/assignee:${carol}`]: 1,
+      'design/status:pending': 0,
+      'design/status:in-progress': 1,
+    });
+  });
+
+  it('TaskMoved and back counts the task once, where it ends', () => {
+    given([
+      created,
+      { type: 'TaskMoved', data: { from: GENERAL_PROJECT_ID, to: designProject } },
+      { type: 'TaskMoved', data: { from: designProject, to: GENERAL_PROJECT_ID } },
+    ])
+      .thenTask({ project_id: GENERAL_PROJECT_ID, revision: 2 })
+      .thenCounts({
+        'general/assignee:': 1,
+        'general/status:pending': 1,
+        'design/assignee:': 0,
+        'design/status:pending': 0,
+      });
+  });
+
+  it('TaskMoved of a deleted task moves it, but no counts (it is counted nowhere)', () => {
+    given([
+      created,
+      { type: 'TaskDeleted', data: {} },
+      { type: 'TaskMoved', data: { from: GENERAL_PROJECT_ID, to: designProject } },
+    ])
+      .thenTask({ project_id: designProject, deleted: 1, revision: 2 })
+      .thenCounts({ 'general/assignee:': 0, 'general/status:pending': 0 });
+  });
+});
+
+const projectId = designProject;
+const projectCreated: DomainEvent = {
+  type: 'ProjectCreated',
+  data: { name: 'Design', description: 'the docs', visibility: 'private', ownerId: alice },
+};
+/** A project's events are in the project log. */
+const givenProject = (events: DomainEvent[]) => given(events, projectId, 'p');
+
+describe('projects: given project events, then rows (each delivered again, changing nothing)', () => {
+  it('ProjectCreated inserts the project, its creator as owner and the p checkpoint', () => {
+    const spec = givenProject([projectCreated]);
+    const [event] = spec.stored;
+    spec.thenRows({
+      projects: [
+        {
+          id: projectId,
+          name: 'Design',
+          description: 'the docs',
+          visibility: 'private',
+          owner_id: alice,
+          archived: 0,
+          created_at: event!.at,
+          updated_at: event!.at,
+          revision: 0,
+          position: `p:${event!.entryId}`,
+        },
+      ],
+      project_members: [
+        { project_id: projectId, user_id: alice, role: 'owner', added_at: event!.at },
+      ],
+      checkpoints: [{ log: 'p', entry_id: event!.entryId }],
+      tasks: [],
+      activity: [],
+      task_counts: [],
+    });
+  });
+
+  it('ProjectCreated by the system (the General project) has no members', () => {
+    given(
+      [
+        {
+          type: 'ProjectCreated',
+          data: { name: 'General', description: '', visibility: 'open', ownerId: 'system' },
+        },
+      ],
+      GENERAL_PROJECT_ID,
+      'p',
+    ).thenRows({
+      projects: [
+        expect.objectContaining({ id: GENERAL_PROJECT_ID, owner_id: 'system', visibility: 'open' }),
+      ],
+      project_members: [],
+    });
+  });
+
+  it('ProjectDetailsChanged changes only the fields it names', () => {
+    const spec = givenProject([
+      projectCreated,
+      { type: 'ProjectDetailsChanged', data: { name: 'Design docs' } },
+    ]);
+    const changed = spec.stored[1]!;
+    spec.thenRows({
+      projects: [
+        expect.objectContaining({
+          name: 'Design docs',
+          description: 'the docs',
+          revision: 1,
+          updated_at: changed.at,
+          position: `p:${changed.entryId}`,
+        }),
+      ],
+    });
+    givenProject([
+      projectCreated,
+      { type: 'ProjectDetailsChanged', data: { description: '' } },
+    ]).thenRows({ projects: [expect.objectContaining({ name: 'Design', description: '' })] });
+  });
+
+  it('ProjectVisibilityChanged sets the visibility', () => {
+    givenProject([
+      projectCreated,
+      { type: 'ProjectVisibilityChanged', data: { from: 'private', to: 'open' } },
+    ]).thenRows({ projects: [expect.objectContaining({ visibility: 'open', revision: 1 })] });
+  });
+
+  it('ProjectArchived archives and ProjectRestored restores', () => {
+    givenProject([projectCreated, { type: 'ProjectArchived', data: {} }]).thenRows({
+      projects: [expect.objectContaining({ archived: 1, revision: 1 })],
+    });
+    givenProject([
+      projectCreated,
+      { type: 'ProjectArchived', data: {} },
+      { type: 'ProjectRestored', data: {} },
+    ]).thenRows({ projects: [expect.objectContaining({ archived: 0, revision: 2 })] });
+  });
+
+  it('MemberAdded adds a member with the role, keeping the project row in step', () => {
+    const spec = givenProject([
+      projectCreated,
+      { type: 'MemberAdded', data: { userId: bob, role: 'viewer' } },
+    ]);
+    const added = spec.stored[1]!;
+    spec.thenRows({
+      projects: [
+        expect.objectContaining({
+          revision: 1,
+          updated_at: added.at,
+          position: `p:${added.entryId}`,
+        }),
+      ],
+      project_members: [
+        expect.objectContaining({ user_id: alice, role: 'owner' }),
+        { project_id: projectId, user_id: bob, role: 'viewer', added_at: added.at },
+      ],
+    });
+  });
+
+  it('MemberRoleChanged changes the role, and only that member’s', () => {
+    givenProject([
+      projectCreated,
+      { type: 'MemberAdded', data: { userId: bob, role: 'viewer' } },
+      { type: 'MemberAdded', data: { userId: carol, role: 'viewer' } },
+      { type: 'MemberRoleChanged', data: { userId: bob, from: 'viewer', to: 'editor' } },
+    ]).thenRows({
+      project_members: [
+        expect.objectContaining({ user_id: alice, role: 'owner' }),
+        expect.objectContaining({ user_id: bob, role: 'editor' }),
+        expect.objectContaining({ user_id: carol, role: 'viewer' }),
+      ],
+    });
+  });
+
+  it('MemberRemoved removes the member; one who comes back is a member again', () => {
+    givenProject([
+      projectCreated,
+      { type: 'MemberAdded', data: { userId: bob, role: 'editor' } },
+      { type: 'MemberRemoved', data: { userId: bob, by: alice } },
+    ]).thenRows({
+      projects: [expect.objectContaining({ revision: 2 })],
+      project_members: [expect.objectContaining({ user_id: alice, role: 'owner' })],
+    });
+    const spec = givenProject([
+      projectCreated,
+      { type: 'MemberAdded', data: { userId: bob, role: 'editor' } },
+      { type: 'MemberRemoved', data: { userId: bob, by: bob } },
+      { type: 'MemberAdded', data: { userId: bob, role: 'viewer' } },
+    ]);
+    spec.thenRows({
+      project_members: [
+        expect.objectContaining({ user_id: alice, role: 'owner' }),
+        { project_id: projectId, user_id: bob, role: 'viewer', added_at: spec.stored[3]!.at },
+      ],
+    });
+  });
+
+  it('a member event of an unknown project changes nothing', () => {
+    const db = freshModel();
+    const [, added] = storedEvents(projectId, [
+      projectCreated,
+      { type: 'MemberAdded', data: { userId: bob, role: 'viewer' } },
+    ]);
+    createProjection(db).applyBatch('p', [added!]);
+    expect(dumpReadModel(db)).toMatchObject({ projects: [], project_members: [] });
   });
 });
 
@@ -331,11 +620,11 @@ describe('batches fold tasks in memory', () => {
     expect(whole.rows.tasks).toHaveLength(3);
     expect(whole.rows.activity).toHaveLength(events.length);
     expect(counts(whole.db)).toEqual({
-      [`assignee:${alice}`]: 0,
-      [`assignee:${bob}`]: 0,
-      [`assignee:${carol}`]: 2,
-      'status:pending': 0,
-      'status:in-progress': 2,
+      [`general/assignee:${alice}`]: 0,
+      [`general/assignee:${bob}`]: 0,
+      [`general/assignee:${carol}`]: 2,
+      'general/status:pending': 0,
+      'general/status:in-progress': 2,
     });
     expect(search(whole.db, 'final')).toEqual(taskIds);
     expect(search(whole.db, 'draft')).toEqual([]);
@@ -360,7 +649,11 @@ describe('batches fold tasks in memory', () => {
       status: 'completed',
       revision: 1,
     });
-    expect(counts(db)).toEqual({ 'assignee:': 1, 'status:pending': 0, 'status:completed': 1 });
+    expect(counts(db)).toEqual({
+      'general/assignee:': 1,
+      'general/status:pending': 0,
+      'general/status:completed': 1,
+    });
     expect(search(db, 'design')).toEqual([taskId]);
   });
 });

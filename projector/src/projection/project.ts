@@ -1,8 +1,9 @@
-import { formatPosition, isTaskEvent, type StoredEvent } from '@tasksync/contracts';
+import { formatPosition, isProjectEvent, isTaskEvent, type StoredEvent } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { createActivityProjection } from './activity';
 import { createCommentsProjection } from './comments';
 import { createCountersProjection } from './counters';
+import { createProjectsProjection } from './projects';
 import { createSearchProjection } from './search';
 import { createTasksProjection } from './tasks';
 import { createUsersProjection } from './users';
@@ -46,6 +47,7 @@ export const createProjection = (db: ReadModelDb) => {
     'INSERT INTO checkpoints (log, entry_id) VALUES (?, ?) ON CONFLICT (log) DO UPDATE SET entry_id = excluded.entry_id',
   );
   const users = createUsersProjection(db);
+  const projects = createProjectsProjection(db);
   const tasks = createTasksProjection(db);
   const comments = createCommentsProjection(db);
   const activity = createActivityProjection(db);
@@ -54,6 +56,10 @@ export const createProjection = (db: ReadModelDb) => {
 
   /** Applies one event to the batch in hand. */
   const fold = (log: string, event: StoredEvent) => {
+    if (isProjectEvent(event)) {
+      projects.fold(event, formatPosition(log, event.entryId));
+      return;
+    }
     if (!isTaskEvent(event)) {
       users.fold(event);
       return;

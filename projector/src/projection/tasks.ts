@@ -6,6 +6,7 @@ const PRIORITY_RANK: Record<Priority, number> = { low: 0, medium: 1, high: 2, ur
 
 /** The columns of `tasks` an event can change; the others are set once, by TaskCreated. */
 const MUTABLE_COLUMNS = [
+  'project_id',
   'title',
   'description',
   'status',
@@ -52,9 +53,9 @@ export const createTasksProjection = (db: ReadModelDb) => {
     `SELECT rowid, id, ${MUTABLE_COLUMNS.join(', ')}, created_by, created_at FROM tasks WHERE id = ?`,
   );
   const insert = db.prepare(`
-    INSERT INTO tasks (id, title, description, status, assignee_id, priority, priority_rank, due_date, labels,
-      created_by, created_at, updated_at, revision, comment_count, deleted, position)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    INSERT INTO tasks (id, project_id, title, description, status, assignee_id, priority, priority_rank,
+      due_date, labels, created_by, created_at, updated_at, revision, comment_count, deleted, position)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const clearLabels = db.prepare('DELETE FROM task_labels WHERE task_id = ?');
   const addLabel = db.prepare('INSERT OR IGNORE INTO task_labels (task_id, label) VALUES (?, ?)');
 
@@ -114,6 +115,7 @@ export const createTasksProjection = (db: ReadModelDb) => {
           const task: TaskInBatch = {
             row: {
               id: event.agg,
+              project_id: data.projectId,
               title: data.title,
               description: data.description,
               status: data.status,
@@ -180,9 +182,15 @@ export const createTasksProjection = (db: ReadModelDb) => {
           task.row.deleted = 1;
           return took(task, event, position);
         }
+        case 'TaskMoved': {
+          // The task keeps everything else: its id, history, comments and search entry.
+          const task = behind(event);
+          if (!task) return undefined;
+          task.row.project_id = event.data.to;
+          return took(task, event, position);
+        }
         case 'UserRegistered':
         case 'UserRoleChanged':
-        case 'TaskMoved':
         case 'ProjectCreated':
         case 'ProjectDetailsChanged':
         case 'ProjectVisibilityChanged':
@@ -205,6 +213,7 @@ export const createTasksProjection = (db: ReadModelDb) => {
         if (!stored) {
           task.rowid = insert.run(
             row.id,
+            row.project_id,
             row.title,
             row.description,
             row.status,
