@@ -10,6 +10,13 @@ declare const io: typeof connect;
 
 export type ConnectionState = 'connecting' | 'live' | 'offline';
 
+/** `project-joined` / `project-left`: the person now sees that project, or no longer does (design §10). */
+export interface MembershipNotice {
+  projectId: string;
+  /** Where in the project log it happened. */
+  position: string;
+}
+
 export interface FeedHandlers {
   /** The token to join with; read on every (re)connect. */
   token(): string;
@@ -19,6 +26,10 @@ export interface FeedHandlers {
   onLive(position: string): void;
   onResync(position: string | undefined): void;
   onAssigned(notice: AssignedNotice): void;
+  /** The feed now carries this project's events: they follow the notice. */
+  onProjectJoined(notice: MembershipNotice): void;
+  /** The feed carries no more of this project's events. */
+  onProjectLeft(notice: MembershipNotice): void;
   /** The token expired, or the server refused it: the session is over. */
   onSessionEnded(message: string): void;
   onConnection(state: ConnectionState, text: string): void;
@@ -42,6 +53,8 @@ export const connectFeed = (handlers: FeedHandlers) => {
     handlers.onResync(position),
   );
   socket.on('assigned', handlers.onAssigned);
+  socket.on('project-joined', handlers.onProjectJoined);
+  socket.on('project-left', handlers.onProjectLeft);
   socket.on('expired', () => handlers.onSessionEnded(SESSION_ENDED));
   socket.on('disconnect', (reason) => {
     if (socket.active) {

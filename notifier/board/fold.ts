@@ -1,6 +1,8 @@
 import {
   type DomainEvent,
   evolveTask,
+  type ProjectEvent,
+  projectEventTypes,
   type StoredEvent,
   type Task,
   type TaskEvent,
@@ -21,7 +23,8 @@ type Message<E extends DomainEvent> = E extends DomainEvent
 
 export type TaskMessage = Message<TaskEvent>;
 export type UserMessage = Message<UserEvent>;
-export type FeedEvent = TaskMessage | UserMessage;
+export type ProjectMessage = Message<ProjectEvent>;
+export type FeedEvent = TaskMessage | UserMessage | ProjectMessage;
 export type { AssignedNotice };
 
 /** A task as the query-service answers it: the contracts' Task without the fold's `deleted`. */
@@ -37,11 +40,14 @@ export interface Comment {
 /** Event types by aggregate, as the contracts list them (no schema needed in the page). */
 const TASK_EVENTS = new Set<string>(taskEventTypes);
 const USER_EVENTS = new Set<string>(userEventTypes);
+const PROJECT_EVENTS = new Set<string>(projectEventTypes);
 
 export const isUserMessage = (event: FeedEvent): event is UserMessage =>
   USER_EVENTS.has(event.type);
 export const isTaskMessage = (event: FeedEvent): event is TaskMessage =>
   TASK_EVENTS.has(event.type);
+export const isProjectMessage = (event: FeedEvent): event is ProjectMessage =>
+  PROJECT_EVENTS.has(event.type);
 
 /** A task read from the query-service, as the fold's state. */
 export const fromView = (task: TaskView): Task => ({ ...task, deleted: false });

@@ -1,13 +1,14 @@
 import type { Task, TaskStatus } from '@tasksync/contracts';
 import { ApiError, COMMAND, createApi, fetchAllPages, QUERY } from './api';
 import { control, errorMessage, sleep } from './dom';
-import { connectFeed, type Feed, SESSION_ENDED } from './feed';
+import { connectFeed, type Feed, type MembershipNotice, SESSION_ENDED } from './feed';
 import {
   type AssignedNotice,
   type Comment,
   type FeedEvent,
   foldTaskMessage,
   fromView,
+  isProjectMessage,
   isTaskMessage,
   isUserMessage,
   type TaskMessage,
@@ -16,6 +17,8 @@ import {
 } from './fold';
 import { notify, setConnection, showBoardView } from './page';
 import { createPositionTracker, readAfter } from './positions';
+import { createProjectSync } from './project-sync';
+import type { ProjectView } from './projects';
 import {
   type BoardState,
   type BoardUser,
@@ -30,8 +33,14 @@ const DELETE_CONFIRM_MS = 4_000;
 interface Snapshot {
   tasks: Map<string, Task>;
   users: Map<string, BoardUser>;
+  projects: Map<string, ProjectView>;
   position: string | null;
 }
+
+/** What the feed sends, in the order it sends it, for holding while a resync reloads. */
+type FeedMessage =
+  | { kind: 'event'; event: FeedEvent }
+  | { kind: 'joined' | 'left'; notice: MembershipNotice };
 
 /**
  * One signed-in session's board: it reads the board from the query-service,
@@ -60,13 +69,17 @@ export const startLiveBoard = (
     usersVersion: 0,
     comments: new Map(),
     cards: new Map(),
+    projects: new Map(),
+    projectsVersion: 0,
+    currentProjectId: null,
+    members: null,
   };
   /** Tasks known to be deleted, so a late event for one does not fetch it again. */
   const deleted = new Set<string>();
   /** taskId → events that arrived while that unknown task was being fetched. */
   const fetching = new Map<string, TaskMessage[]>();
-  /** Events held while a resync reloads everything; null when none runs. */
-  let backlog: FeedEvent[] | null = null;
+  /** Feed messages held while a resync reloads everything; null when none runs. */
+  let backlog: FeedMessage[] | null = null;
   /** The position a running resync must still reach; null when it has reached them all. */
   let resyncTo: string | null = null;
   let feed: Feed | null = null;
@@ -133,6 +146,14 @@ export const startLiveBoard = (
       }
     },
 
+    moveToProject: async (id: string, select: HTMLSelectElement) => {
+      const projectId = select.value;
+      if (!projectId) return;
+      // One TaskMoved; the card leaves this project's columns when it arrives.
+      await sendCommand(select, taskPath(id), { method: 'PATCH', body: { projectId } });
+      select.value = '';
+    },
+
     toggleDetails: async (id: string) => {
       if (!view.toggleDetails(id)) {
         state.comments.delete(id);
@@ -156,11 +177,25 @@ export const startLiveBoard = (
   };
 
   const view = createBoardView(state, me, actions);
+  const projects = createProjectSync({
+    api,
+    state,
+    view,
+    positions,
+    me,
+    isCurrent,
+    sendCommand,
+    showFetchedTask: (task) => {
+      if (!deleted.has(task.id)) showIfNewer(fromView(task));
+    },
+    dropTask: (id) => dropTask(id),
+  });
 
   const createTask = async (form: HTMLFormElement) => {
     const fields = new FormData(form);
     const field = (name: string) => String(fields.get(name) ?? '');
     const body: Record<string, unknown> = {
+      projectId: state.currentProjectId,
       title: field('title').trim(),
       priority: field('priority'),
     };
@@ -180,24 +215,41 @@ export const startLiveBoard = (
 
   /* ---- What the board shows ---- */
 
-  const showTask = (task: Task, { flash = false } = {}) => {
+  /**
+   * Holds and shows a task (its card only when its project is the one shown). A task
+   * of a project the page does not hold is read with its project, as of `position`
+   * (where the page met it); one of a project the page lost sight of is dropped.
+   */
+  const showTask = (task: Task, { flash = false, position = '' } = {}) => {
+    if (!projects.holds(task.projectId)) {
+      if (projects.hasLeft(task.projectId)) return dropTask(task.id);
+      void projects.loadProject(task.projectId, position || null);
+    }
+    const projectBefore = state.tasks.get(task.id)?.projectId;
     state.tasks.set(task.id, task);
     const card = view.syncCard(task);
     updateCounts();
-    if (flash) flashCard(card.root);
+    if (projectBefore !== task.projectId) projects.tasksChanged();
+    if (flash && card) flashCard(card.root);
   };
 
   /** For tasks read from the query-service, which may lag behind what the feed already showed. */
-  const showIfNewer = (task: Task, options: { flash?: boolean } = {}) => {
+  const showIfNewer = (task: Task, options: { flash?: boolean; position?: string } = {}) => {
     if (task.revision > (state.tasks.get(task.id)?.revision ?? -1)) showTask(task, options);
   };
 
-  const forgetTask = (id: string) => {
+  /** Takes a task off the board (its project left the page); it may come back with the project. */
+  const dropTask = (id: string) => {
     state.tasks.delete(id);
-    deleted.add(id);
     state.comments.delete(id);
     view.removeCard(id);
     updateCounts();
+    projects.tasksChanged();
+  };
+
+  const forgetTask = (id: string) => {
+    dropTask(id);
+    deleted.add(id);
   };
 
   /** Adds comments to an open card; the map by id makes a comment seen twice appear once. */
@@ -211,9 +263,11 @@ export const startLiveBoard = (
   /* ---- Loading ---- */
 
   /**
-   * Reads every task, then every user. The first task page is the oldest read, so its
-   * position is where the feed must resume: anything later that a following read already
-   * shows comes again as an event and is skipped (tasks by revision; users are upserts).
+   * Reads every task (of every project the person sees), then the projects, then every
+   * user. The first task page is the oldest read, so its position is where the feed must
+   * resume: anything later that a following read already shows comes again as an event
+   * and is skipped (tasks and projects by revision; users are upserts), and a project
+   * joined or left in between comes again as `project-joined` or `project-left`.
    * Tasks sort by creation time, which never changes, so no task moves between pages.
    */
   const loadSnapshot = async (minPosition: string | null): Promise<Snapshot> => {
@@ -223,10 +277,17 @@ export const startLiveBoard = (
       { sort: 'createdAt' },
       readAfter(minPosition),
     );
+    const visible = await projects.readProjects({});
     const users = await fetchAllPages<BoardUser>(api, `${QUERY}/users`, {}, {});
     return {
-      tasks: new Map(tasks.items.map((task) => [task.id, fromView(task)])),
+      // A task of a project not listed a moment later: the person left it in between.
+      tasks: new Map(
+        tasks.items
+          .filter((task) => visible.has(task.projectId))
+          .map((task) => [task.id, fromView(task)]),
+      ),
       users: new Map(users.items.map((user) => [user.id, user])),
+      projects: visible,
       position: tasks.position,
     };
   };
@@ -248,7 +309,9 @@ export const startLiveBoard = (
     state.tasks = snapshot.tasks;
     state.users = snapshot.users;
     state.usersVersion++;
-    view.renderBoard();
+    state.projects = snapshot.projects;
+    state.projectsVersion++;
+    projects.snapshotApplied();
   };
 
   const start = async () => {
@@ -290,21 +353,29 @@ export const startLiveBoard = (
     }
     const held = backlog;
     backlog = null;
-    for (const event of held) handleEvent(event);
+    for (const message of held) handleMessage(message);
     // After a resync the server sends on live without a `live` message of its own.
     if (feed?.connected) setConnection('live', 'Live');
   };
 
   /* ---- Events ---- */
 
-  const handleEvent = (event: FeedEvent) => {
+  const handleMessage = (message: FeedMessage) => {
     if (backlog) {
-      backlog.push(event);
+      backlog.push(message);
       return;
     }
-    positions.record(event.position);
-    if (isUserMessage(event)) applyUserEvent(event);
-    else if (isTaskMessage(event)) applyTaskEvent(event);
+    if (message.kind === 'event') {
+      const { event } = message;
+      positions.record(event.position);
+      if (isUserMessage(event)) applyUserEvent(event);
+      else if (isTaskMessage(event)) applyTaskEvent(event);
+      else if (isProjectMessage(event)) projects.applyProjectEvent(event);
+      return;
+    }
+    positions.record(message.notice.position);
+    if (message.kind === 'joined') projects.joined(message.notice);
+    else projects.left(message.notice);
   };
 
   const applyUserEvent = (event: UserMessage) => {
@@ -314,10 +385,11 @@ export const startLiveBoard = (
     } else {
       const user = state.users.get(id);
       if (user) user.role = event.data.to;
-      // The signed-in user's role decides which delete buttons show.
+      // The signed-in user's role decides what they may do in every project.
       if (id === me().id) {
         me().role = event.data.to;
         saveSession(session);
+        void projects.reloadProjects(event.position);
       }
     }
     state.usersVersion++;
@@ -341,7 +413,7 @@ export const startLiveBoard = (
       case 'unknown':
         return void fetchUnknownTask(event);
       case 'changed':
-        showTask(change.task, { flash: true });
+        showTask(change.task, { flash: true, position: event.position });
         if (change.comment) addComments(id, [change.comment]);
     }
   };
@@ -363,9 +435,10 @@ export const startLiveBoard = (
       task = fields;
     } catch (error) {
       if (!isCurrent()) return;
-      if (error instanceof ApiError && (error.status === 404 || error.status === 410)) {
+      // 404 may also be a project the person no longer sees: not deleted, it may come back.
+      if (error instanceof ApiError && error.status === 410) {
         deleted.add(id);
-      } else {
+      } else if (!(error instanceof ApiError && error.status === 404)) {
         notify(`A changed task could not be loaded: ${errorMessage(error)}`, 'error');
       }
     }
@@ -373,7 +446,7 @@ export const startLiveBoard = (
     const waiting = fetching.get(id) ?? [];
     fetching.delete(id);
     if (!task) return;
-    showIfNewer(fromView(task), { flash: true });
+    showIfNewer(fromView(task), { flash: true, position: event.position });
     for (const held of waiting) applyTaskEvent(held);
   };
 
@@ -390,13 +463,15 @@ export const startLiveBoard = (
     feed = connectFeed({
       token: () => session.token,
       since: () => positions.since(),
-      onEvent: handleEvent,
+      onEvent: (event) => handleMessage({ kind: 'event', event }),
       onLive: (position) => {
         positions.record(position);
         setConnection('live', 'Live');
       },
       onResync: (position) => void resync(position),
       onAssigned: noticeAssignment,
+      onProjectJoined: (notice) => handleMessage({ kind: 'joined', notice }),
+      onProjectLeft: (notice) => handleMessage({ kind: 'left', notice }),
       onSessionEnded: endSession,
       onConnection: setConnection,
     });
@@ -406,6 +481,7 @@ export const startLiveBoard = (
 
   return {
     createTask,
+    ...projects.actions,
     /** Ends this board: no more feed, and async work still running drops its result. */
     stop() {
       current = false;

@@ -7,6 +7,7 @@ import { createApi, IDENTITY } from './api';
 import { $, control } from './dom';
 import { type LiveBoard, startLiveBoard } from './live-board';
 import { onSubmit, setConnection, showAuthView } from './page';
+import { bindProjectControls, clearProjects } from './projects-view';
 import { clearColumns } from './render';
 import { forgetSession, loadSession, type Session, type SessionUser, saveSession } from './session';
 
@@ -46,6 +47,7 @@ function signOut(message?: string) {
   board = null;
   forgetSession();
   clearColumns();
+  clearProjects();
   setConnection('offline', 'Offline');
   showAuthView(message);
 }
@@ -58,6 +60,7 @@ onSubmit($<HTMLFormElement>('#register'), register);
 onSubmit($<HTMLFormElement>('#create-task'), async (form) => {
   await board?.createTask(form);
 });
+bindProjectControls(() => board);
 $('#sign-out').addEventListener('click', () => signOut());
 
 const session = loadSession();

@@ -7,6 +7,13 @@ import {
 } from '@tasksync/contracts';
 import { $, el } from './dom';
 import type { Comment } from './fold';
+import {
+  assignableIn,
+  type MemberView,
+  moveTargets,
+  type ProjectView,
+  taskPermissions,
+} from './projects';
 import type { SessionUser } from './session';
 
 /** A person as the board knows them: a public profile. */
@@ -24,7 +31,16 @@ export interface BoardState {
   usersVersion: number;
   /** taskId → (commentId → comment), for the cards that are open. */
   comments: Map<string, Map<string, Comment>>;
+  /** The cards of the project shown; tasks of other projects have none. */
   cards: Map<string, Card>;
+  /** The projects the person sees, archived ones included. */
+  projects: Map<string, ProjectView>;
+  /** Bumped when the projects change, so the cards' "move to project" selects rebuild. */
+  projectsVersion: number;
+  /** The project whose tasks the columns show. */
+  currentProjectId: string | null;
+  /** The members of the project shown, once read (null until then, or if they cannot be read). */
+  members: Map<string, MemberView> | null;
 }
 
 /** What a card's controls do; the board sends the commands. */
@@ -34,6 +50,7 @@ export interface CardActions {
   remove(taskId: string, button: HTMLButtonElement): void;
   comment(taskId: string, form: HTMLFormElement): void;
   toggleDetails(taskId: string): void;
+  moveToProject(taskId: string, select: HTMLSelectElement): void;
 }
 
 export interface Card {
@@ -49,6 +66,9 @@ export interface Card {
   assign: HTMLSelectElement;
   toggle: HTMLButtonElement;
   remove: HTMLButtonElement;
+  /** "Move to project": the projects the task may go to. */
+  moveProject: HTMLSelectElement;
+  commentForm: HTMLFormElement;
   description: HTMLElement;
   comments: HTMLElement;
   details: HTMLElement;
@@ -134,17 +154,26 @@ export const createBoardView = (state: BoardState, me: () => SessionUser, action
     return state.users.get(id)?.name || 'Unknown user';
   };
 
-  /** Rebuilds the options only when the user list changed; keeps or sets the selection. */
+  const currentProject = () =>
+    state.currentProjectId ? state.projects.get(state.currentProjectId) : undefined;
+
+  /**
+   * Rebuilds the options only when the user list changed; keeps or sets the selection.
+   * In a private project only its members may be assigned (422 otherwise).
+   */
   const fillAssigneeSelect = (
     select: HTMLSelectElement,
     selectedId: string | null = select.value || null,
   ) => {
     const hasOption = [...select.options].some((option) => option.value === (selectedId ?? ''));
     if (select.dataset.usersVersion !== String(state.usersVersion) || !hasOption) {
-      const users = [...state.users.values()].sort((a, b) => a.name.localeCompare(b.name));
+      const assignable = assignableIn(currentProject(), state.members);
+      const users = [...state.users.values()]
+        .filter((user) => !assignable || assignable.has(user.id))
+        .sort((a, b) => a.name.localeCompare(b.name));
       const options = users.map((user) => el('option', { value: user.id }, user.name || user.id));
-      if (selectedId && !state.users.has(selectedId)) {
-        options.push(el('option', { value: selectedId }, 'Unknown user'));
+      if (selectedId && !users.some((user) => user.id === selectedId)) {
+        options.push(el('option', { value: selectedId }, userName(selectedId)));
       }
       select.replaceChildren(el('option', { value: '' }, 'Unassigned'), ...options);
       select.dataset.usersVersion = String(state.usersVersion);
@@ -156,6 +185,7 @@ export const createBoardView = (state: BoardState, me: () => SessionUser, action
     const details = el('div', { className: 'card-details', id: `details-${id}`, hidden: true });
     const moves = el('div', { className: 'moves' });
     const assign = el('select', { name: 'assigneeId' });
+    const moveProject = el('select', { name: 'projectId' });
     const card: Card = {
       root: el('article', { className: 'card', dataset: { taskId: id } }),
       priority: el('span', { className: 'badge' }),
@@ -169,6 +199,18 @@ export const createBoardView = (state: BoardState, me: () => SessionUser, action
       assign,
       toggle: el('button', { type: 'button', className: 'button small ghost' }, 'Details'),
       remove: el('button', { type: 'button', className: 'button small danger' }, 'Delete'),
+      moveProject,
+      commentForm: el(
+        'form',
+        { className: 'comment-form' },
+        el(
+          'label',
+          {},
+          'Add a comment',
+          el('textarea', { name: 'text', rows: 2, maxLength: 5000, required: true }),
+        ),
+        el('button', { type: 'submit', className: 'button small primary' }, 'Comment'),
+      ),
       description: el('p', { className: 'description' }),
       comments: el('ol', { className: 'comments' }),
       details,
@@ -190,30 +232,20 @@ export const createBoardView = (state: BoardState, me: () => SessionUser, action
     card.assign.addEventListener('change', () => actions.assign(id, card.assign));
     card.toggle.addEventListener('click', () => actions.toggleDetails(id));
     card.remove.addEventListener('click', () => actions.remove(id, card.remove));
+    card.moveProject.addEventListener('change', () => actions.moveToProject(id, card.moveProject));
     // Dropped when done, or moving the card to another column would replay the highlight.
     card.root.addEventListener('animationend', () => card.root.classList.remove('flash'));
 
-    const commentForm = el(
-      'form',
-      { className: 'comment-form' },
-      el(
-        'label',
-        {},
-        'Add a comment',
-        el('textarea', { name: 'text', rows: 2, maxLength: 5000, required: true }),
-      ),
-      el('button', { type: 'submit', className: 'button small primary' }, 'Comment'),
-    );
-    commentForm.addEventListener('submit', (event) => {
+    card.commentForm.addEventListener('submit', (event) => {
       event.preventDefault();
-      actions.comment(id, commentForm);
+      actions.comment(id, card.commentForm);
     });
     card.details.append(
       el('h4', {}, 'Description'),
       card.description,
       el('h4', {}, 'Comments'),
       card.comments,
-      commentForm,
+      card.commentForm,
     );
     card.root.append(
       el('div', { className: 'card-top' }, card.priority, card.due),
@@ -221,15 +253,33 @@ export const createBoardView = (state: BoardState, me: () => SessionUser, action
       card.labels,
       el('div', { className: 'card-people' }, card.avatar, card.assignee, card.commentCount),
       card.actions,
-      el('div', { className: 'card-tools' }, card.toggle, card.remove),
+      el(
+        'div',
+        { className: 'card-tools' },
+        card.toggle,
+        el(
+          'label',
+          { className: 'move-project' },
+          el('span', { className: 'sr-only' }, 'Move to project'),
+          card.moveProject,
+        ),
+        card.remove,
+      ),
       card.details,
     );
     state.cards.set(id, card);
     return card;
   };
 
-  /** Brings a card in line with its task, touching only what changed so focus and typing survive. */
+  /**
+   * Brings a card in line with its task, touching only what changed so focus and typing
+   * survive. A task of another project has no card: null, and a card it had goes.
+   */
   const syncCard = (task: Task, { placed = false } = {}) => {
+    if (task.projectId !== state.currentProjectId) {
+      removeCard(task.id);
+      return null;
+    }
     const card = state.cards.get(task.id) ?? createCard(task.id);
     card.root.dataset.status = task.status;
     card.priority.className = `badge priority-${task.priority}`;
@@ -246,14 +296,12 @@ export const createBoardView = (state: BoardState, me: () => SessionUser, action
     card.commentCount.textContent =
       task.commentCount === 1 ? '1 comment' : `${task.commentCount} comments`;
     fillAssigneeSelect(card.assign, task.assigneeId);
-    const { id: myId, role } = me();
-    card.remove.hidden = !(task.createdBy === myId || role === 'admin');
-    // The API lets the creator, the assignee and admins change a task (403 for others).
-    card.actions.hidden = !(
-      task.createdBy === myId ||
-      task.assigneeId === myId ||
-      role === 'admin'
-    );
+    // Only what the API would allow (§10's table): anything else would answer 403 or 409.
+    const allowed = taskPermissions(state.projects.get(task.projectId), task, me().id);
+    card.actions.hidden = !allowed.change;
+    card.remove.hidden = !allowed.remove;
+    card.commentForm.hidden = !allowed.comment;
+    syncMoveProject(card, task);
     card.description.textContent = task.description || 'No description.';
     card.description.classList.toggle('muted', !task.description);
     if (card.status !== task.status) {
@@ -264,6 +312,21 @@ export const createBoardView = (state: BoardState, me: () => SessionUser, action
       if (hadFocus) card.moves.querySelector('button')?.focus();
     }
     return card;
+  };
+
+  /** Rebuilds the "move to project" options when the projects changed; hidden with no target. */
+  const syncMoveProject = (card: Card, task: Task) => {
+    const select = card.moveProject;
+    const version = `${state.projectsVersion}:${task.projectId}:${task.createdBy}:${task.assigneeId}`;
+    if (select.dataset.version === version) return;
+    select.dataset.version = version;
+    const targets = moveTargets(state.projects, task, me().id);
+    select.replaceChildren(
+      el('option', { value: '' }, 'Move to project…'),
+      ...targets.map((project) => el('option', { value: project.id }, project.name)),
+    );
+    select.value = '';
+    (select.parentElement ?? select).hidden = targets.length === 0;
   };
 
   const syncDue = (due: HTMLElement, task: Task) => {
@@ -301,6 +364,11 @@ export const createBoardView = (state: BoardState, me: () => SessionUser, action
     column.insertBefore(card.root, next ?? null);
   };
 
+  const removeCard = (taskId: string) => {
+    state.cards.get(taskId)?.root.remove();
+    state.cards.delete(taskId);
+  };
+
   const renderComments = (taskId: string) => {
     const list = state.cards.get(taskId)?.comments;
     if (!list) return;
@@ -333,25 +401,41 @@ export const createBoardView = (state: BoardState, me: () => SessionUser, action
     syncCard,
     renderComments,
 
-    /** Lays out every card anew, after a snapshot replaced what the board shows. */
+    /**
+     * Lays out every card of the project shown anew, after a snapshot replaced what the
+     * board shows or another project was chosen.
+     */
     renderBoard() {
       for (const [id, card] of state.cards) {
-        if (!state.tasks.has(id)) {
+        if (state.tasks.get(id)?.projectId !== state.currentProjectId) {
           card.root.remove();
           state.cards.delete(id);
           state.comments.delete(id);
         }
       }
-      for (const task of [...state.tasks.values()].sort(byNewest)) {
+      const shown = [...state.tasks.values()].filter(
+        (task) => task.projectId === state.currentProjectId,
+      );
+      for (const task of shown.sort(byNewest)) {
         const card = syncCard(task, { placed: true });
-        columnOf(task.status).append(card.root);
+        if (card) columnOf(task.status).append(card.root);
       }
       fillAssigneeSelect(createAssigneeSelect());
       updateCounts();
     },
 
+    /** After the projects or the members changed: permissions, move targets, assignees. */
+    refreshProjectViews() {
+      for (const task of state.tasks.values()) {
+        if (task.projectId === state.currentProjectId) syncCard(task);
+      }
+      fillAssigneeSelect(createAssigneeSelect());
+    },
+
     refreshUserViews() {
-      for (const task of state.tasks.values()) syncCard(task);
+      for (const task of state.tasks.values()) {
+        if (task.projectId === state.currentProjectId) syncCard(task);
+      }
       for (const taskId of state.comments.keys()) renderComments(taskId);
       fillAssigneeSelect(createAssigneeSelect());
     },
@@ -367,10 +451,7 @@ export const createBoardView = (state: BoardState, me: () => SessionUser, action
       return open;
     },
 
-    removeCard(taskId: string) {
-      state.cards.get(taskId)?.root.remove();
-      state.cards.delete(taskId);
-    },
+    removeCard,
   };
 };
 

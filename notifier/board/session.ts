@@ -14,6 +14,7 @@ export interface Session {
 }
 
 const SESSION_KEY = 'tasksync.session';
+const PROJECT_KEY = 'tasksync.project';
 
 /** The session of this tab, kept across reloads (sessionStorage: one per tab, gone when it closes). */
 export const loadSession = (): Session | null => {
@@ -27,4 +28,13 @@ export const loadSession = (): Session | null => {
 export const saveSession = (session: Session) =>
   sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
 
-export const forgetSession = () => sessionStorage.removeItem(SESSION_KEY);
+export const forgetSession = () => {
+  sessionStorage.removeItem(SESSION_KEY);
+  sessionStorage.removeItem(PROJECT_KEY);
+};
+
+/** The project this tab showed last, so a reload comes back to it. */
+export const loadCurrentProject = () => sessionStorage.getItem(PROJECT_KEY);
+
+export const saveCurrentProject = (projectId: string) =>
+  sessionStorage.setItem(PROJECT_KEY, projectId);
