@@ -217,14 +217,12 @@ export const startLiveBoard = (
 
   /**
    * Holds and shows a task (its card only when its project is the one shown). A task
-   * of a project the page does not hold is read with its project, as of `position`
-   * (where the page met it); one of a project the page lost sight of is dropped.
+   * of a project the page does not hold (moved to one the person cannot see, or a late
+   * answer about a project left) is dropped: should the page come to hold that project,
+   * it reads the project's tasks after every position seen, this task's event included.
    */
-  const showTask = (task: Task, { flash = false, position = '' } = {}) => {
-    if (!projects.holds(task.projectId)) {
-      if (projects.hasLeft(task.projectId)) return dropTask(task.id);
-      void projects.loadProject(task.projectId, position || null);
-    }
+  const showTask = (task: Task, { flash = false } = {}) => {
+    if (!projects.holds(task.projectId)) return dropTask(task.id);
     const projectBefore = state.tasks.get(task.id)?.projectId;
     state.tasks.set(task.id, task);
     const card = view.syncCard(task);
@@ -234,7 +232,7 @@ export const startLiveBoard = (
   };
 
   /** For tasks read from the query-service, which may lag behind what the feed already showed. */
-  const showIfNewer = (task: Task, options: { flash?: boolean; position?: string } = {}) => {
+  const showIfNewer = (task: Task, options: { flash?: boolean } = {}) => {
     if (task.revision > (state.tasks.get(task.id)?.revision ?? -1)) showTask(task, options);
   };
 
@@ -413,7 +411,7 @@ export const startLiveBoard = (
       case 'unknown':
         return void fetchUnknownTask(event);
       case 'changed':
-        showTask(change.task, { flash: true, position: event.position });
+        showTask(change.task, { flash: true });
         if (change.comment) addComments(id, [change.comment]);
     }
   };
@@ -446,7 +444,7 @@ export const startLiveBoard = (
     const waiting = fetching.get(id) ?? [];
     fetching.delete(id);
     if (!task) return;
-    showIfNewer(fromView(task), { flash: true, position: event.position });
+    showIfNewer(fromView(task), { flash: true });
     for (const held of waiting) applyTaskEvent(held);
   };
 

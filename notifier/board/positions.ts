@@ -36,6 +36,13 @@ export const createPositionTracker = () => {
 
 export type PositionTracker = ReturnType<typeof createPositionTracker>;
 
+/** The latest position per log of these lists, as one list. */
+export const latestOf = (...lists: (string | null | undefined)[]) => {
+  const tracker = createPositionTracker();
+  for (const list of lists) tracker.record(list);
+  return tracker.since();
+};
+
 /** Asks the query-service to answer only once its read model has applied these positions. */
 export const readAfter = (positions: string | null | undefined): Record<string, string> =>
   positions?.trim() ? { 'X-Min-Position': positions, 'X-Max-Wait-Ms': '10000' } : {};

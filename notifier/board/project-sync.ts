@@ -3,7 +3,7 @@ import { control, errorMessage } from './dom';
 import type { MembershipNotice } from './feed';
 import type { ProjectMessage, TaskView } from './fold';
 import { notify } from './page';
-import { isAfterRead, type PositionTracker, readAfter } from './positions';
+import { isAfterRead, latestOf, type PositionTracker, readAfter } from './positions';
 import {
   chooseProject,
   foldMembers,
@@ -60,8 +60,6 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
    * entry, and the older read then drops its result.
    */
   const loading = new Map<string, { held: ProjectMessage[] }>();
-  /** Projects this page lost sight of: a late answer about one of their tasks is dropped. */
-  const left = new Set<string>();
   /** The members read running for the project shown, with the membership events held meanwhile. */
   let membersRead: { projectId: string; held: ProjectMessage[] } | null = null;
 
@@ -101,7 +99,6 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
   /** The project is gone from this page: its tasks go too; if it was shown, General is. */
   const forgetProject = (projectId: string) => {
     loading.delete(projectId);
-    left.add(projectId);
     const project = state.projects.get(projectId);
     state.projects.delete(projectId);
     state.projectsVersion++;
@@ -131,26 +128,28 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
   };
 
   /**
-   * Reads a project and its tasks, as of at least `position` (where the page met it):
-   * on `project-joined`, for a project made here, or for an event of a project the page
-   * does not hold. Project events arriving meanwhile are held and applied after; task
-   * events are applied as they come (by revision). 404: the person cannot see it.
+   * Reads a project and its tasks: on `project-joined`, for a project made here, or for
+   * an event of a project the page does not hold. The reads reflect at least `position`
+   * (where the page met it) and every position the page has seen, so they include the
+   * tasks whose events came before the project was held (and were dropped then). Project
+   * events arriving meanwhile are held and applied after; task events are applied as
+   * they come (by revision). 404: the person cannot see it.
    */
   const loadProject = async (projectId: string, position: string | null) => {
     const load = { held: [] as ProjectMessage[] };
     loading.set(projectId, load);
-    left.delete(projectId);
     const stillWanted = () => isCurrent() && loading.get(projectId) === load;
+    const after = readAfter(latestOf(position, positions.since()));
     try {
       const { data: project } = await api<ProjectView>(`${QUERY}${projectPath(projectId)}`, {
-        headers: readAfter(position),
+        headers: after,
       });
       if (!stillWanted()) return false;
       const tasks = await fetchAllPages<TaskView>(
         api,
         `${QUERY}/tasks`,
         { projectId, sort: 'createdAt' },
-        readAfter(position),
+        after,
       );
       if (!stillWanted()) return false;
       loading.delete(projectId);
@@ -365,9 +364,6 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
 
     /** Whether a task of this project may be held: the page sees it, or is reading it. */
     holds: (projectId: string) => state.projects.has(projectId) || loading.has(projectId),
-    /** A project the page lost sight of: late answers about its tasks are dropped. */
-    hasLeft: (projectId: string) => left.has(projectId),
-    loadProject,
 
     /** After a snapshot: the project remembered for this tab, else General. */
     snapshotApplied() {

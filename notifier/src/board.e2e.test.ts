@@ -87,10 +87,13 @@ const messages = ({ received }: SocketFrames) =>
     .filter((frame) => frame.startsWith('42'))
     .map((frame) => JSON.parse(frame.slice(2)) as [string, { position?: string; reason?: string }]);
 
-/** Every position a connection was sent: each event's, and those of `live` and `resync`. */
+/** The messages that carry a position the board resumes from. */
+const POSITIONED = ['event', 'live', 'resync', 'project-joined', 'project-left'];
+
+/** Every position a connection was sent: each event's, and those of `live`, `resync` and membership. */
 const positionsSent = (frames: SocketFrames) =>
   messages(frames).flatMap(([name, data]) =>
-    ['event', 'live', 'resync'].includes(name) && data.position ? data.position.split(',') : [],
+    POSITIONED.includes(name) && data.position ? data.position.split(',') : [],
   );
 
 /** The latest of these positions per log, sorted. */
@@ -133,6 +136,34 @@ const card = (page: Page, title: string) =>
   page.locator('article.card', { has: page.locator('.card-title', { hasText: title }) });
 
 const statusOf = (page: Page, title: string) => card(page, title).getAttribute('data-status');
+
+/** Adds a task with the board's form, to the project shown. */
+const addTask = async (page: Page, title: string) => {
+  const form = page.locator('form#create-task');
+  await form.locator('input[name=title]').fill(title);
+  await form.locator('button[type=submit]').click();
+};
+
+/** A project in the switcher, by its exact name. */
+const projectItem = (page: Page, name: string) =>
+  page.locator('#project-list .project-item', {
+    has: page.locator('.project-item-name', { hasText: new RegExp(`^${name}$`) }),
+  });
+
+const projectNames = (page: Page) =>
+  page.locator('#project-list .project-item-name').allTextContents();
+
+const shownProject = (page: Page) => page.locator('#project-name').textContent();
+
+/** Creates a project with the board's form; the board then shows it. */
+const createProject = async (page: Page, name: string) => {
+  const panel = page.locator('details#new-project');
+  if ((await panel.getAttribute('open')) === null) await panel.locator('summary').click();
+  const form = page.locator('form#create-project');
+  await form.locator('input[name=name]').fill(name);
+  await form.getByRole('button', { name: 'Create project' }).click();
+  await expect.poll(() => shownProject(page), { timeout: 10_000 }).toBe(name);
+};
 
 /** A page's sessionStorage, in page.evaluate (this file is type-checked without the DOM). */
 interface PageGlobals {
@@ -336,6 +367,135 @@ describe('the live board in Chromium', () => {
         String(await pending.locator('article.card').count()),
       );
     }
+    expect(failures).toEqual([]);
+  });
+
+  it('shares a private project live: the owner adds a person by e-mail, then removes them', async () => {
+    let bobLoads = 0;
+    const countLoad = () => bobLoads++;
+    bob.on('load', countLoad);
+    const bobFrames = bobSockets.at(-1)!;
+
+    await createProject(alice, 'Apollo');
+    const apolloId = (await projectItem(alice, 'Apollo').getAttribute('data-project-id'))!;
+    expect(await projectItem(alice, 'Apollo').getAttribute('aria-current')).toBe('true');
+    expect(await projectItem(alice, 'Apollo').locator('.project-item-role').textContent()).toBe(
+      'Owner',
+    );
+    expect(await alice.locator('#project-visibility').textContent()).toBe('Private');
+    // The new project's columns: none of General's cards.
+    expect(await alice.locator('article.card').count()).toBe(0);
+    await addTask(alice, 'Plan the launch');
+    await expect
+      .poll(() => statusOf(alice, 'Plan the launch'), { timeout: 10_000 })
+      .toBe('pending');
+    expect(await projectNames(bob)).not.toContain('Apollo');
+
+    await alice.locator('#show-members').click();
+    const members = alice.locator('#member-list');
+    await expect
+      .poll(() => members.locator('.member-name').allTextContents(), { timeout: 10_000 })
+      .toEqual(['Alice (you)']);
+    const add = alice.locator('form#add-member');
+    await add.locator('input[name=email]').fill('bob@example.com');
+    await add.locator('select[name=role]').selectOption('editor');
+    await add.getByRole('button', { name: 'Add member' }).click();
+    await expect
+      .poll(() => members.locator('.member-name').allTextContents(), { timeout: 10_000 })
+      .toEqual(['Alice (you)', 'Bob']);
+    expect(await members.getByRole('combobox', { name: 'Role of Bob' }).inputValue()).toBe(
+      'editor',
+    );
+
+    // Bob's board, never reloaded, lists the project once he is in, with his role and its task.
+    await expect.poll(() => projectNames(bob), { timeout: 10_000 }).toContain('Apollo');
+    const bobsApollo = projectItem(bob, 'Apollo');
+    expect(await bobsApollo.locator('.project-item-role').textContent()).toBe('Editor');
+    await expect.poll(() => bobsApollo.locator('.count').textContent()).toBe('1');
+    await bobsApollo.click();
+    expect(await shownProject(bob)).toBe('Apollo');
+    await expect.poll(() => statusOf(bob, 'Plan the launch')).toBe('pending');
+    expect(await bob.locator('article.card').count()).toBe(1);
+    // An editor adds tasks but manages neither the project nor its members.
+    expect(await bob.locator('#create-task-panel').isVisible()).toBe(true);
+    expect(await bob.locator('#show-members').isHidden()).toBe(true);
+    expect(await bob.locator('#edit-project').isHidden()).toBe(true);
+    // Nothing of the project reached Bob's socket before he was in it.
+    const joinedAt = bobFrames.received.findIndex(
+      (frame) => frame.startsWith('42["project-joined"') && frame.includes(apolloId),
+    );
+    expect(joinedAt).toBeGreaterThan(-1);
+    expect(
+      bobFrames.received
+        .slice(0, joinedAt)
+        .filter((frame) => frame.includes(apolloId) || frame.includes('Plan the launch')),
+    ).toEqual([]);
+
+    // Both follow the project's feed now.
+    await addTask(bob, 'Book the venue');
+    await expect.poll(() => statusOf(alice, 'Book the venue'), { timeout: 10_000 }).toBe('pending');
+
+    await members.getByRole('button', { name: 'Remove Bob' }).click();
+    await expect
+      .poll(() => members.locator('.member-name').allTextContents(), { timeout: 10_000 })
+      .toEqual(['Alice (you)']);
+    // Gone from Bob's switcher, live; he was in it, so his board shows General again.
+    await expect.poll(() => projectNames(bob), { timeout: 10_000 }).not.toContain('Apollo');
+    await expect.poll(() => shownProject(bob)).toBe('General');
+    await expect
+      .poll(() => bob.locator('#toasts .toast p').allTextContents())
+      .toContain('You no longer have access to “Apollo”. Showing General.');
+    expect(await card(bob, 'Plan the launch').count()).toBe(0);
+    expect(await card(bob, 'Book the venue').count()).toBe(0);
+    expect(await card(bob, 'Ship the live board').count()).toBe(1);
+    // Its tasks left his board too, not only its columns: General's are all it holds.
+    expect(await projectItem(bob, 'General').locator('.count').textContent()).toBe(
+      String(await bob.locator('article.card').count()),
+    );
+    expect(bobLoads).toBe(0);
+    bob.off('load', countLoad);
+    expect(failures).toEqual([]);
+  });
+
+  it('adds a task to the project shown, and moves cards between projects', async () => {
+    await createProject(alice, 'Beta');
+    await addTask(alice, 'Draft the budget');
+    await expect
+      .poll(() => statusOf(alice, 'Draft the budget'), { timeout: 10_000 })
+      .toBe('pending');
+    expect(await alice.locator('article.card').count()).toBe(1);
+
+    await projectItem(alice, 'Apollo').click();
+    expect(await shownProject(alice)).toBe('Apollo');
+    const plan = card(alice, 'Plan the launch');
+    // Alice may create tasks in General and Beta: those are where the card may go.
+    expect(
+      await plan
+        .getByRole('combobox', { name: 'Move to project' })
+        .locator('option')
+        .allTextContents(),
+    ).toEqual(['Move to project…', 'General', 'Beta']);
+    await plan.getByRole('combobox', { name: 'Move to project' }).selectOption({ label: 'Beta' });
+    await expect.poll(() => plan.count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => projectItem(alice, 'Beta').locator('.count').textContent()).toBe('2');
+    expect(await projectItem(alice, 'Apollo').locator('.count').textContent()).toBe('1');
+    await projectItem(alice, 'Beta').click();
+    await expect.poll(() => statusOf(alice, 'Plan the launch')).toBe('pending');
+    expect((await alice.locator('article.card .card-title').allTextContents()).sort()).toEqual([
+      'Draft the budget',
+      'Plan the launch',
+    ]);
+
+    // Out of a project Bob sees, into one he does not: the card leaves his board live.
+    await projectItem(alice, 'General').click();
+    await addTask(alice, 'Leaving General');
+    await expect.poll(() => statusOf(bob, 'Leaving General'), { timeout: 10_000 }).toBe('pending');
+    await card(alice, 'Leaving General')
+      .getByRole('combobox', { name: 'Move to project' })
+      .selectOption({ label: 'Beta' });
+    await expect.poll(() => card(bob, 'Leaving General').count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => card(alice, 'Leaving General').count()).toBe(0);
+    expect(await projectItem(alice, 'Beta').locator('.count').textContent()).toBe('3');
     expect(failures).toEqual([]);
   });
 

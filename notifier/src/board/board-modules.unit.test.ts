@@ -2,7 +2,7 @@ import { GENERAL_PROJECT_ID } from '@tasksync/contracts';
 import { taskCreated } from '@tasksync/contracts/testing';
 import { describe, expect, it } from 'vitest';
 import { foldTaskMessage, type ProjectMessage, type TaskMessage } from '../../board/fold';
-import { createPositionTracker, isAfterRead, readAfter } from '../../board/positions';
+import { createPositionTracker, isAfterRead, latestOf, readAfter } from '../../board/positions';
 import {
   assignableIn,
   chooseProject,
@@ -103,6 +103,13 @@ describe('the board positions', () => {
     expect(positions.since()).toBe('t0:1000-0,id:5-1,t1:0-0');
     positions.record(null);
     expect(positions.since()).toBe('t0:1000-0,id:5-1,t1:0-0');
+  });
+});
+
+describe('the latest of position lists', () => {
+  it('keeps one position per log, the latest', () => {
+    expect(latestOf('p:5-0', 't0:10-0,p:4-0', null, 'p:5-1')).toBe('p:5-1,t0:10-0');
+    expect(latestOf(null, '')).toBe('');
   });
 });
 
