@@ -13,6 +13,7 @@ import {
 } from '@tasksync/platform';
 import { openReadModel } from '@tasksync/platform/read-model';
 import { buildCommandApp } from '../command-service/src/app';
+import { bootstrapGeneralProject } from '../command-service/src/projects/general';
 import { buildNotifierApp, createSocketServer, type NotifierAppDeps } from '../notifier/src/app';
 import { startLiveFeed } from '../notifier/src/live/feed';
 import { startProjector } from '../projector/src/projector';
@@ -32,19 +33,12 @@ interface Deps {
   logger: Logger;
 }
 
-/** command-service on a free port. */
-export const listenCommandService = ({ redis, keys, tokens, logger }: Deps) =>
-  listen(
-    buildCommandApp({
-      redis,
-      keys,
-      tokens,
-      logger,
-      metrics: createMetrics('command'),
-      now: () => new Date(),
-      newId,
-    }),
-  );
+/** command-service on a free port, with the General project it creates at start. */
+export const listenCommandService = async ({ redis, keys, tokens, logger }: Deps) => {
+  const deps = { redis, keys, tokens, logger, now: () => new Date(), newId };
+  await bootstrapGeneralProject(deps);
+  return listen(buildCommandApp({ ...deps, metrics: createMetrics('command') }));
+};
 
 /**
  * The read side: a projector writing a fresh SQLite file, and a query-service

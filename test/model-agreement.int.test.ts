@@ -2,19 +2,17 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { foldTask, newId, type StoredEvent, type TaskEvent } from '@tasksync/contracts';
-import { createLogger, createMetrics, createTokenService, readStream } from '@tasksync/platform';
+import { createLogger, createTokenService, readStream } from '@tasksync/platform';
 import { openReadModel, type TaskRow, taskFromRow } from '@tasksync/platform/read-model';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildCommandApp } from '../command-service/src/app';
 import { startProjector } from '../projector/src/projector';
 import { dumpReadModel, rebuildReadModel } from '../projector/src/rebuild';
-
+import { listenCommandService } from './in-process';
 import {
   appendUserRegistered,
   client,
   connectTestRedis,
-  listen,
   testKeys,
   waitForCatchUp,
 } from './support';
@@ -80,17 +78,7 @@ describe('live read model, replayed read model and evolve folds', () => {
           batchSize: 4,
           consumerOptions: { blockMs: 50 },
         });
-        const server = await listen(
-          buildCommandApp({
-            redis,
-            keys,
-            tokens,
-            logger,
-            metrics: createMetrics('agree'),
-            now: () => new Date(),
-            newId,
-          }),
-        );
+        const server = await listenCommandService({ redis, keys, tokens, logger });
         const api = client(server.url);
         const taskIds: string[] = [];
         const pick = (n: number) => taskIds[n % taskIds.length];

@@ -12,7 +12,8 @@ import {
   type TokenService,
 } from '@tasksync/platform';
 import { commandOpenApi } from './openapi';
-import { createTaskStores } from './tasks/execute';
+import { projectRoutes } from './projects/routes';
+import { createTaskStores, type TaskCommandDeps } from './tasks/execute';
 import { taskRoutes } from './tasks/routes';
 
 export interface CommandAppDeps {
@@ -25,19 +26,29 @@ export interface CommandAppDeps {
   newId: () => string;
 }
 
+/**
+ * What every write of the command-service runs on: the command handler's
+ * counters and the aggregate stores (tasks, projects, users), whose caches the
+ * routes and the process manager share.
+ */
+export const createWriteSide = (deps: Omit<CommandAppDeps, 'tokens'>): TaskCommandDeps => ({
+  redis: deps.redis,
+  keys: deps.keys,
+  now: deps.now,
+  newId: deps.newId,
+  counters: createCommandCounters(deps.metrics),
+  ...createTaskStores(deps.redis, deps.keys),
+});
+
 /** Builds the command-service's express app from its dependencies, without listening. */
-export const buildCommandApp = (deps: CommandAppDeps) => {
+export const buildCommandApp = (
+  deps: CommandAppDeps,
+  writeSide: TaskCommandDeps = createWriteSide(deps),
+) => {
   const app = createBaseApp(deps);
   // Task routes first: the hot path meets no other router on its way.
-  app.use(
-    '/tasks',
-    requireAuth(deps.tokens),
-    taskRoutes({
-      ...deps,
-      counters: createCommandCounters(deps.metrics),
-      ...createTaskStores(deps.redis, deps.keys),
-    }),
-  );
+  app.use('/tasks', requireAuth(deps.tokens), taskRoutes(writeSide));
+  app.use('/projects', requireAuth(deps.tokens), projectRoutes(writeSide));
   app.use(
     operationalRoutes({
       metrics: deps.metrics,

@@ -14,6 +14,7 @@ import {
   testKeys,
 } from '../../test/support';
 import { buildCommandApp } from './app';
+import { bootstrapGeneralProject } from './projects/general';
 
 const SECRET = 'command-test-secret-command-test-secret-0123';
 const redis = connectTestRedis();
@@ -37,7 +38,7 @@ let stranger: Awaited<ReturnType<typeof user>>;
 let admin: Awaited<ReturnType<typeof user>>;
 
 beforeAll(async () => {
-  const app = buildCommandApp({
+  const deps = {
     redis,
     keys,
     tokens,
@@ -45,7 +46,9 @@ beforeAll(async () => {
     metrics: createMetrics('command-test'),
     now: () => new Date(),
     newId,
-  });
+  };
+  await bootstrapGeneralProject(deps);
+  const app = buildCommandApp(deps);
   const server = await listen(app);
   close = server.close;
   api = client(server.url);
