@@ -195,10 +195,11 @@ export const startLiveBoard = (
     const fields = new FormData(form);
     const field = (name: string) => String(fields.get(name) ?? '');
     const body: Record<string, unknown> = {
-      projectId: state.currentProjectId,
       title: field('title').trim(),
       priority: field('priority'),
     };
+    // Into the project shown (without one, the API puts it in General).
+    if (state.currentProjectId) body.projectId = state.currentProjectId;
     const description = field('description').trim();
     const labels = field('labels')
       .split(',')

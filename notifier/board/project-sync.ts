@@ -46,6 +46,13 @@ interface Page<T> {
 
 const projectPath = (id: string) => `/projects/${encodeURIComponent(id)}`;
 
+interface ProjectLoad {
+  /** Project events that arrived while the project was being read. */
+  held: ProjectMessage[];
+  /** Whether the page holds the project once this read (or the one replacing it) is done. */
+  outcome: Promise<boolean>;
+}
+
 /**
  * The projects of one signed-in board (design §10): the switcher, the project shown,
  * its members, and joining and leaving as the feed reports them. Like tasks, project
@@ -56,10 +63,10 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
 
   /**
    * Projects being read (joined, or met in an event before the page knew them), with
-   * the project events that arrived meanwhile; a newer read, or leaving, replaces the
-   * entry, and the older read then drops its result.
+   * the project events that arrived meanwhile and the read's outcome; a newer read, or
+   * leaving, replaces the entry, and the older read then drops its result.
    */
-  const loading = new Map<string, { held: ProjectMessage[] }>();
+  const loading = new Map<string, ProjectLoad>();
   /** The members read running for the project shown, with the membership events held meanwhile. */
   let membersRead: { projectId: string; held: ProjectMessage[] } | null = null;
 
@@ -135,23 +142,32 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
    * events arriving meanwhile are held and applied after; task events are applied as
    * they come (by revision). 404: the person cannot see it.
    */
-  const loadProject = async (projectId: string, position: string | null) => {
-    const load = { held: [] as ProjectMessage[] };
+  const loadProject = (projectId: string, position: string | null): Promise<boolean> => {
+    const load: ProjectLoad = { held: [], outcome: Promise.resolve(false) };
     loading.set(projectId, load);
+    load.outcome = readProject(projectId, position, load);
+    return load.outcome;
+  };
+
+  /** True once the page holds the project, whichever read got it there. */
+  const readProject = async (projectId: string, position: string | null, load: ProjectLoad) => {
     const stillWanted = () => isCurrent() && loading.get(projectId) === load;
+    // Replaced by a newer read: its outcome is this one's. Left meanwhile: not held.
+    const superseded = (): Promise<boolean> | boolean =>
+      isCurrent() && (loading.get(projectId)?.outcome ?? state.projects.has(projectId));
     const after = readAfter(latestOf(position, positions.since()));
     try {
       const { data: project } = await api<ProjectView>(`${QUERY}${projectPath(projectId)}`, {
         headers: after,
       });
-      if (!stillWanted()) return false;
+      if (!stillWanted()) return superseded();
       const tasks = await fetchAllPages<TaskView>(
         api,
         `${QUERY}/tasks`,
         { projectId, sort: 'createdAt' },
         after,
       );
-      if (!stillWanted()) return false;
+      if (!stillWanted()) return superseded();
       loading.delete(projectId);
       const known = state.projects.get(projectId);
       if (!known || project.revision >= known.revision) putProject(project);
@@ -160,7 +176,7 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
       render();
       return true;
     } catch (error) {
-      if (!stillWanted()) return false;
+      if (!stillWanted()) return superseded();
       loading.delete(projectId);
       if (error instanceof ApiError && error.status === 404) forgetProject(projectId);
       else notify(`A project could not be loaded: ${errorMessage(error)}`, 'error');
