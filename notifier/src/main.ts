@@ -16,6 +16,7 @@ const main = async () => {
     logger: runtime.logger,
     metrics: runtime.metrics,
     maxReplay: config.NOTIFIER_MAX_REPLAY,
+    taskCacheSize: config.NOTIFIER_TASK_CACHE,
   });
   const app = buildNotifierApp({
     ...runtime,

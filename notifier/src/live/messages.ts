@@ -21,6 +21,17 @@ export interface AssignedNotice {
 }
 
 /**
+ * Server → client `project-joined` / `project-left` (design §10): from here on
+ * the feed carries that project's events, or carries no more of them.
+ * `position` is the entry that changed it: in the project log, or in the
+ * identity log for a change of site role.
+ */
+export interface MembershipNotice {
+  projectId: string;
+  position: string;
+}
+
+/**
  * What a client may see of an event. Identity events go out as public profiles:
  * the e-mail address of UserRegistered stays on the server (design §6: e-mail
  * only for admins and oneself, and the feed has no per-reader view).
