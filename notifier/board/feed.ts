@@ -1,5 +1,8 @@
 import type { io as connect, Socket } from 'socket.io-client';
+import type { MembershipNotice } from '../src/live/messages';
 import type { AssignedNotice, FeedEvent } from './fold';
+
+export type { MembershipNotice };
 
 /**
  * The Socket.IO client, as index.html loads it: the script the notifier's own
@@ -9,13 +12,6 @@ import type { AssignedNotice, FeedEvent } from './fold';
 declare const io: typeof connect;
 
 export type ConnectionState = 'connecting' | 'live' | 'offline';
-
-/** `project-joined` / `project-left`: the person now sees that project, or no longer does (design §10). */
-export interface MembershipNotice {
-  projectId: string;
-  /** Where in the project log it happened. */
-  position: string;
-}
 
 export interface FeedHandlers {
   /** The token to join with; read on every (re)connect. */
