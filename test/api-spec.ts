@@ -47,6 +47,20 @@ export const taskHistory = (
   actor,
 });
 
+/** A project's past events, as the command-service would have appended them. */
+export const projectHistory = (
+  keys: KeyLayout,
+  projectId: string,
+  events: DomainEvent[],
+  actor = 'system',
+): GivenHistory => ({
+  stream: keys.projectStream(projectId),
+  log: keys.projectLog,
+  aggregateId: projectId,
+  events,
+  actor,
+});
+
 export interface ApiRequest {
   method: string;
   path: string;

@@ -1,8 +1,14 @@
-import { type AuthContext, newId, type Role } from '@tasksync/contracts';
+import {
+  type AuthContext,
+  GENERAL_PROJECT_ID,
+  newId,
+  type ProjectEvent,
+  type Role,
+} from '@tasksync/contracts';
 import { taskCreated } from '@tasksync/contracts/testing';
-import { createMetrics, createTokenService, readStream } from '@tasksync/platform';
+import { appendToStream, createMetrics, createTokenService, readStream } from '@tasksync/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiSpec, apiSpec, taskHistory } from '../../test/api-spec';
+import { type ApiSpec, apiSpec, projectHistory, taskHistory } from '../../test/api-spec';
 import {
   appendUserRegistered,
   capturingLogger,
@@ -554,6 +560,320 @@ describe('comments and DELETE', () => {
     (await spec.when(remove(other.id, admin)))
       .thenAnswers(204)
       .thenAppends([{ type: 'TaskDeleted', agg: other.id, actor: admin.userId }]);
+  });
+});
+
+describe('tasks in projects (design §10)', () => {
+  let owner: Awaited<ReturnType<typeof user>>;
+  let editor: Awaited<ReturnType<typeof user>>;
+  let viewer: Awaited<ReturnType<typeof user>>;
+  let outsider: Awaited<ReturnType<typeof user>>;
+  beforeAll(async () => {
+    [owner, editor, viewer, outsider] = await Promise.all([user(), user(), user(), user()]);
+  });
+
+  /** A private project of `owner` with an editor and a viewer, appended as the command-service would. */
+  const givenProject = (more: ProjectEvent[] = []) => {
+    const projectId = newId();
+    const history = projectHistory(
+      keys,
+      projectId,
+      [
+        {
+          type: 'ProjectCreated',
+          data: { name: 'Apollo', description: '', visibility: 'private', ownerId: owner.userId },
+        },
+        { type: 'MemberAdded', data: { userId: editor.userId, role: 'editor' } },
+        { type: 'MemberAdded', data: { userId: viewer.userId, role: 'viewer' } },
+        ...more,
+      ] satisfies ProjectEvent[],
+      owner.userId,
+    );
+    return { projectId, history };
+  };
+  /** A task in a project, created by `by`. */
+  const givenTaskIn = (
+    projectId: string,
+    by: { userId: string },
+    fields: Parameters<typeof taskCreated>[1] = {},
+  ) => {
+    const taskId = newId();
+    return {
+      taskId,
+      history: taskHistory(
+        keys,
+        taskId,
+        [taskCreated(by.userId, { projectId, ...fields })],
+        by.userId,
+      ),
+    };
+  };
+  const assignedIn = async (projectId: string) => {
+    const all: Record<string, string> = {};
+    for (let p = 0; p < keys.partitions; p++)
+      Object.assign(all, await redis.hgetall(keys.assignedTasks(p, projectId)));
+    return all;
+  };
+  const create = (body: Record<string, unknown>, who: { token: string }) => ({
+    method: 'POST',
+    path: '/tasks',
+    body: { title: 'In a project', ...body },
+    token: who.token,
+  });
+
+  it('creates a task in the project named: 201 for an owner or editor, 403 for a viewer', async () => {
+    const { projectId, history } = givenProject();
+    const created = await spec.given(history).when(create({ projectId }, editor));
+    created.thenAnswers(201).thenAppends([
+      {
+        type: 'TaskCreated',
+        agg: created.answer.body.id,
+        actor: editor.userId,
+        data: taskCreated(editor.userId, { title: 'In a project', projectId }).data,
+      },
+    ]);
+    (await spec.when(create({ projectId }, owner))).thenAnswers(201);
+    (await spec.when(create({ projectId }, viewer))).thenFails(403, 'forbidden').thenAppends([]);
+  });
+
+  it('answers 404 for a project the caller cannot see, or that does not exist, and 409 for an archived one', async () => {
+    const { projectId, history } = givenProject();
+    const hidden = await spec.given(history).when(create({ projectId }, outsider));
+    hidden.thenFails(404, 'not-found').thenAppends([]);
+    expect(hidden.answer.body.detail).toBe('No project with this id.');
+    (await spec.when(create({ projectId: newId() }, admin)))
+      .thenFails(404, 'not-found')
+      .thenAppends([]);
+    const archived = givenProject([{ type: 'ProjectArchived', data: {} }]);
+    (await spec.given(archived.history).when(create({ projectId: archived.projectId }, owner)))
+      .thenFails(409, 'project-archived')
+      .thenAppends([]);
+    (await spec.when(create({ projectId: archived.projectId }, outsider)))
+      .thenFails(404, 'not-found')
+      .thenAppends([]);
+  });
+
+  it('takes only assignees who can see the project (422), and indexes the assigned task', async () => {
+    const { projectId, history } = givenProject();
+    (await spec.given(history).when(create({ projectId, assigneeId: outsider.userId }, owner)))
+      .thenFails(422, 'assignee-cannot-see-project')
+      .thenAppends([]);
+    (await spec.when(create({ projectId, assigneeId: newId() }, owner)))
+      .thenFails(422, 'unknown-assignee')
+      .thenAppends([]);
+    const created = await spec.when(create({ projectId, assigneeId: viewer.userId }, owner));
+    created.thenAnswers(201).thenAppends([{ type: 'TaskCreated' }]);
+    // A site admin sees every project, so may be assigned anywhere.
+    const byAdmin = await spec.when(create({ projectId, assigneeId: admin.userId }, owner));
+    byAdmin.thenAnswers(201);
+    expect(await assignedIn(projectId)).toEqual({
+      [created.answer.body.id]: viewer.userId,
+      [byAdmin.answer.body.id]: admin.userId,
+    });
+  });
+
+  it('answers every command on a task the caller cannot see with 404, deleted or not, and appends nothing', async () => {
+    const { projectId, history } = givenProject();
+    const live = givenTaskIn(projectId, editor);
+    const gone = givenTaskIn(projectId, editor);
+    await spec.given(history, live.history, gone.history).when(() => api.get('/health'));
+    await api.delete(`/tasks/${gone.taskId}`, { token: editor.token });
+    for (const taskId of [live.taskId, gone.taskId]) {
+      for (const request of [
+        { method: 'PATCH', path: `/tasks/${taskId}`, body: { title: 'x' } },
+        { method: 'PUT', path: `/tasks/${taskId}`, body: { title: 'x' } },
+        { method: 'POST', path: `/tasks/${taskId}/comments`, body: { text: 'x' } },
+        { method: 'DELETE', path: `/tasks/${taskId}` },
+      ]) {
+        const hidden = await spec.when({ ...request, token: outsider.token });
+        hidden.thenFails(404, 'not-found').thenAppends([]);
+        expect(hidden.answer.body.detail).toBe('No task with this id.');
+      }
+    }
+  });
+
+  it('lets a viewer comment and nothing else (403)', async () => {
+    const { projectId, history } = givenProject();
+    const task = givenTaskIn(projectId, editor, { assigneeId: viewer.userId });
+    (
+      await spec.given(history, task.history).when({
+        method: 'POST',
+        path: `/tasks/${task.taskId}/comments`,
+        body: { text: 'seen' },
+        token: viewer.token,
+      })
+    )
+      .thenAnswers(201)
+      .thenAppends([{ type: 'CommentAdded', actor: viewer.userId }]);
+    for (const request of [
+      { method: 'PATCH', path: `/tasks/${task.taskId}`, body: { status: 'in-progress' } },
+      { method: 'DELETE', path: `/tasks/${task.taskId}` },
+    ]) {
+      (await spec.when({ ...request, token: viewer.token }))
+        .thenFails(403, 'forbidden')
+        .thenAppends([]);
+    }
+  });
+
+  it('keeps the tasks of an archived project read-only (409), comments included, after 404 and 403', async () => {
+    const { projectId, history } = givenProject();
+    const task = givenTaskIn(projectId, editor);
+    await spec.given(history, task.history).when(() => api.get('/health'));
+    (
+      await spec.when({
+        method: 'PATCH',
+        path: `/projects/${projectId}`,
+        body: { archived: true },
+        token: owner.token,
+      })
+    )
+      .thenAnswers(200)
+      .thenAppends([{ type: 'ProjectArchived' }]);
+    for (const request of [
+      { method: 'PATCH', path: `/tasks/${task.taskId}`, body: { title: 'x' } },
+      { method: 'POST', path: `/tasks/${task.taskId}/comments`, body: { text: 'x' } },
+      { method: 'DELETE', path: `/tasks/${task.taskId}` },
+      { method: 'PATCH', path: `/tasks/${task.taskId}`, body: { projectId: GENERAL_PROJECT_ID } },
+    ]) {
+      (await spec.when({ ...request, token: owner.token }))
+        .thenFails(409, 'project-archived')
+        .thenAppends([]);
+      (await spec.when({ ...request, token: outsider.token }))
+        .thenFails(404, 'not-found')
+        .thenAppends([]);
+    }
+    (
+      await spec.when({
+        method: 'PATCH',
+        path: `/tasks/${task.taskId}`,
+        body: { title: 'x' },
+        token: viewer.token,
+      })
+    )
+      .thenFails(403, 'forbidden')
+      .thenAppends([]);
+  });
+
+  it('moves a task with one TaskMoved, and moves its index entry along', async () => {
+    const { projectId, history } = givenProject();
+    const created = await spec
+      .given(history)
+      .when(create({ projectId, assigneeId: editor.userId }, editor));
+    const taskId = created.answer.body.id as string;
+    expect(await assignedIn(projectId)).toEqual({ [taskId]: editor.userId });
+    const moved = await spec.given(keys.taskStream(taskId)).when({
+      method: 'PATCH',
+      path: `/tasks/${taskId}`,
+      body: { projectId: GENERAL_PROJECT_ID },
+      token: editor.token,
+    });
+    moved
+      .thenAnswers(200, { id: taskId, revision: 1, position: expect.stringMatching(/^t\d+:/) })
+      .thenAppends([
+        {
+          type: 'TaskMoved',
+          agg: taskId,
+          rev: 1,
+          actor: editor.userId,
+          data: { from: projectId, to: GENERAL_PROJECT_ID },
+        },
+      ]);
+    expect(await assignedIn(projectId)).toEqual({});
+    expect((await assignedIn(GENERAL_PROJECT_ID))[taskId]).toBe(editor.userId);
+    // And back, by its creator, who may create tasks there.
+    (
+      await spec.when({
+        method: 'PATCH',
+        path: `/tasks/${taskId}`,
+        body: { projectId },
+        token: editor.token,
+      })
+    )
+      .thenAnswers(200)
+      .thenAppends([{ type: 'TaskMoved', data: { from: GENERAL_PROJECT_ID, to: projectId } }]);
+    expect(await assignedIn(projectId)).toEqual({ [taskId]: editor.userId });
+    expect((await assignedIn(GENERAL_PROJECT_ID))[taskId]).toBeUndefined();
+  });
+
+  it('refuses a move into a project the mover cannot see (404), is archived (409), or the assignee cannot see (422)', async () => {
+    const { projectId, history } = givenProject();
+    const mine = givenTaskIn(GENERAL_PROJECT_ID, outsider);
+    const move = (taskId: string, to: string, who: { token: string }) => ({
+      method: 'PATCH',
+      path: `/tasks/${taskId}`,
+      body: { projectId: to },
+      token: who.token,
+    });
+    const hidden = await spec
+      .given(history, mine.history)
+      .when(move(mine.taskId, projectId, outsider));
+    hidden.thenFails(404, 'not-found').thenAppends([]);
+    expect(hidden.answer.body.detail).toBe('No project with this id.');
+    (await spec.when(move(mine.taskId, newId(), outsider)))
+      .thenFails(404, 'not-found')
+      .thenAppends([]);
+    const archived = givenProject([{ type: 'ProjectArchived', data: {} }]);
+    const owners = givenTaskIn(GENERAL_PROJECT_ID, owner);
+    (
+      await spec
+        .given(archived.history, owners.history)
+        .when(move(owners.taskId, archived.projectId, owner))
+    )
+      .thenFails(409, 'project-archived')
+      .thenAppends([]);
+    const assigned = givenTaskIn(GENERAL_PROJECT_ID, owner, { assigneeId: outsider.userId });
+    (await spec.given(assigned.history).when(move(assigned.taskId, projectId, owner)))
+      .thenFails(422, 'assignee-cannot-see-project')
+      .thenAppends([]);
+    // A viewer of the target may not move tasks into it.
+    const viewers = givenTaskIn(GENERAL_PROJECT_ID, viewer);
+    (await spec.given(viewers.history).when(move(viewers.taskId, projectId, viewer)))
+      .thenFails(403, 'forbidden')
+      .thenAppends([]);
+  });
+
+  it('keeps the assigned-tasks index with every append: assign, reassign, unassign, delete', async () => {
+    const { projectId, history } = givenProject();
+    const created = await spec.given(history).when(create({ projectId }, owner));
+    const taskId = created.answer.body.id as string;
+    const patch = (body: Record<string, unknown>) =>
+      api.patch(`/tasks/${taskId}`, body, { token: owner.token });
+    expect(await assignedIn(projectId)).toEqual({});
+    expect((await patch({ assigneeId: editor.userId })).status).toBe(200);
+    expect(await assignedIn(projectId)).toEqual({ [taskId]: editor.userId });
+    expect((await patch({ assigneeId: viewer.userId })).status).toBe(200);
+    expect(await assignedIn(projectId)).toEqual({ [taskId]: viewer.userId });
+    expect((await patch({ assigneeId: null })).status).toBe(200);
+    expect(await assignedIn(projectId)).toEqual({});
+    expect((await patch({ assigneeId: editor.userId, title: 'again' })).status).toBe(200);
+    expect(await assignedIn(projectId)).toEqual({ [taskId]: editor.userId });
+    expect((await api.delete(`/tasks/${taskId}`, { token: owner.token })).status).toBe(204);
+    expect(await assignedIn(projectId)).toEqual({});
+  });
+
+  it('checks site roles as they are now: a demoted admin with an old admin token sees only their projects', async () => {
+    const demoted = await user('admin');
+    await appendToStream(redis, {
+      streamKey: keys.userStream(demoted.userId),
+      logKey: keys.identityLog,
+      aggregateId: demoted.userId,
+      expectedRevision: 0,
+      events: [
+        {
+          id: newId(),
+          type: 'UserRoleChanged',
+          data: { from: 'admin', to: 'member' },
+          at: new Date().toISOString(),
+          actor: 'system',
+          corr: 'test',
+        },
+      ],
+    });
+    const { projectId, history } = givenProject();
+    (await spec.given(history).when(create({ projectId }, demoted)))
+      .thenFails(404, 'not-found')
+      .thenAppends([]);
+    (await spec.when(create({ projectId }, admin))).thenAnswers(201);
   });
 });
 
