@@ -12,6 +12,7 @@ import {
 } from '@tasksync/platform';
 import type { AnswerCache } from './answer-cache';
 import { queryOpenApi } from './openapi';
+import { projectRoutes } from './projects/routes';
 import type { ReadModelAccess } from './read-model';
 import { readYourWrites } from './read-your-writes';
 import { statsRoutes } from './stats/routes';
@@ -45,6 +46,7 @@ export const buildQueryApp = (deps: QueryAppDeps) => {
   );
   app.use(requireAuth(deps.tokens), readYourWrites(deps.readModel, deps.keys));
   app.use(taskRoutes(deps));
+  app.use(projectRoutes(deps));
   app.use(statsRoutes(deps));
   app.use(userRoutes(deps));
   return finishApp(app);

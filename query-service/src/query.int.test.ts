@@ -1,5 +1,10 @@
 import { compareEntryIds, newId } from '@tasksync/contracts';
-import { createLogger, createTokenService, duplicateRedis } from '@tasksync/platform';
+import {
+  createLogger,
+  createTokenService,
+  duplicateRedis,
+  readLastEntryId,
+} from '@tasksync/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenCommandService, startReadSide } from '../../test/in-process';
 import {
@@ -36,6 +41,13 @@ beforeAll(async () => {
   commands = client(commandServer.url);
   queries = client(readSide.url);
   closers.push(commandServer.close, readSide.close);
+  // Tasks go to the General project, which members see once the model has it (design §10).
+  const general = await readLastEntryId(redis, keys.projectLog);
+  const ready = await queries.get('/projects', {
+    token: token(alice),
+    headers: { 'x-min-position': `p:${general}` },
+  });
+  expect(ready.status).toBe(200);
 });
 afterAll(async () => {
   for (const close of closers) await close();
@@ -92,7 +104,9 @@ describe('GET /tasks/:id', () => {
     const missing = await queries.get(`/tasks/${newId()}`, { token: token(alice) });
     expectProblem(missing, 404, 'not-found');
     // A 404 says at which model state it was decided, so a client can wait for more.
-    expect(missing.headers.get('x-read-position')).toMatch(/^id:\d+-\d+(,t\d+:\d+-\d+)+$/);
+    expect(missing.headers.get('x-read-position')).toMatch(
+      /^id:\d+-\d+,p:\d+-\d+(,t\d+:\d+-\d+)+$/,
+    );
     // One position per log of the layout, applied or not (design §2).
     expect(
       missing.headers
@@ -244,9 +258,10 @@ describe('X-Read-Position', () => {
     const reads = client(readSide.url);
     // Both writes applied; each log is projected on its own.
     const entryId = registered.outcome === 'appended' ? registered.entryId : '';
+    const general = await readLastEntryId(redis, fresh.projectLog);
     const options = {
       token: token(alice),
-      headers: after(`${created.body.position},id:${entryId}`),
+      headers: after(`${created.body.position},id:${entryId},p:${general}`),
     };
     const answers = [
       await reads.get(`/tasks/${created.body.id}`, options),
@@ -265,7 +280,8 @@ describe('X-Read-Position', () => {
       );
       for (const position of positions) {
         const [log, entryId] = position.split(':');
-        if (log === taskLog || log === 'id') expect(entryId).not.toBe('0-0');
+        // The project log holds the General project, which the command-service created at start.
+        if (log === taskLog || log === 'id' || log === 'p') expect(entryId).not.toBe('0-0');
         else expect(entryId).toBe('0-0');
       }
     }

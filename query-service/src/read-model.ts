@@ -1,5 +1,11 @@
 import { statSync } from 'node:fs';
-import { compareEntryIds, type KeyLayout, type Position, problems } from '@tasksync/contracts';
+import {
+  compareEntryIds,
+  GENERAL_PROJECT_ID,
+  type KeyLayout,
+  type Position,
+  problems,
+} from '@tasksync/contracts';
 import type { Logger, RedisClient } from '@tasksync/platform';
 import {
   openReadModelReadOnly,
@@ -28,6 +34,79 @@ export const prepared = (db: ReadModelDb, sql: string): PreparedRead => {
     byText.set(sql, statement);
   }
   return statement;
+};
+
+/** What reads need to know of the model a handle reads, found once when it is opened. */
+export interface ModelShape {
+  /** A model from before projects (schema version 1), read through `readVersion1AsCurrent`. */
+  version1: boolean;
+  /**
+   * Sort fields whose key an index keeps in order within each project, after
+   * (project_id, deleted): a project's tasks then come sorted, with no sort step.
+   */
+  projectOrdered: ReadonlySet<string>;
+}
+
+const shapes = new WeakMap<ReadModelDb, ModelShape>();
+
+/** The shape of the model a handle reads (as found when it was opened). */
+export const modelShape = (db: ReadModelDb): ModelShape => {
+  let shape = shapes.get(db);
+  if (!shape) {
+    shape = findShape(db);
+    shapes.set(db, shape);
+  }
+  return shape;
+};
+
+const SORT_COLUMNS: Record<string, string> = { updated_at: 'updatedAt', created_at: 'createdAt' };
+
+const findShape = (db: ReadModelDb): ModelShape => {
+  // By the columns, not the recorded version: a v2 model being created has its
+  // tables before its version row.
+  const version1 =
+    db
+      .prepare("SELECT 1 FROM pragma_table_info('tasks', 'main') WHERE name = 'project_id'")
+      .get() === undefined;
+  if (version1) return { version1, projectOrdered: new Set(['updatedAt', 'createdAt']) };
+  const indexes = db
+    .prepare(
+      `SELECT (SELECT group_concat(c.name, ',' ORDER BY c.seqno) FROM pragma_index_info(i.name, 'main') c)
+         AS columns FROM pragma_index_list('tasks', 'main') i`,
+    )
+    .all() as { columns: string | null }[];
+  const projectOrdered = new Set<string>();
+  for (const { columns } of indexes) {
+    const [project, deleted, key, id] = columns?.split(',') ?? [];
+    const sort = key === undefined ? undefined : SORT_COLUMNS[key];
+    if (project === 'project_id' && deleted === 'deleted' && id === 'id' && sort)
+      projectOrdered.add(sort);
+  }
+  return { version1, projectOrdered };
+};
+
+/**
+ * Reads a model from before projects (version 1: no project_id on tasks, no
+ * projects, members or per-project counts) as the current schema, with every
+ * task in the open General project, as the v1 → v2 upcaster puts them: TEMP
+ * views on this read-only handle (the temp schema is the connection's own and
+ * writable; unqualified names find it before main) shadow what is missing, so
+ * every read's SQL runs unchanged until the projector's rebuilt model replaces
+ * the file. The tasks view names rowid, which the full-text join reads.
+ */
+const readVersion1AsCurrent = (db: ReadModelDb) => {
+  const general = `'${GENERAL_PROJECT_ID}'`;
+  const epoch = "'1970-01-01T00:00:00.000Z'";
+  db.exec(`
+    CREATE TEMP VIEW tasks AS SELECT rowid AS rowid, *, ${general} AS project_id FROM main.tasks;
+    CREATE TEMP VIEW task_counts AS
+      SELECT ${general} AS project_id, kind, key, count FROM main.task_counts;
+    CREATE TEMP VIEW projects (id, name, description, visibility, owner_id, archived, created_at,
+      updated_at, revision, position) AS
+      VALUES (${general}, 'General', '', 'open', 'system', 0, ${epoch}, ${epoch}, 0, '');
+    CREATE TEMP VIEW project_members (project_id, user_id, role, added_at) AS
+      SELECT '', '', '', '' WHERE 0;
+  `);
 };
 
 export const DEFAULT_MAX_WAIT_MS = 2_000;
@@ -82,10 +161,18 @@ export const createReadModelAccess = (options: {
   /** A read-only handle on the file at the path, once the projector has built its tables. */
   const openBuilt = () => {
     const handle = openReadModelReadOnly(options.path);
-    if (handle.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get())
-      return handle;
-    handle.close();
-    return undefined;
+    if (!handle.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get()) {
+      handle.close();
+      return undefined;
+    }
+    if (modelShape(handle).version1) {
+      readVersion1AsCurrent(handle);
+      options.logger.info(
+        { path: options.path },
+        'reading a version 1 read model: every task in the General project until it is rebuilt',
+      );
+    }
+    return handle;
   };
 
   const use = (handle: ReadModelDb, at: { dev: number; ino: number }) => {

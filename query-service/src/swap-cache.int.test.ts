@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newId } from '@tasksync/contracts';
+import { GENERAL_PROJECT_ID, newId } from '@tasksync/contracts';
 import { storedEvents, taskCreated } from '@tasksync/contracts/testing';
 import {
   createLogger,
@@ -32,7 +32,18 @@ describe('answer cache across replay --swap', () => {
     const path = join(dir, 'read-model.sqlite');
     const userId = newId();
     const live = openReadModel(path);
-    createProjection(live).applyBatch(
+    const projection = createProjection(live);
+    // The task's project, which a member sees: the open General project.
+    projection.applyBatch(
+      'p',
+      storedEvents(GENERAL_PROJECT_ID, [
+        {
+          type: 'ProjectCreated',
+          data: { name: 'General', description: '', visibility: 'open', ownerId: 'system' },
+        },
+      ]),
+    );
+    projection.applyBatch(
       't0',
       storedEvents(newId(), [taskCreated(userId, { title: 'old projection', priority: 'low' })]),
     );

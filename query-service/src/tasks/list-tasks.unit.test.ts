@@ -14,11 +14,20 @@ describe('ftsQuery', () => {
 });
 
 describe('taskListStatement', () => {
-  it('reads `me` as the caller, and marks the answer as the caller’s own', () => {
-    const mine = statement({ assigneeId: 'me' });
-    expect(mine.params.assigneeId).toBe(me);
-    expect(mine.mine).toBe(true);
-    expect(statement({ assigneeId: me }).mine).toBe(false);
+  it('reads `me` as the caller', () => {
+    expect(statement({ assigneeId: 'me' }).params.assigneeId).toBe(me);
+    expect(statement({ createdBy: 'me' }).params.createdBy).toBe(me);
+  });
+
+  it('limits a list to the projects the caller sees, unless it reads every task', () => {
+    const visible = taskListStatement(ListTasksQuery.parse({}), me, { visibleTo: me });
+    expect(visible.sql).toContain('project_members');
+    expect(visible.params.me).toBe(me);
+    const one = taskListStatement(ListTasksQuery.parse({ sort: 'priority' }), me, {
+      projectId: me,
+    });
+    expect(one.params.projectId).toBe(me);
+    expect(statement({}).sql).not.toContain('project_members');
   });
 
   it('matches nothing for text with no word in it, instead of an empty MATCH', () => {

@@ -1,12 +1,13 @@
 import { type KeyLayout, parseWith, problems } from '@tasksync/contracts';
 import { authOf, type RedisClient, uuidParam } from '@tasksync/platform';
 import { Router } from 'express';
+import { callerIn, NO_PROJECT, projectAccessIn, seesParams, seesProjectSql } from '../access';
 import { type AnswerCache, answerCachedRead } from '../answer-cache';
 import { answerRead, sendRead } from '../answer-read';
-import type { ReadModelAccess } from '../read-model';
+import { modelShape, prepared, type ReadModelAccess } from '../read-model';
 import { refuseUnknownQuery } from '../strict-query';
 import { taskReader } from './get-task';
-import { ListTasksQuery, listTasks, taskListStatement } from './list-tasks';
+import { type ListReach, ListTasksQuery, listTasks, taskListStatement } from './list-tasks';
 import { taskAsOf } from './task-as-of';
 import { TaskHistoryQuery, taskHistory } from './task-history';
 
@@ -20,30 +21,54 @@ export const taskRoutes = (deps: {
 }) => {
   const router = Router();
   const readTask = taskReader(deps.readModel.positionSql);
+  const seesProject = `SELECT ${seesProjectSql('@projectId')} AS visible`;
 
   router.get('/tasks', async (req, res) => {
     const query = parseWith(ListTasksQuery, req.query, '(query)');
-    const me = authOf(req).userId;
-    const statement = taskListStatement(query, me);
-    // `me` makes the answer the caller's own; everything else is in the URL.
-    const scope = `${req.originalUrl}\n${statement.mine ? me : ''}`;
-    await answerCachedRead(req, res, deps.readModel, deps.cache, scope, (db) => ({
-      json: listTasks(db, statement),
-    }));
+    const auth = authOf(req);
+    // What the caller sees is part of every answer (design §10): the caller is
+    // in the scope, so an answer is never served to anyone else.
+    const scope = `${req.originalUrl}\n${auth.userId}\n${auth.role}`;
+    await answerCachedRead(req, res, deps.readModel, deps.cache, scope, (db) => {
+      const caller = callerIn(db, auth);
+      let reach: ListReach = caller.admin ? { all: true } : { visibleTo: caller.userId };
+      if (query.projectId) {
+        if (projectAccessIn(db, caller, query.projectId) === 'none')
+          throw problems.notFound(NO_PROJECT);
+        reach = { projectId: query.projectId };
+      }
+      const statement = taskListStatement(
+        query,
+        caller.userId,
+        reach,
+        modelShape(db).projectOrdered,
+      );
+      return { json: listTasks(db, statement) };
+    });
   });
 
   router.get('/tasks/:id', async (req, res) => {
     const id = uuidParam(req, 'id', NO_TASK);
     refuseUnknownQuery(req, 'asOf');
+    const auth = authOf(req);
     if (req.query.asOf !== undefined) {
       const asOf = String(req.query.asOf);
-      const { deleted, ...task } = await taskAsOf(deps.redis, deps.keys, id, asOf);
+      const { deleted, ...task } = await taskAsOf(deps.redis, deps.keys, id, asOf, (projectId) =>
+        deps.readModel.snapshot(() => {
+          const db = deps.readModel.db();
+          res.setHeader('X-Read-Position', deps.readModel.readPosition(db));
+          if (projectId === undefined) return false;
+          const { visible } = prepared(db, seesProject).get({ projectId, ...seesParams(auth) }) as {
+            visible: number;
+          };
+          return visible === 1;
+        }),
+      );
       res.setHeader('ETag', `"${task.revision}"`);
-      res.setHeader('X-Read-Position', deps.readModel.readPosition(deps.readModel.db()));
       res.json({ ...task, deleted, asOf });
       return;
     }
-    const task = readTask(deps.readModel.db(), id);
+    const task = readTask(deps.readModel.db(), id, auth);
     if (task.found !== 'task') {
       // Decided at this position: a client may wait for more with X-Min-Position.
       res.setHeader('X-Read-Position', task.position);
@@ -57,7 +82,8 @@ export const taskRoutes = (deps: {
   router.get('/tasks/:id/history', (req, res) => {
     const id = uuidParam(req, 'id', NO_TASK);
     const page = parseWith(TaskHistoryQuery, req.query, '(query)');
-    answerRead(req, res, deps.readModel, (db) => ({ body: taskHistory(db, id, page) }));
+    const auth = authOf(req);
+    answerRead(req, res, deps.readModel, (db) => ({ body: taskHistory(db, id, auth, page) }));
   });
 
   return router;

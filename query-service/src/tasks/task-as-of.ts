@@ -13,8 +13,20 @@ import { type RedisClient, readStream } from '@tasksync/platform';
  * The task as it was at `asOf` (an ISO time or a position on the task's own
  * log), folded from its stream with the event at that time or position
  * included. 400 for anything else, 404 when the task did not exist then.
+ *
+ * `sees` decides whether the caller may see the project the task is in now
+ * (its whole stream folded: the read model may not have the task yet), as
+ * GET /tasks/:id and its history do; a task they may not see is answered as
+ * one that does not exist (design §10). It is also asked, with undefined,
+ * when there is no task at all, so every answer says which model state decided it.
  */
-export const taskAsOf = async (redis: RedisClient, keys: KeyLayout, id: string, asOf: string) => {
+export const taskAsOf = async (
+  redis: RedisClient,
+  keys: KeyLayout,
+  id: string,
+  asOf: string,
+  sees: (projectId: string | undefined) => boolean,
+) => {
   const position = PositionList.safeParse(asOf);
   const time = Date.parse(asOf);
   if (!(position.success && position.data.length === 1) && Number.isNaN(time)) {
@@ -27,6 +39,7 @@ export const taskAsOf = async (redis: RedisClient, keys: KeyLayout, id: string, 
     );
   }
   const events = (await readStream(redis, keys.taskStream(id))) as StoredEvent<TaskEvent>[];
+  if (!sees(foldTask(events)?.projectId)) throw problems.notFound('No task with this id.');
   const bound = position.success ? position.data[0]!.entryId : undefined;
   const upTo = events.filter((e) =>
     bound !== undefined ? compareEntryIds(e.entryId, bound) <= 0 : Date.parse(e.at) <= time,

@@ -1,6 +1,7 @@
-import { problems } from '@tasksync/contracts';
+import { type AuthContext, problems } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { z } from 'zod';
+import { seesParams, seesProjectSql } from '../access';
 import { prepared } from '../read-model';
 
 /** GET /tasks/:id/history: the cursor is the last revision of the page before. */
@@ -13,9 +14,22 @@ export const TaskHistoryQuery = z.strictObject({
 });
 export type TaskHistoryQuery = z.output<typeof TaskHistoryQuery>;
 
-/** A page of a task's events, oldest first, from the activity table; 404 for an unknown task. */
-export const taskHistory = (db: ReadModelDb, id: string, { limit, cursor }: TaskHistoryQuery) => {
-  if (!prepared(db, 'SELECT 1 FROM tasks WHERE id = ?').get(id))
+/**
+ * A page of a task's events, oldest first, from the activity table; 404 for an
+ * unknown task, or one of a project the caller cannot see (design §10).
+ */
+export const taskHistory = (
+  db: ReadModelDb,
+  id: string,
+  caller: AuthContext,
+  { limit, cursor }: TaskHistoryQuery,
+) => {
+  if (
+    !prepared(
+      db,
+      `SELECT 1 FROM tasks t WHERE t.id = @id AND ${seesProjectSql('t.project_id')}`,
+    ).get({ id, ...seesParams(caller) })
+  )
     throw problems.notFound('No task with this id.');
   const rows = prepared(
     db,
