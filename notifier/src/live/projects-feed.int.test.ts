@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   GENERAL_PROJECT_ID,
   type KeyLayout,
@@ -8,11 +11,18 @@ import {
   type Visibility,
 } from '@tasksync/contracts';
 import { taskCreated } from '@tasksync/contracts/testing';
-import { appendToStream, createTokenService, type RedisClient } from '@tasksync/platform';
+import {
+  appendToStream,
+  createMetrics,
+  createTokenService,
+  type RedisClient,
+} from '@tasksync/platform';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startNotifier as startInProcess } from '../../../test/in-process';
 import { capturingLogger, connectTestRedis, testKeys, waitFor } from '../../../test/support';
+import { createSocketServer } from '../app';
+import { startLiveFeed } from './feed';
 
 const redis: RedisClient = connectTestRedis();
 const secret = randomBytes(32).toString('base64url');
@@ -28,6 +38,35 @@ const startNotifier = async (keys: KeyLayout) => {
   const notifier = await startInProcess({ redis, keys, tokens, logger }, { origins: [] });
   stops.push(notifier.close);
   return notifier;
+};
+
+/** A notifier holding the projects of only `taskCacheSize` tasks: the rest are read from streams. */
+const startForgetfulNotifier = async (keys: KeyLayout, taskCacheSize: number) => {
+  const { logger } = capturingLogger('warn');
+  const metrics = createMetrics('notifier');
+  const io = createSocketServer([]);
+  const feed = await startLiveFeed({
+    io,
+    redis,
+    keys,
+    tokens,
+    logger,
+    metrics,
+    maxReplay: 10_000,
+    taskCacheSize,
+  });
+  const server = createServer();
+  io.attach(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  stops.push(async () => {
+    await io.close();
+    await feed.stop();
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    metrics: () => metrics.registry.metrics(),
+  };
 };
 
 /** One event the test appended, with what the rule needs to know of it. */
@@ -267,10 +306,18 @@ const person = (name: string, role: Role = 'member'): Client => {
 };
 
 /** Connects (again, with `since` when it has positions) and waits for `live`. */
-const connect = async (client: Client, url: string, options: { tasks?: string[] } = {}) => {
-  const since = [...client.latest.values()].join(',');
+const connect = async (
+  client: Client,
+  url: string,
+  options: { tasks?: string[]; since?: string } = {},
+) => {
+  const since = options.since ?? [...client.latest.values()].join(',');
   const socket = connectClient(url, {
-    auth: { token: client.token, ...(client.latest.size ? { since } : {}), ...options },
+    auth: {
+      token: client.token,
+      ...(client.latest.size || options.since !== undefined ? { since } : {}),
+      ...(options.tasks ? { tasks: options.tasks } : {}),
+    },
     transports: ['websocket'],
     reconnection: false,
     forceNew: true,
@@ -578,5 +625,176 @@ describe('live feed per project (design §10)', () => {
       return r.kind === 'event' && of.length > 0 && of.every((id) => id === p1 || id === p4);
     });
     expect(privateOnly).toEqual([]);
+  });
+
+  it('never sends an outsider anything of a private project: not live, not to a task follower, not an assigned notice, not by replay, whatever its token claims', async () => {
+    const keys = testKeys(2);
+    const world = createWorld(keys);
+    const owner = person('owner');
+    const outsider = person('outsider');
+    // Its token says admin, the identity log says member: a member.
+    const claimsAdmin = person('claims admin', 'admin');
+    // The identity log says admin, its token (from before the promotion) member: a member.
+    const staleToken = person('stale token');
+    await world.register(claimsAdmin.userId, 'member');
+    await world.register(staleToken.userId, 'admin');
+    const projectId = await world.createProject(owner.userId, 'private');
+    const other = await world.createProject(owner.userId, 'private');
+    const { agg: taskId } = await world.createTask(projectId, owner.userId, outsider.userId);
+    const { agg: generalTask } = await world.createTask(GENERAL_PROJECT_ID, owner.userId);
+    // Started after all that, so it is folded from the logs, and clients are live from here.
+    const notifier = await startNotifier(keys);
+    const follower: Client = {
+      ...outsider,
+      name: 'outsider following the task',
+      received: [],
+      latest: new Map(),
+    };
+    const boards = [owner, outsider, claimsAdmin, staleToken];
+    for (const client of boards) await connect(client, notifier.url);
+    await connect(follower, notifier.url, { tasks: [taskId, generalTask] });
+    const start = world.appended.length;
+
+    await world.comment(taskId, owner.userId);
+    await world.assign(taskId, outsider.userId, outsider.userId, owner.userId);
+    await world.changeStatus(taskId, 'pending', 'in-progress', owner.userId);
+    await world.createTask(projectId, owner.userId, outsider.userId);
+    await world.addMember(projectId, newId(), 'viewer');
+    await world.renameProject(projectId, 'still secret');
+    await world.moveTask(taskId, other, owner.userId);
+    await world.comment(taskId, owner.userId);
+    await world.comment(generalTask, owner.userId);
+    await barrier(world, boards);
+    await waitFor(() =>
+      follower.received.some((r) => r.kind === 'event' && r.aggregateId === generalTask)
+        ? true
+        : undefined,
+    );
+    // And everything again, replayed from the start of every log.
+    const replaying: Client = { ...outsider, name: 'outsider replaying', received: [] };
+    replaying.latest = new Map();
+    await connect(replaying, notifier.url, { since: '' });
+
+    const secret = (r: Received) => {
+      const item = world.byPosition(r.position)!;
+      const of = item.log === 'p' ? [item.agg] : item.projects;
+      return (
+        r.projectId === projectId ||
+        r.projectId === other ||
+        (of.length > 0 && of.every((id) => id === projectId || id === other))
+      );
+    };
+    for (const client of [outsider, follower, claimsAdmin, staleToken, replaying]) {
+      expect(client.received.filter(secret), client.name).toEqual([]);
+    }
+    expect(follower.received.map((r) => r.aggregateId)).toEqual([generalTask]);
+    expect(replaying.received.filter((r) => r.kind === 'event').length).toBeGreaterThan(0);
+    for (const client of boards) expectExactly(world, client, start);
+    expectExactly(world, replaying, 0);
+    expect(owner.received.filter(secret)).toHaveLength(8);
+  });
+
+  it('sends project-left when a project turns private or an admin is demoted, then nothing of it; project-joined when it opens or the role comes back', async () => {
+    const keys = testKeys(2);
+    const world = createWorld(keys);
+    const admin = person('admin', 'admin');
+    const owner = person('owner');
+    const passerby = person('passer-by');
+    await world.register(admin.userId, 'admin');
+    const notifier = await startNotifier(keys);
+    const clients = [admin, owner, passerby];
+    for (const client of clients) await connect(client, notifier.url);
+    const start = world.appended.length;
+
+    const open = await world.createProject(owner.userId, 'open');
+    const closed = await world.createProject(owner.userId, 'private');
+    const { agg: inOpen } = await world.createTask(open, owner.userId);
+    const { agg: inClosed } = await world.createTask(closed, owner.userId);
+    await barrier(world, clients);
+    await world.changeVisibility(open, 'open', 'private');
+    await world.comment(inOpen, owner.userId);
+    await world.comment(inClosed, owner.userId);
+    await barrier(world, clients);
+    await world.changeSiteRole(admin.userId, 'admin', 'member');
+    await world.comment(inOpen, owner.userId);
+    await world.comment(inClosed, owner.userId);
+    await barrier(world, clients);
+    await world.changeVisibility(open, 'private', 'open');
+    await world.changeSiteRole(admin.userId, 'member', 'admin');
+    await world.comment(inOpen, owner.userId);
+    await world.comment(inClosed, owner.userId);
+    await barrier(world, clients);
+
+    for (const client of clients) expectExactly(world, client, start);
+    const kinds = (client: Client) =>
+      noticesOf(client).map((notice) => {
+        const [kind, projectId] = notice.split(' ');
+        return `${kind} ${projectId === open ? 'open' : 'closed'}`;
+      });
+    expect(kinds(passerby)).toEqual([
+      'project-joined open',
+      'project-left open',
+      'project-joined open',
+    ]);
+    expect(kinds(admin)).toEqual([
+      'project-joined open',
+      'project-joined closed',
+      // The demotion: the projects in the order they were created.
+      'project-left open',
+      'project-left closed',
+      'project-joined open',
+      'project-joined closed',
+    ]);
+    expect(kinds(owner)).toEqual(['project-joined open', 'project-joined closed']);
+  });
+
+  it('finds the project of a task it never saw created in the task’s stream, follows moves, and replays each event by the project of its moment', async () => {
+    const keys = testKeys(2);
+    const world = createWorld(keys);
+    const [x, y, z] = [person('x'), person('y'), person('z')];
+    const p = await world.createProject(x.userId, 'private');
+    const q = await world.createProject(y.userId, 'private');
+    // Created before the notifier: their creations are not in its memory.
+    const { agg: a } = await world.createTask(p, x.userId);
+    const { agg: b } = await world.createTask(p, x.userId);
+    // Holding one task's project at a time: most events need their task's stream.
+    const notifier = await startForgetfulNotifier(keys, 1);
+    const clients = [x, y, z];
+    for (const client of clients) await connect(client, notifier.url);
+    const start = world.appended.length;
+
+    await world.comment(a, x.userId);
+    await world.comment(b, x.userId);
+    await world.comment(a, x.userId);
+    await world.moveTask(a, q, x.userId);
+    await world.comment(a, y.userId);
+    await world.comment(b, x.userId);
+    const { agg: c } = await world.createTask(q, y.userId);
+    await world.comment(b, x.userId);
+    await world.moveTask(c, p, y.userId);
+    await world.comment(c, x.userId);
+    await world.comment(a, y.userId);
+    await barrier(world, clients);
+
+    for (const client of clients) expectExactly(world, client, start);
+    const of = (client: Client, taskId: string) =>
+      client.received
+        .filter((r) => r.aggregateId === taskId && r.kind === 'event')
+        .map((r) => r.type);
+    expect(of(y, a)).toEqual(['TaskMoved', 'CommentAdded', 'CommentAdded']);
+    expect(of(x, a)).toEqual(['CommentAdded', 'CommentAdded', 'TaskMoved']);
+    expect(of(y, c)).toEqual(['TaskCreated', 'TaskMoved']);
+    expect(of(x, c)).toEqual(['TaskMoved', 'CommentAdded']);
+    expect(of(z, a)).toEqual([]);
+    const reads = /^tasksync_notifier_task_project_reads_total\{[^}]*\} (\d+)$/m.exec(
+      await notifier.metrics(),
+    );
+    expect(Number(reads?.[1])).toBeGreaterThanOrEqual(4);
+
+    // The same, replayed from the start of every log to a client of y.
+    const again: Client = { ...y, name: 'y replaying', received: [], latest: new Map() };
+    await connect(again, notifier.url, { since: '' });
+    expectExactly(world, again, 0);
+    expect(of(again, a)).toEqual(['TaskMoved', 'CommentAdded', 'CommentAdded']);
   });
 });
