@@ -16,6 +16,11 @@ export interface ProjectorAppDeps {
   keys: KeyLayout;
   /** The handle being written; undefined while replay --swap holds the file. */
   db: () => ReadModelDb | undefined;
+  /**
+   * Where a starting projector is: waiting for its lease (not ready: no model
+   * of its own yet), upgrading (ready: readers read the old model), projecting.
+   */
+  phase?: () => 'starting' | 'upgrading' | 'projecting';
   group: string;
   logger: Logger;
   metrics: ServiceMetrics;
@@ -63,7 +68,7 @@ export const buildProjectorApp = (deps: ProjectorAppDeps) => {
       ready: async () => ({
         redis: await isRedisReady(redis),
         // Handed over to replay --swap for a moment: paused, not broken.
-        readModel: deps.db()?.open !== false,
+        readModel: deps.phase?.() !== 'starting' && deps.db()?.open !== false,
       }),
     }),
   );

@@ -6,7 +6,7 @@ import {
   type RedisClient,
   startConsumer,
 } from '@tasksync/platform';
-import type { ReadModelDb } from '@tasksync/platform/read-model';
+import { OutdatedReadModelError, type ReadModelDb } from '@tasksync/platform/read-model';
 import { startCheckpointer } from './checkpointer';
 import { createLease, LEASE_MS, newLeaseOwner } from './lease';
 import { createProjection } from './projection/project';
@@ -20,6 +20,17 @@ export interface ProjectorOptions {
    * hands the lease to `replay --swap` or stops, so the file can be switched.
    */
   db: ReadModelDb | (() => ReadModelDb);
+  /**
+   * When the opener finds a model of an older schema (OutdatedReadModelError):
+   * puts a current one at its path (design §10, read-model upgrades), called
+   * with the lease held and renewed; the opener is then called again.
+   */
+  upgrade?: (
+    outdated: OutdatedReadModelError,
+    lease: { held: () => Promise<boolean>; signal: AbortSignal },
+  ) => Promise<void>;
+  /** Aborts a start still in progress (waiting for the lease, upgrading); stop() does the rest. */
+  signal?: AbortSignal;
   group: string;
   logger: Logger;
   batchSize?: number;
@@ -60,8 +71,17 @@ export const startProjector = async (options: ProjectorOptions) => {
   const openDb = typeof given === 'function' ? given : () => given;
   let session: Session | undefined;
   let stopped = false;
+  let leaseLost = false;
   let transition: Promise<void> = Promise.resolve();
   let wakeWaiter: (() => void) | undefined;
+  // Cuts short what a stop would otherwise wait for: the lease, an upgrade's rebuild.
+  const stopping = new AbortController();
+  const stopWaiting = () => {
+    stopped = true;
+    stopping.abort();
+    wakeWaiter?.();
+  };
+  options.signal?.addEventListener('abort', stopWaiting, { once: true });
 
   const control = duplicateRedis(redis);
   await control.subscribe(keys.readModelControl(group));
@@ -72,6 +92,7 @@ export const startProjector = async (options: ProjectorOptions) => {
 
   const takeLease = async () => {
     let told = false;
+    leaseLost = false;
     while (!stopped && !(await lease.tryTake().catch(() => false))) {
       if (!told) logger.warn({ group }, 'another process holds this group; waiting for its lease');
       told = true;
@@ -87,16 +108,38 @@ export const startProjector = async (options: ProjectorOptions) => {
     return !stopped;
   };
 
+  /** Opens the model; one of an older schema is upgraded first, if the caller says how. */
+  const openModel = async () => {
+    try {
+      return openDb();
+    } catch (error) {
+      if (!(error instanceof OutdatedReadModelError) || !options.upgrade) throw error;
+      await options.upgrade(error, {
+        held: async () => !leaseLost && (await lease.holder()) === owner,
+        signal: stopping.signal,
+      });
+      return openDb();
+    }
+  };
+
   const begin = async () => {
-    const db = openDb();
-    const projection = createProjection(db);
-    const consumers: Consumer[] = [];
+    // Renewed from the start: an upgrade holds the lease for as long as its rebuild takes.
     const renewTimer = setInterval(async () => {
       if (await lease.renew().catch(() => true)) return;
+      leaseLost = true;
       logger.error({ group }, 'lost the projector lease; pausing until it is free');
       pause(undefined);
     }, LEASE_MS / 3);
     renewTimer.unref();
+    let db: ReadModelDb;
+    try {
+      db = await openModel();
+    } catch (error) {
+      clearInterval(renewTimer);
+      throw error;
+    }
+    const projection = createProjection(db);
+    const consumers: Consumer[] = [];
     const checkpointer = startCheckpointer(db, logger);
     session = { db, consumers, renewTimer, checkpointer };
     for (const log of keys.logs()) {
@@ -195,8 +238,7 @@ export const startProjector = async (options: ProjectorOptions) => {
     /** The handle being written, or undefined while the file is handed over. */
     db: () => session?.db,
     stop: async () => {
-      stopped = true;
-      wakeWaiter?.();
+      stopWaiting();
       await transition;
       await end();
       await lease.release().catch(() => undefined);

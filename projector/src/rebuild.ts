@@ -18,6 +18,8 @@ export const rebuildReadModel = async (
     onSkip?: (entryId: string, error: unknown) => void;
     /** Stop at these entry ids (inclusive), per log name; the whole log otherwise. */
     until?: Map<string, string>;
+    /** Stops between batches (the model keeps what was applied: it is consistent per batch). */
+    signal?: AbortSignal;
   } = {},
 ) => {
   const projection = createProjection(db);
@@ -33,6 +35,7 @@ export const rebuildReadModel = async (
     // The next page is fetched while this one is applied: Redis works on the other core.
     let page = await fetchAfter(projection.checkpoint(log.name) ?? '0');
     while (page.length) {
+      options.signal?.throwIfAborted();
       const next =
         page.length < batchSize ? Promise.resolve([]) : fetchAfter(page[page.length - 1]![0]);
       const events = page.flatMap(([id, fields]) => {
@@ -53,6 +56,10 @@ export const rebuildReadModel = async (
 };
 
 /** Every table of the model, by the columns that order its rows completely. */
+/** Entries in every log: what a rebuild from position 0 has to apply. */
+export const countLogEntries = async (redis: RedisClient, keys: KeyLayout) =>
+  (await Promise.all(keys.logs().map((log) => redis.xlen(log.key)))).reduce((a, b) => a + b, 0);
+
 const READ_MODEL_TABLES = {
   meta: 'key',
   tasks: 'id',

@@ -15,22 +15,16 @@ import { createKeyLayout } from '@tasksync/contracts';
 import { createRedis, ensureLayout, loadDotEnv, runMain } from '@tasksync/platform';
 import { openReadModel, openReadModelReadOnly } from '@tasksync/platform/read-model';
 import { loadProjectorConfig } from './config';
-import { dumpReadModel, type ReadModelDump, rebuildReadModel } from './rebuild';
-import { pauseProjector, switchReadModelFile } from './swap';
+import { progressMeter, throttled } from './progress';
+import { countLogEntries, dumpReadModel, type ReadModelDump, rebuildReadModel } from './rebuild';
+import { catchUpRebuilt, pauseProjector, swapInRebuilt } from './swap';
 
 /** A progress bar on a terminal, a plain line a second otherwise. */
 const progressReporter = (total: number) => {
-  const started = Date.now();
-  let lastLine = 0;
-  return (done: number, final = false) => {
-    const now = Date.now();
-    if (!final && now - lastLine < (process.stderr.isTTY ? 100 : 1_000)) return;
-    lastLine = now;
-    const seconds = Math.max((now - started) / 1000, 0.001);
-    const rate = Math.round(done / seconds);
-    const eta = rate > 0 ? Math.max(0, Math.round((total - done) / rate)) : 0;
-    const fraction = total > 0 ? Math.min(1, done / total) : 1;
-    const text = `${done.toLocaleString('en')} / ${total.toLocaleString('en')} events  ${rate.toLocaleString('en')} events/s  ETA ${eta} s`;
+  const measure = progressMeter(total);
+  return throttled(process.stderr.isTTY ? 100 : 1_000, (done: number, final: boolean) => {
+    const { eventsPerSecond, etaSeconds, fraction } = measure(done);
+    const text = `${done.toLocaleString('en')} / ${total.toLocaleString('en')} events  ${eventsPerSecond.toLocaleString('en')} events/s  ETA ${etaSeconds} s`;
     if (process.stderr.isTTY) {
       const width = 30;
       const filled = Math.round(fraction * width);
@@ -40,7 +34,7 @@ const progressReporter = (total: number) => {
     } else {
       process.stderr.write(`replay: ${text}\n`);
     }
-  };
+  });
 };
 
 const main = async () => {
@@ -79,8 +73,7 @@ const main = async () => {
     live = { dump, until };
   }
 
-  const lengths = await Promise.all(keys.logs().map((log) => redis.xlen(log.key)));
-  const report = progressReporter(lengths.reduce((a, b) => a + b, 0));
+  const report = progressReporter(await countLogEntries(redis, keys));
   const db = openReadModel(out);
   const started = Date.now();
   let skipped = 0;
@@ -102,20 +95,18 @@ const main = async () => {
   if (values.swap) {
     // Catch up with the live logs while the projector still runs, then pause
     // it for the last few events only, so the switch takes milliseconds.
-    for (let pass = 0; pass < 5; pass++) {
-      const more = await build();
-      total += more;
-      if (more < 1_000) break;
-    }
+    total += await catchUpRebuilt(build);
     const paused = await pauseProjector(redis, keys, config.PROJECTOR_GROUP);
     try {
-      total += await build();
-      db.pragma('wal_checkpoint(TRUNCATE)');
-      db.close();
-      if (!(await paused.held()))
-        throw new Error('lost the projector lease during the swap; nothing was switched');
-      switchReadModelFile(config.READ_MODEL_PATH, out);
-      await redis.publish(keys.readModelControl(config.PROJECTOR_GROUP), 'swapped');
+      total += await swapInRebuilt({
+        redis,
+        keys,
+        group: config.PROJECTOR_GROUP,
+        path: config.READ_MODEL_PATH,
+        db,
+        build,
+        held: paused.held,
+      });
     } finally {
       await paused.resume();
     }

@@ -12,6 +12,7 @@ import {
 import { basename, dirname, resolve } from 'node:path';
 import type { KeyLayout } from '@tasksync/contracts';
 import type { RedisClient } from '@tasksync/platform';
+import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { createLease, LEASE_MS, newLeaseOwner } from './lease';
 
 /**
@@ -94,4 +95,51 @@ export const switchReadModelFile = (path: string, file: string) => {
     for (const name of names) rmSync(name, { force: true });
   }
   return old;
+};
+
+/**
+ * Catches a model being built beside the live one up with the live logs while
+ * the live projector still runs: a few passes, each shorter than the one
+ * before, so the pause for the last events (`swapInRebuilt`) is short.
+ * `build` applies what the logs hold beyond the model's checkpoints.
+ */
+export const catchUpRebuilt = async (build: () => Promise<number>) => {
+  let total = 0;
+  for (let pass = 0; pass < 5; pass++) {
+    const more = await build();
+    total += more;
+    if (more < 1_000) break;
+  }
+  return total;
+};
+
+/**
+ * The switch itself (replay --swap, the projector's read-model upgrade), with
+ * the group's lease held so no projector writes meanwhile: applies the last
+ * events, closes the rebuilt model, points `path` at it and tells the
+ * group's readers (`swapped`), who reopen the path. Nothing is switched if
+ * the lease was lost. Returns the events applied.
+ */
+export const swapInRebuilt = async (options: {
+  redis: RedisClient;
+  keys: KeyLayout;
+  group: string;
+  /** READ_MODEL_PATH, which readers open. */
+  path: string;
+  /** The rebuilt model, open for writing; closed here. */
+  db: ReadModelDb;
+  build: () => Promise<number>;
+  /** Whether the caller still holds the group's lease. */
+  held: () => Promise<boolean>;
+}) => {
+  const { db } = options;
+  const applied = await options.build();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  const file = db.name;
+  db.close();
+  if (!(await options.held()))
+    throw new Error('lost the projector lease during the swap; nothing was switched');
+  switchReadModelFile(options.path, file);
+  await options.redis.publish(options.keys.readModelControl(options.group), 'swapped');
+  return applied;
 };
