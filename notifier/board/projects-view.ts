@@ -154,6 +154,7 @@ export const createProjectsView = (
   const memberRow = (member: MemberView, manage: boolean) => {
     const name = member.name || 'Unknown user';
     const you = member.userId === me().id;
+    // One leaves with the header's "Leave project", so one's own row has no Remove.
     const row = el(
       'li',
       { className: 'member', dataset: { userId: member.userId } },
@@ -185,6 +186,7 @@ export const createProjectsView = (
       'Remove',
     );
     remove.addEventListener('click', () => actions.removeMember(member.userId, remove));
+    remove.hidden = you;
     row.append(
       el(
         'label',

@@ -322,7 +322,7 @@ export const createBoardView = (state: BoardState, me: () => SessionUser, action
     select.dataset.version = version;
     const targets = moveTargets(state.projects, task, me().id);
     select.replaceChildren(
-      el('option', { value: '' }, 'Move to project…'),
+      el('option', { value: '' }, 'Move to…'),
       ...targets.map((project) => el('option', { value: project.id }, project.name)),
     );
     select.value = '';

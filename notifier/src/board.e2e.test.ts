@@ -454,6 +454,7 @@ describe('the live board in Chromium', () => {
     );
     expect(bobLoads).toBe(0);
     bob.off('load', countLoad);
+    await alice.screenshot({ path: join(ARTIFACTS, 'board-project.png'), fullPage: true });
     expect(failures).toEqual([]);
   });
 
@@ -474,7 +475,7 @@ describe('the live board in Chromium', () => {
         .getByRole('combobox', { name: 'Move to project' })
         .locator('option')
         .allTextContents(),
-    ).toEqual(['Move to project…', 'General', 'Beta']);
+    ).toEqual(['Move to…', 'General', 'Beta']);
     await plan.getByRole('combobox', { name: 'Move to project' }).selectOption({ label: 'Beta' });
     await expect.poll(() => plan.count(), { timeout: 10_000 }).toBe(0);
     await expect.poll(() => projectItem(alice, 'Beta').locator('.count').textContent()).toBe('2');
