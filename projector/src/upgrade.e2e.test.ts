@@ -96,7 +96,7 @@ describe('read-model upgrade (design §10)', () => {
     // Given a TaskSync from before projects: its log, and the version-1 model its projector built.
     const { taskIds: allTaskIds, deletedIds } = await writeV1Log(redis, keys, {
       userId,
-      tasks: 3_000,
+      tasks: 2_000,
     });
     const taskIds = allTaskIds.filter((id) => !deletedIds.includes(id));
     const scratch = openReadModel(join(mkdtempSync(join(tmpdir(), 'v1-')), 'scratch.sqlite'));
@@ -241,5 +241,5 @@ describe('read-model upgrade (design §10)', () => {
     // The upgraded live model equals a rebuild from the logs.
     const verify = track(runTs('projector/src/replay.ts', env, ['--verify']));
     expect(await verify.exited, verify.output()).toBe(0);
-  });
+  }, 120_000);
 });
