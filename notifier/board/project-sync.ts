@@ -135,8 +135,8 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
   };
 
   /**
-   * Reads a project and its tasks: on `project-joined`, for a project made here, or for
-   * an event of a project the page does not hold. The reads reflect at least `position`
+   * Reads a project and its tasks: on `project-joined`, or for a project made here.
+   * The reads reflect at least `position`
    * (where the page met it) and every position the page has seen, so they include the
    * tasks whose events came before the project was held (and were dropped then). Project
    * events arriving meanwhile are held and applied after; task events are applied as
@@ -257,11 +257,8 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
       return;
     }
     const change = foldProjectMessage(state.projects.get(id), event, me());
-    if (change.kind === 'seen') return;
-    if (change.kind === 'unknown') {
-      void loadProject(id, event.position);
-      return;
-    }
+    // Joining is project-joined's alone; an event of a project not held is one just left.
+    if (change.kind === 'seen' || change.kind === 'unknown') return;
     applyToMembers(event);
     putProject(change.project);
     if (change.reload) void reloadProject(id, event.position);

@@ -122,7 +122,10 @@ export const countTasks = (tasks: Iterable<Pick<Task, 'projectId'>>) => {
 export type ProjectChange =
   /** Already shown: replays overlap what the snapshot shows, and the revision tells them apart. */
   | { kind: 'seen' }
-  /** An event of a project this page does not hold: fetch it. */
+  /**
+   * An event of a project this page does not hold: the feed sends a project's events
+   * only after its `project-joined`, so this is one the page has just left.
+   */
   | { kind: 'unknown' }
   /**
    * `reload`: the caller's access may have changed in a way the event alone does not
