@@ -382,6 +382,8 @@ describe('notifier live feed', () => {
     const { userId, token } = member();
     const before = await createTasks(keys, userId, 6);
     const fresh = await connectLive(notifier.url, { token, since: '' });
+    // Once fresh has them all, the feed has dispatched them: a client from now is past them.
+    await waitFor(() => (fresh.events.length === 6 ? true : undefined));
     const now = await connectLive(notifier.url, { token });
     const after = await createTasks(keys, userId, 2);
     await settle(keys, userId, [fresh, now]);
@@ -470,6 +472,48 @@ describe('notifier live feed', () => {
     const profile = board.events.find((event) => event.type === 'UserRegistered')!;
     expect(profile.data).toEqual({ name: 'U', role: 'member' });
     expect(JSON.stringify(board.events)).not.toContain('secret@example.com');
+  });
+
+  it('sends tasks in General (open) to everyone, a private project’s to its members and admins only', async () => {
+    const keys = testKeys(2);
+    const [owner, other] = [member(), member()];
+    const adminId = newId();
+    await appendUserRegistered(redis, keys, {
+      userId: adminId,
+      email: `${adminId}@example.com`,
+      role: 'admin',
+    });
+    const admin = { userId: adminId, token: tokens.sign({ userId: adminId, role: 'admin' }).token };
+    const projectId = newId();
+    const project = {
+      name: 'Secret',
+      description: '',
+      visibility: 'private',
+      ownerId: owner.userId,
+    };
+    await appendToStream(redis, {
+      streamKey: keys.projectStream(projectId),
+      logKey: keys.projectLog,
+      aggregateId: projectId,
+      expectedRevision: 'none',
+      events: [taskEvent('ProjectCreated', project, owner.userId)],
+    });
+    const notifier = await startNotifier(keys);
+    const clients = [];
+    for (const { token } of [owner, other, admin])
+      clients.push(await connectLive(notifier.url, { token }));
+    const general = await createTasks(keys, owner.userId, 3);
+    const secret = newId();
+    await append(keys, secret, 'none', [
+      taskEvent('TaskCreated', taskCreated(owner.userId, { projectId }).data, owner.userId),
+    ]);
+    await settle(keys, owner.userId, clients);
+    const [ofOwner, ofOther, ofAdmin] = clients.map((client) =>
+      client.events.map((event) => event.aggregateId).sort(),
+    );
+    expect(ofOwner).toEqual([...general, secret].sort());
+    expect(ofOther).toEqual([...general].sort());
+    expect(ofAdmin).toEqual([...general, secret].sort());
   });
 
   it('delivers every event exactly once to clients of two notifiers side by side', async () => {
