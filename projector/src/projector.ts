@@ -28,7 +28,7 @@ export interface ProjectorOptions {
   upgrade?: (
     outdated: OutdatedReadModelError,
     lease: { held: () => Promise<boolean>; signal: AbortSignal },
-  ) => Promise<void>;
+  ) => Promise<unknown>;
   /** Aborts a start still in progress (waiting for the lease, upgrading); stop() does the rest. */
   signal?: AbortSignal;
   group: string;
@@ -233,7 +233,14 @@ export const startProjector = async (options: ProjectorOptions) => {
     if (!(await takeLease())) throw new Error('the projector was stopped before it started');
     await begin();
   })();
-  await transition;
+  try {
+    await transition;
+  } catch (error) {
+    // Another projector of the group need not wait for the lease to expire.
+    await lease.release().catch(() => undefined);
+    control.disconnect();
+    throw error;
+  }
   return {
     /** The handle being written, or undefined while the file is handed over. */
     db: () => session?.db,
