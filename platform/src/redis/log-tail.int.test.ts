@@ -40,11 +40,14 @@ const follow = async (
 describe('startLogTail with state logs', () => {
   it('hands entries on by entry-id time, state logs first within a millisecond, whatever the arrival order', async () => {
     const keys = testKeys(1);
-    const { handed } = await follow(keys);
-    // Ahead of the clock, so the task entry must wait for the project log to pass its time.
-    const ms = Date.now() + 300;
+    const { handed, tail } = await follow(keys);
+    // Ahead of the clock, so the task entries must wait for the project log to pass their time.
+    const ms = Date.now() + 500;
     await add(keys, 't0', `${ms}-0`);
     await add(keys, 't0', `${ms + 1}-0`);
+    // A window in which nothing may be handed on: the project log could still get an earlier entry.
+    await tail.nextBatch(100);
+    expect(handed).toEqual([]);
     await add(keys, 'p', `${ms}-7`);
     await add(keys, 'id', `${ms + 1}-0`);
     await waitFor(() => (handed.length === 4 ? true : undefined));
@@ -62,9 +65,11 @@ describe('startLogTail with state logs', () => {
 
   it('hands a state entry on only once every task log has nothing earlier', async () => {
     const keys = testKeys(2);
-    const { handed } = await follow(keys);
-    const ms = Date.now() + 300;
+    const { handed, tail } = await follow(keys);
+    const ms = Date.now() + 500;
     await add(keys, 'p', `${ms}-0`);
+    await tail.nextBatch(100);
+    expect(handed).toEqual([]);
     await add(keys, 't1', `${ms - 1}-0`);
     await add(keys, 't0', `${ms - 2}-0`);
     await waitFor(() => (handed.length === 3 ? true : undefined));
