@@ -1,6 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   accessFrom,
   newId,
@@ -54,6 +54,8 @@ const projects: { id: string; visibility: Visibility; members: Record<string, Pr
 const PRIORITIES: Priority[] = ['low', 'medium', 'high', 'urgent'];
 const tasks: (Required<TaskSeed> & { rank: number })[] = [];
 
+/** The model as the schema makes it, and with a per-project index on created_at as well. */
+const models: Record<string, ReadModelDb> = {};
 let db: ReadModelDb;
 beforeAll(() => {
   const path = join(mkdtempSync(join(tmpdir(), 'list-sql-')), 'read-model.sqlite');
@@ -92,10 +94,20 @@ beforeAll(() => {
     write.task(task);
   }
   write.countTasks();
+  const withCreated = join(dirname(path), 'with-created.sqlite');
+  writer.exec(`VACUUM INTO '${withCreated}'`);
   writer.close();
-  db = openReadModelReadOnly(path);
+  const indexed = createCurrentModel(withCreated);
+  indexed.exec(
+    'CREATE INDEX IF NOT EXISTS tasks_project_created ON tasks (project_id, deleted, created_at, id)',
+  );
+  indexed.close();
+  models.schema = openReadModelReadOnly(path);
+  models['created index'] = openReadModelReadOnly(withCreated);
 });
-afterAll(() => db.close());
+afterAll(() => {
+  for (const model of Object.values(models)) model.close();
+});
 
 const sees = (caller: Caller, projectId: string) => {
   const project = projects.find((p) => p.id === projectId)!;
@@ -195,7 +207,17 @@ const FILTERS: Record<string, unknown>[] = [
   { dueBefore: '2026-04-15', dueAfter: '2026-03-15' },
 ];
 
-describe('task list SQL', () => {
+describe.each(['schema', 'created index'])('task list SQL (%s)', (model) => {
+  beforeAll(() => {
+    db = models[model]!;
+  });
+
+  it('merges the projects for the sorts an index keeps in order per project', () => {
+    expect([...modelShape(db).projectOrdered].sort()).toEqual(
+      model === 'schema' ? ['updatedAt'] : ['createdAt', 'updatedAt'],
+    );
+  });
+
   it('pages through exactly what each caller sees, filtered and in order, on every shape', () => {
     let compared = 0;
     for (const [name, caller] of Object.entries(callers)) {
@@ -257,7 +279,9 @@ describe('task list SQL', () => {
             expect(
               line,
               `${JSON.stringify({ ...filter, sort, reach })}\n${plan.join('\n')}`,
-            ).toMatch(/USING (COVERING )?INDEX tasks_project |USING INTEGER PRIMARY KEY|^SCAN g$/);
+            ).toMatch(
+              /USING (COVERING )?INDEX tasks_project(_created)? |USING INTEGER PRIMARY KEY|^SCAN g$/,
+            );
           plans.push(...reads);
         }
       }
