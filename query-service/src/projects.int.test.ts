@@ -551,3 +551,31 @@ describe('membership changes', () => {
     });
   });
 });
+
+describe('OpenAPI', () => {
+  it('documents the project routes, their parameters and the 404 of what the caller cannot see', async () => {
+    const { paths } = (await queries.get('/openapi.json')).body;
+    const parameters = (path: string) =>
+      paths[path].get.parameters
+        .filter((p: { in: string }) => p.in === 'query')
+        .map((p: { name: string }) => p.name);
+    expect(parameters('/projects')).toEqual(['archived', 'limit', 'cursor']);
+    expect(parameters('/tasks')).toContain('projectId');
+    expect(parameters('/stats')).toEqual(['projectId']);
+    for (const path of [
+      '/projects/{id}',
+      '/projects/{id}/members',
+      '/tasks',
+      '/stats',
+      '/tasks/{id}',
+    ])
+      expect(Object.keys(paths[path].get.responses)).toContain('404');
+    expect(
+      paths['/projects/{id}'].get.responses['200'].content['application/json'].schema.properties,
+    ).toHaveProperty('access');
+    expect(
+      paths['/projects/{id}/members'].get.responses['200'].content['application/json'].schema
+        .properties.items.items.required,
+    ).toEqual(['userId', 'name', 'role', 'addedAt']);
+  });
+});
