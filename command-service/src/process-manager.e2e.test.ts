@@ -29,11 +29,9 @@ import { PROCESS_MANAGER_GROUP } from './process-manager/process-manager';
 // unassigned exactly once, by whoever finishes the event.
 
 const redis: RedisClient = connectTestRedis();
-const watcher: RedisClient = duplicateRedis(redis);
 const { start, stopAll } = testProcesses();
 afterAll(async () => {
   await stopAll('SIGKILL');
-  watcher.disconnect();
   await redis.quit();
 });
 
@@ -143,25 +141,39 @@ const systemUnassignments = async () => {
   return counts;
 };
 
-/** Resolves at the first task event the system appends after `heads` (one entry id per task log). */
+/**
+ * Resolves at the first task event the system appends after `heads` (one entry
+ * id per task log). One blocking read per log, each on its own connection: the
+ * logs live in different slots (on the cluster run, on different nodes).
+ */
 const firstSystemAppend = async (heads: string[]) => {
-  const ids = [...heads];
-  for (;;) {
-    const reply = (await watcher.xread(
-      'BLOCK',
-      10_000,
-      'STREAMS',
-      ...Array.from({ length: keys.partitions }, (_, p) => keys.taskLog(p)),
-      ...ids,
-    )) as [string, [string, string[]][]][] | null;
-    if (!reply) throw new Error('no task event from the system within 10 s');
-    for (const [stream, entries] of reply) {
-      const p = Array.from({ length: keys.partitions }, (_, i) => keys.taskLog(i)).indexOf(stream);
-      for (const [id, fields] of entries) {
-        ids[p] = id;
+  const readers = heads.map(() => duplicateRedis(redis));
+  const watch = async (reader: RedisClient, p: number) => {
+    let after = heads[p]!;
+    for (;;) {
+      const reply = (await reader.xread('BLOCK', 0, 'STREAMS', keys.taskLog(p), after)) as
+        | [string, [string, string[]][]][]
+        | null;
+      for (const [id, fields] of reply?.[0]?.[1] ?? []) {
+        after = id;
         if (fieldsToRecord(fields).actor === 'system') return;
       }
     }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      Promise.any(readers.map(watch)),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error('no task event from the system within 10 s')),
+          10_000,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    for (const reader of readers) reader.disconnect();
   }
 };
 const taskLogHeads = () =>
