@@ -619,3 +619,42 @@ describe('the General project', () => {
     }
   });
 });
+
+describe('/openapi.json', () => {
+  it('documents every project route with its answers, generated from the contracts', async () => {
+    const { paths } = (await api.get('/openapi.json')).body;
+    const statuses = (path: string, method: string) =>
+      Object.keys(paths[path][method].responses).map(Number);
+    expect(statuses('/projects', 'post')).toEqual([201, 400, 401, 409, 413, 422]);
+    expect(statuses('/projects/{id}', 'patch')).toEqual([
+      200, 400, 401, 403, 404, 409, 412, 413, 422,
+    ]);
+    for (const [path, method] of [
+      ['/projects/{id}/members/{userId}', 'put'],
+      ['/projects/{id}/members', 'post'],
+    ]) {
+      expect(statuses(path!, method!)).toEqual([200, 400, 401, 403, 404, 409, 412, 413, 422]);
+      expect(
+        Object.keys(
+          paths[path!][method!].responses['200'].content['application/json'].schema.properties,
+        ).sort(),
+      ).toEqual(['id', 'position', 'revision', 'userId']);
+    }
+    expect(statuses('/projects/{id}/members/{userId}', 'delete')).toEqual([
+      204, 401, 403, 404, 409, 412, 422,
+    ]);
+    expect(
+      paths['/projects'].post.requestBody.content['application/json'].schema.properties.visibility
+        .enum,
+    ).toEqual(['private', 'open']);
+    expect(
+      paths['/projects/{id}/members'].post.requestBody.content[
+        'application/json'
+      ].schema.required.sort(),
+    ).toEqual(['email', 'role']);
+    expect(
+      paths['/tasks'].post.requestBody.content['application/json'].schema.properties,
+    ).toHaveProperty('projectId');
+    expect(statuses('/tasks', 'post')).toEqual([201, 400, 401, 403, 404, 409, 413, 422]);
+  });
+});
