@@ -95,6 +95,10 @@ const refusal = (status: 400 | 401, detail: string) =>
 
 const followerOf = (socket: Socket) => (socket.data as { follower: Follower }).follower;
 
+/** Whether someone sees a project there is: its events, its `project-joined`. */
+const seesProject = (access: AccessState, viewer: Viewer, projectId: string) =>
+  access.exists(projectId) && access.sees(viewer, projectId);
+
 /** Whether a task event reaches someone: one of its projects is seen (or, of none known, admins). */
 const seesAny = (access: AccessState, viewer: Viewer, projects: readonly string[]) =>
   projects.length === 0
@@ -278,15 +282,15 @@ export const startLiveFeed = async (options: LiveFeedOptions) => {
     const data = event.data as { userId?: string; ownerId?: string };
     const affectedUser = data.userId ?? data.ownerId;
     const affected = [...((affectedUser && boardSockets.get(affectedUser)) || [])];
-    const sawIt = affected.map(
-      (socket) => existed && directory.sees(followerOf(socket), projectId),
-    );
+    const sawIt = affected.map((socket) => seesProject(directory, followerOf(socket), projectId));
     followAccess(event);
     for (const socket of affected) {
       if (directory.isMember(affectedUser!, projectId)) socket.join(membersRoom(projectId));
       else socket.leave(membersRoom(projectId));
     }
     const notice = membership(projectId, position);
+    // An event of a project never created (none should be) reaches no one.
+    if (!directory.exists(projectId)) return;
     if (!existed) {
       // A new project: whoever sees it now saw nothing of it before.
       io.to(audience(projectId)).emit('project-joined', notice);
@@ -298,7 +302,7 @@ export const startLiveFeed = async (options: LiveFeedOptions) => {
           .emit(isOpen ? 'project-joined' : 'project-left', notice);
       }
       affected.forEach((socket, i) => {
-        const seesIt = directory.sees(followerOf(socket), projectId);
+        const seesIt = seesProject(directory, followerOf(socket), projectId);
         if (seesIt !== sawIt[i]) socket.emit(seesIt ? 'project-joined' : 'project-left', notice);
       });
     }
@@ -381,9 +385,9 @@ export const startLiveFeed = async (options: LiveFeedOptions) => {
     const position = formatPosition(log, event.entryId);
     if (isProjectEvent(event)) {
       const projectId = event.agg;
-      const sawIt = view.exists(projectId) && view.sees(follower, projectId);
+      const sawIt = seesProject(view, follower, projectId);
       view.apply(event);
-      const seesIt = view.sees(follower, projectId);
+      const seesIt = seesProject(view, follower, projectId);
       if (!follower.board) return;
       if (seesIt !== sawIt) {
         send(seesIt ? 'project-joined' : 'project-left', membership(projectId, position));
