@@ -135,6 +135,22 @@ const preconditionFailed = (ifMatch: number, current: number) =>
   );
 
 /**
+ * Before a stale If-Match is answered 412 (with the current revision), the
+ * command's refusal of the caller: an aggregate hidden from them (404) or a
+ * change they may not make (403) is answered as without If-Match, as RFC 9110
+ * §13.2.1 evaluates preconditions after such checks. Otherwise a 412 would tell
+ * an outsider that a task or project they may not see exists, and its revision.
+ */
+const refuseCallerFirst = (decide: () => unknown) => {
+  try {
+    decide();
+  } catch (error) {
+    if (!(error instanceof ProblemError) || error.status === 403 || error.status === 404)
+      throw error;
+  }
+};
+
+/**
  * The one command handler of every write service (design §3): load the
  * aggregate (cached, reading only newer events), decide, append with the
  * loaded revision as expected revision. A revision conflict reloads and
@@ -174,6 +190,7 @@ export const handleCommand = async <State, Command, E extends DomainEvent>(
     const { state } = loaded;
     const exists = loaded.revision >= 0;
     if (request.ifMatch !== undefined && exists && loaded.revision !== request.ifMatch) {
+      refuseCallerFirst(() => request.decide(state, request.command));
       throw preconditionFailed(request.ifMatch, loaded.revision);
     }
     const decided = request.decide(state, request.command);
