@@ -2,6 +2,7 @@ import {
   type AuthContext,
   evolveTask,
   type KeyLayout,
+  ProblemError,
   type Project,
   projectAccess,
   type TaskCommand,
@@ -158,8 +159,15 @@ export const executeTaskCommand = async (
       await settleAssignee(deps, request, context, outcome);
       return outcome;
     } catch (error) {
-      if (error instanceof StaleContext && reload < MAX_CONTEXT_RELOADS) continue;
-      throw error;
+      if (!(error instanceof StaleContext)) throw error;
+      if (reload === MAX_CONTEXT_RELOADS) {
+        throw new ProblemError(
+          409,
+          'concurrency-conflict',
+          'Conflict',
+          'The task kept moving while this request was applied; try again.',
+        );
+      }
     }
   }
 };
