@@ -3,7 +3,7 @@ import { JWT_AUDIENCE, JWT_ISSUER } from '@tasksync/contracts';
 import jwt from 'jsonwebtoken';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { expectProblem, forgedTokens, type JsonAnswer } from '../support';
-import { concretePath, documentedRoutes, routeLabel, VALID_BODIES } from './routes';
+import { concretePath, documentedRoutes, routeLabel, validBody } from './routes';
 import { type Member, redis, type System, startSystem } from './system';
 
 afterAll(() => redis.quit());
@@ -51,18 +51,29 @@ const tokenAttacks = async (member: Member, secret: string) => {
 
 describe('API2 broken authentication', () => {
   it('refuses forged, expired and missing tokens on every authenticated route of every service, directly and through the board proxy', async () => {
-    const member = await sys.register('member');
-    const task = await sys.createTask(member.token);
+    const [member, colleague] = [await sys.register('member'), await sys.register('colleague')];
+    // A private project of the member's, with a task and a colleague in it: every id is real.
+    const project = await sys.createProject(member.token, { visibility: 'private' });
+    await sys.addMember(member, project.id, colleague, 'editor');
+    const task = await sys.createTask(member.token, { projectId: project.id });
     const routes = documentedRoutes().filter((route) => route.auth);
     expect(routes.map(routeLabel).sort()).toEqual([
+      'command DELETE /projects/{id}/members/{userId}',
       'command DELETE /tasks/{id}',
+      'command PATCH /projects/{id}',
       'command PATCH /tasks/{id}',
+      'command POST /projects',
+      'command POST /projects/{id}/members',
       'command POST /tasks',
       'command POST /tasks/{id}/comments',
+      'command PUT /projects/{id}/members/{userId}',
       'command PUT /tasks/{id}',
       'identity GET /users/me',
       'identity GET /users/profile',
       'identity PATCH /users/{id}/role',
+      'query GET /projects',
+      'query GET /projects/{id}',
+      'query GET /projects/{id}/members',
       'query GET /stats',
       'query GET /tasks',
       'query GET /tasks/{id}',
@@ -71,11 +82,20 @@ describe('API2 broken authentication', () => {
       'query GET /users/{id}',
     ]);
     const attacks = await tokenAttacks(member, sys.secret);
-    const ids = { task: task.id, user: member.userId };
-    const streams = [sys.keys.taskStream(task.id), sys.keys.userStream(member.userId)];
+    const ids = {
+      task: task.id,
+      user: member.userId,
+      project: project.id,
+      member: colleague.userId,
+    };
+    const streams = [
+      sys.keys.taskStream(task.id),
+      sys.keys.userStream(member.userId),
+      sys.keys.projectStream(project.id),
+    ];
     for (const route of routes) {
       const path = concretePath(route.path, ids);
-      const body = VALID_BODIES[`${route.method} ${route.path}`];
+      const body = validBody(route, colleague.email);
       const targets = [
         { via: route.service, path },
         { via: 'board' as const, path: `/api/${route.service}${path}` },
@@ -120,13 +140,14 @@ describe('API2 broken authentication', () => {
         concretePath(route.path, ids),
         {
           token: sys.admin.token,
-          body: VALID_BODIES[`${route.method} ${route.path}`],
+          body: validBody(route, colleague.email),
           headers: { 'x-min-position': await sys.headPositions() },
         },
       );
-      expect({ route: routeLabel(route), ok: answer.status < 300 }).toEqual({
+      expect({ route: routeLabel(route), ok: answer.status < 300, answer: answer.text }).toEqual({
         route: routeLabel(route),
         ok: true,
+        answer: answer.text,
       });
     }
   });

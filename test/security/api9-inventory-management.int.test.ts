@@ -1,5 +1,11 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { concretePath, documentedRoutes, OPENAPI_DOCUMENTS, routeLabel } from './routes';
+import {
+  concretePath,
+  documentedRoutes,
+  OPENAPI_DOCUMENTS,
+  routeLabel,
+  templatePattern,
+} from './routes';
 import { expectSafeProblem, rawRequest, redis, type System, startSystem } from './system';
 
 afterAll(() => redis.quit());
@@ -13,8 +19,10 @@ afterEach(async () => {
 
 describe('API9 improper inventory management', () => {
   it('documents in /openapi.json exactly the routes each API service serves, and exactly which need a token', async () => {
-    const member = await sys.register('member');
-    const task = await sys.createTask(member.token);
+    const [member, colleague] = [await sys.register('member'), await sys.register('colleague')];
+    const project = await sys.createProject(member.token, { visibility: 'private' });
+    await sys.addMember(member, project.id, colleague, 'viewer');
+    const task = await sys.createTask(member.token, { projectId: project.id });
     const documented = documentedRoutes();
     for (const service of ['identity', 'command', 'query'] as const) {
       // The routes above come from the document each service serves.
@@ -22,7 +30,12 @@ describe('API9 improper inventory management', () => {
         OPENAPI_DOCUMENTS[service](),
       );
     }
-    const ids = { task: task.id, user: member.userId };
+    const ids = {
+      task: task.id,
+      user: member.userId,
+      project: project.id,
+      member: colleague.userId,
+    };
     const candidates = new Set([
       ...documented.map((route) => route.path),
       '/',
@@ -40,6 +53,12 @@ describe('API9 improper inventory management', () => {
       '/users/{id}/password',
       '/tasks/{id}/events',
       '/tasks/{id}/comments/{id}',
+      '/projects/{id}/archive',
+      '/projects/{id}/restore',
+      '/projects/{id}/tasks',
+      '/projects/{id}/members/{userId}/role',
+      '/projects/{id}/leave',
+      '/members',
     ]);
     const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
     for (const service of ['identity', 'command', 'query'] as const) {
@@ -50,13 +69,12 @@ describe('API9 improper inventory management', () => {
       const documentedAs = (method: string, concrete: string) =>
         expected.find((label) => {
           const [documentedMethod, template] = label.split(' ') as [string, string];
-          const pattern = new RegExp(`^${template.replaceAll('{id}', '[^/]+')}$`);
-          return documentedMethod === method && pattern.test(concrete);
+          return documentedMethod === method && templatePattern(template).test(concrete);
         });
       const served = new Set<string>();
       for (const path of candidates) {
         for (const method of methods) {
-          const concrete = path.replaceAll('{id}', path.startsWith('/users') ? ids.user : ids.task);
+          const concrete = concretePath(path, ids);
           const answer = await sys.api[service].request(method, concrete, {
             token: sys.admin.token,
             headers: { 'content-type': 'application/json' },

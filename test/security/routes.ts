@@ -40,17 +40,44 @@ export const documentedRoutes = (): DocumentedRoute[] =>
     );
   });
 
-export const concretePath = (path: string, ids: { task: string; user: string }) => {
-  const concrete = path.replace(/\{id\}/, path.startsWith('/users') ? ids.user : ids.task);
+/** The ids a concrete path is made of: `{id}` by the path's first segment, `{userId}` a member. */
+export interface PathIds {
+  task: string;
+  user: string;
+  project: string;
+  /** A member of `project` (the `{userId}` of its member routes). */
+  member: string;
+}
+
+export const concretePath = (path: string, ids: PathIds) => {
+  const idOf = path.startsWith('/users')
+    ? ids.user
+    : path.startsWith('/projects')
+      ? ids.project
+      : ids.task;
+  const concrete = path.replaceAll('{id}', idOf).replaceAll('{userId}', ids.member);
   expect(concrete).not.toContain('{');
   return concrete;
 };
 
-/** A valid body for each documented write, so that only the token can be what is refused. */
-export const VALID_BODIES: Record<string, unknown> = {
-  'POST /tasks': { title: 'through the gate' },
-  'PATCH /tasks/{id}': { title: 'through the gate' },
-  'PUT /tasks/{id}': { title: 'through the gate' },
-  'POST /tasks/{id}/comments': { text: 'through the gate' },
-  'PATCH /users/{id}/role': { role: 'admin' },
+/** A documented template as a pattern its concrete paths match. */
+export const templatePattern = (template: string) =>
+  new RegExp(`^${template.replaceAll(/\{[^}]+\}/g, '[^/]+')}$`);
+
+/** A valid body for each documented write, so that only the token (or who holds it) can be what is refused. */
+const VALID_BODIES: Record<string, (email: string) => unknown> = {
+  'POST /tasks': () => ({ title: 'through the gate' }),
+  'PATCH /tasks/{id}': () => ({ title: 'through the gate' }),
+  'PUT /tasks/{id}': () => ({ title: 'through the gate' }),
+  'POST /tasks/{id}/comments': () => ({ text: 'through the gate' }),
+  'PATCH /users/{id}/role': () => ({ role: 'admin' }),
+  'POST /projects': () => ({ name: 'through the gate' }),
+  'PATCH /projects/{id}': () => ({ description: 'through the gate' }),
+  'PUT /projects/{id}/members/{userId}': () => ({ role: 'viewer' }),
+  // `email` is a registered user's, for the add by e-mail.
+  'POST /projects/{id}/members': (email) => ({ email, role: 'viewer' }),
 };
+
+/** The valid body of a documented route (undefined for one without a body). */
+export const validBody = (route: { method: string; path: string }, email: string): unknown =>
+  VALID_BODIES[`${route.method} ${route.path}`]?.(email);

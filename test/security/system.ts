@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { newId } from '@tasksync/contracts';
+import { newId, type ProjectRole, type Visibility } from '@tasksync/contracts';
 import {
   createLogger,
   createMetrics,
@@ -141,6 +141,8 @@ export interface FeedClient {
   socket: Socket;
   events: EventMessage[];
   assigned: AssignedNotice[];
+  /** Every message the socket received, of every name, in the order it came. */
+  received: { name: string; payload: unknown }[];
   state: { live: boolean; error?: Error & { data?: { status: number; detail: string } } };
 }
 
@@ -246,6 +248,110 @@ export const startSystem = async () => {
     return answer.body as { id: string; revision: number; position: string };
   };
 
+  /** A project created through the API; private unless said otherwise (design §10). */
+  const createProject = async (
+    token: string,
+    fields: { name?: string; description?: string; visibility?: Visibility } = {},
+  ) => {
+    const answer = await api.command.post('/projects', { name: 'A project', ...fields }, { token });
+    expect(answer.status, answer.text).toBe(201);
+    return answer.body as { id: string; revision: number; position: string };
+  };
+
+  /** Adds a user to a project, or changes their role, as `by` (an owner or an admin); the position. */
+  const addMember = async (
+    by: { token: string },
+    projectId: string,
+    user: { userId: string },
+    role: ProjectRole,
+  ) => {
+    const answer = await api.command.put(
+      `/projects/${projectId}/members/${user.userId}`,
+      { role },
+      { token: by.token },
+    );
+    expect(answer.status, answer.text).toBe(200);
+    return answer.body.position as string;
+  };
+
+  /** Removes a member (or, as themselves, leaves); the removal's position. */
+  const removeMember = async (
+    by: { token: string },
+    projectId: string,
+    user: { userId: string },
+  ) => {
+    const answer = await api.command.delete(`/projects/${projectId}/members/${user.userId}`, {
+      token: by.token,
+    });
+    expect(answer.status, answer.text).toBe(204);
+    return answer.headers.get('x-event-position') as string;
+  };
+
+  /**
+   * A private project and one of each who may or may not see it (design §10's
+   * table): its owner, an editor, a viewer, a former editor removed after
+   * creating a task there, and an outsider. Every name, title, label and
+   * comment of it carries `tag`, so an answer can be searched for it.
+   */
+  const privateTeam = async () => {
+    const tag = `zq${randomBytes(5).toString('hex')}`;
+    const owner = await register('owner');
+    const editor = await register('editor');
+    const viewer = await register('viewer');
+    const former = await register('former');
+    const outsider = await register('outsider');
+    const project = await createProject(owner.token, {
+      name: `Project ${tag}`,
+      description: `Plans of ${tag}`,
+      visibility: 'private',
+    });
+    await addMember(owner, project.id, editor, 'editor');
+    await addMember(owner, project.id, viewer, 'viewer');
+    await addMember(owner, project.id, former, 'editor');
+    const inProject = (title: string, extra: Record<string, unknown> = {}) => ({
+      projectId: project.id,
+      title: `${title} ${tag}`,
+      description: `About ${tag}`,
+      labels: [`label-${tag}`],
+      ...extra,
+    });
+    const tasks = {
+      /** The owner's, unassigned. */
+      owners: await createTask(owner.token, inProject('owners')),
+      /** The owner's, assigned to the editor. */
+      assigned: await createTask(
+        owner.token,
+        inProject('assigned', { assigneeId: editor.userId, priority: 'urgent' }),
+      ),
+      /** The editor's own. */
+      editors: await createTask(editor.token, inProject('editors', { dueDate: '2031-01-02' })),
+      /** Created by the former member while an editor. */
+      formers: await createTask(former.token, inProject('formers')),
+    };
+    const removal = await removeMember(owner, project.id, former);
+    return {
+      tag,
+      owner,
+      editor,
+      viewer,
+      former,
+      outsider,
+      project,
+      tasks,
+      removal,
+      projectStream: keys.projectStream(project.id),
+      taskStream: (task: { id: string }) => keys.taskStream(task.id),
+    };
+  };
+
+  /** A task id nobody has, on the same log as `taskId` (an asOf position names its log). */
+  const unknownTaskId = (taskId: string) => {
+    for (;;) {
+      const id = newId();
+      if (keys.partitionOf(id) === keys.partitionOf(taskId)) return id;
+    }
+  };
+
   /** Every position of every log, for X-Min-Position. */
   const headPositions = async () =>
     (
@@ -259,6 +365,13 @@ export const startSystem = async () => {
       .filter(Boolean)
       .join(',');
 
+  /** A query-service read as `who`, once the read model has applied every event so far. */
+  const readCaughtUp = async (path: string, who: { token: string }) =>
+    api.query.get(path, {
+      token: who.token,
+      headers: { 'x-min-position': await headPositions() },
+    });
+
   const connectFeed = (
     auth: Record<string, unknown>,
     options: { origin?: string; transports?: ('websocket' | 'polling')[] } = {},
@@ -271,7 +384,14 @@ export const startSystem = async () => {
       ...(options.origin ? { extraHeaders: { origin: options.origin } } : {}),
     });
     sockets.push(socket);
-    const feedClient: FeedClient = { socket, events: [], assigned: [], state: { live: false } };
+    const feedClient: FeedClient = {
+      socket,
+      events: [],
+      assigned: [],
+      received: [],
+      state: { live: false },
+    };
+    socket.onAny((name: string, payload: unknown) => feedClient.received.push({ name, payload }));
     socket.on('event', (message: EventMessage) => feedClient.events.push(message));
     socket.on('assigned', (notice: AssignedNotice) => feedClient.assigned.push(notice));
     socket.on('live', () => {
@@ -324,8 +444,14 @@ export const startSystem = async () => {
     notifierMetrics,
     register,
     createTask,
+    createProject,
+    addMember,
+    removeMember,
+    privateTeam,
+    unknownTaskId,
     spec,
     headPositions,
+    readCaughtUp,
     connectFeed,
     liveFeed,
     refusedFeed,
@@ -334,3 +460,4 @@ export const startSystem = async () => {
 };
 export type System = Awaited<ReturnType<typeof startSystem>>;
 export type Member = Awaited<ReturnType<System['register']>>;
+export type Team = Awaited<ReturnType<System['privateTeam']>>;
