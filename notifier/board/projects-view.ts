@@ -206,7 +206,8 @@ export const createProjectsView = (
       list.replaceChildren(el('li', { className: 'muted' }, 'Loading members…'));
       return;
     }
-    const manage = projectPermissions(current()).members;
+    const manage = projectPermissions(current()).editMembers;
+    $('#add-member').hidden = !manage;
     list.replaceChildren(...sortMembers(state.members.values()).map((m) => memberRow(m, manage)));
   };
 

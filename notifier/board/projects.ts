@@ -58,7 +58,14 @@ export const accessLabel = (access: ProjectAccessName) => ROLE_LABELS[access] ??
 /** What the caller may do with a project, as the §10 table says; an archived project is read-only. */
 export const projectPermissions = (project: ProjectView | undefined) => {
   if (!project) {
-    return { manage: false, archive: false, members: false, createTasks: false, leave: false };
+    return {
+      manage: false,
+      archive: false,
+      members: false,
+      editMembers: false,
+      createTasks: false,
+      leave: false,
+    };
   }
   const { access, archived, visibility } = project;
   const general = isGeneral(project);
@@ -68,7 +75,9 @@ export const projectPermissions = (project: ProjectView | undefined) => {
     manage: manage && !archived,
     /** General holds every task without a project: it is never archived. */
     archive: manage && !general,
-    members: manage && !archived && !general,
+    /** The members panel; read-only while archived. */
+    members: manage && !general,
+    editMembers: manage && !archived && !general,
     createTasks: !archived && may.createTasks(access),
     // In a private project any role is a membership; in an open one only owners are
     // surely members (everyone else there is an editor), and a site admin needs none.

@@ -500,6 +500,78 @@ describe('the live board in Chromium', () => {
     expect(failures).toEqual([]);
   });
 
+  it('renames, archives and restores a project, and a member leaves it, all seen live', async () => {
+    await projectItem(alice, 'Beta').click();
+    if (await alice.locator('#members-panel').isHidden())
+      await alice.locator('#show-members').click();
+    const add = alice.locator('form#add-member');
+    await add.locator('input[name=email]').fill('bob@example.com');
+    await add.locator('select[name=role]').selectOption('viewer');
+    await add.getByRole('button', { name: 'Add member' }).click();
+    await expect.poll(() => projectNames(bob), { timeout: 10_000 }).toContain('Beta');
+    await projectItem(bob, 'Beta').click();
+    expect(await projectItem(bob, 'Beta').locator('.project-item-role').textContent()).toBe(
+      'Viewer',
+    );
+    await expect.poll(() => bob.locator('article.card').count()).toBe(3);
+    // A viewer comments, and nothing more.
+    expect(await bob.locator('#create-task-panel').isHidden()).toBe(true);
+    expect(await bob.locator('article.card .card-actions:visible').count()).toBe(0);
+    expect(await bob.locator('article.card .move-project:visible').count()).toBe(0);
+    const budget = card(bob, 'Draft the budget');
+    await budget.getByRole('button', { name: 'Details' }).click();
+    expect(await budget.locator('form.comment-form').isVisible()).toBe(true);
+
+    await alice.locator('#edit-project').click();
+    const settings = alice.locator('form#project-settings');
+    expect(await settings.locator('input[name=name]').inputValue()).toBe('Beta');
+    await settings.locator('input[name=name]').fill('Beta launch');
+    await settings.locator('textarea[name=description]').fill('Everything for the launch');
+    await settings.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => shownProject(bob), { timeout: 10_000 }).toBe('Beta launch');
+    expect(await bob.locator('#project-description').textContent()).toBe(
+      'Everything for the launch',
+    );
+    expect(await projectNames(bob)).toContain('Beta launch');
+    expect(await settings.isHidden()).toBe(true);
+
+    await alice.getByRole('button', { name: 'Archive' }).click();
+    await expect
+      .poll(() => bob.locator('#project-archived').isVisible(), { timeout: 10_000 })
+      .toBe(true);
+    expect(
+      await bob.locator('#archived-project-list .project-item-name').allTextContents(),
+    ).toEqual(['Beta launch']);
+    expect(await projectNames(bob)).not.toContain('Beta launch');
+    // Read-only: no comment form for Bob; for its owner no new task, card controls or member changes.
+    expect(await budget.locator('form.comment-form').isHidden()).toBe(true);
+    await expect.poll(() => alice.locator('#create-task-panel').isHidden()).toBe(true);
+    expect(await alice.locator('article.card .card-actions:visible').count()).toBe(0);
+    expect(await alice.locator('#members-panel').isVisible()).toBe(true);
+    expect(await alice.locator('form#add-member').isHidden()).toBe(true);
+    expect(await alice.locator('#member-list select:visible').count()).toBe(0);
+    await alice.getByRole('button', { name: 'Restore' }).click();
+    await expect
+      .poll(() => bob.locator('#project-archived').isHidden(), { timeout: 10_000 })
+      .toBe(true);
+    expect(await projectNames(bob)).toContain('Beta launch');
+    await expect.poll(() => alice.locator('#create-task-panel').isVisible()).toBe(true);
+    expect(await alice.locator('form#add-member').isVisible()).toBe(true);
+
+    // Leaving is armed by the first click, done by the second.
+    const leave = bob.getByRole('button', { name: 'Leave project' });
+    await leave.click();
+    await bob.getByRole('button', { name: 'Confirm leaving' }).click();
+    await expect.poll(() => projectNames(bob), { timeout: 10_000 }).not.toContain('Beta launch');
+    await expect.poll(() => shownProject(bob)).toBe('General');
+    await expect
+      .poll(() => alice.locator('#member-list .member-name').allTextContents(), {
+        timeout: 10_000,
+      })
+      .toEqual(['Alice (you)']);
+    expect(failures).toEqual([]);
+  });
+
   it('asks to sign in again when the token expires', async () => {
     const { user } = (await sessionOf(bob))!;
     // The services sign for an hour at least; this token, signed with their secret, lasts seconds.

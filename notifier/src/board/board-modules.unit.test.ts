@@ -226,6 +226,7 @@ describe('the board projects: what the controls offer (§10)', () => {
       manage: true,
       archive: true,
       members: true,
+      editMembers: true,
       createTasks: true,
       leave: true,
     });
@@ -233,6 +234,7 @@ describe('the board projects: what the controls offer (§10)', () => {
       manage: false,
       archive: false,
       members: false,
+      editMembers: false,
       createTasks: false,
       leave: true,
     });
@@ -249,6 +251,7 @@ describe('the board projects: what the controls offer (§10)', () => {
       manage: false,
       archive: false,
       members: false,
+      editMembers: false,
       createTasks: false,
       leave: false,
     });
@@ -258,7 +261,8 @@ describe('the board projects: what the controls offer (§10)', () => {
     expect(projectPermissions(project(apolloId, { archived: true }))).toEqual({
       manage: false,
       archive: true,
-      members: false,
+      members: true,
+      editMembers: false,
       createTasks: false,
       leave: false,
     });
@@ -276,6 +280,7 @@ describe('the board projects: what the controls offer (§10)', () => {
       manage: true,
       archive: false,
       members: false,
+      editMembers: false,
       createTasks: true,
       leave: false,
     });
