@@ -53,14 +53,14 @@ export interface SocketClientsResult {
 }
 
 /**
- * Starts `count` socket clients in a process of their own (bench/socket-clients.ts)
- * and resolves once all are live. `collect(expected)` then tells them how many
+ * Starts `count` socket clients in a process of their own (bench/socket-clients.ts),
+ * client i with `tokens[i % tokens.length]`, and resolves once all are live. `collect(expected)` then tells them how many
  * measured TaskCreated events were sent and resolves with their figures once
  * each has them all or `drainSeconds` have passed.
  */
 export const connectSocketClients = async (options: {
   notifierUrl: string;
-  token: string;
+  tokens: string[];
   count: number;
   drainSeconds?: number;
 }) => {
@@ -69,7 +69,7 @@ export const connectSocketClients = async (options: {
     {
       ...process.env,
       NOTIFIER_URL: options.notifierUrl,
-      TOKEN: options.token,
+      TOKENS: options.tokens.join(','),
       CLIENTS: String(options.count),
       ...(options.drainSeconds ? { DRAIN_SECONDS: String(options.drainSeconds) } : {}),
     },
@@ -108,7 +108,7 @@ export const benchLiveSide = async (options: {
       options.progress.phase(name, `2 s warm-up, then ${options.duration} s`);
       const clients = await connectSocketClients({
         notifierUrl,
-        token: options.token,
+        tokens: [options.token],
         count: scenario.clients,
       });
       const driver = runTs('bench/socket-driver.ts', {

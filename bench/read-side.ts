@@ -1,13 +1,15 @@
 /**
- * The read side's figures for `npm run bench` (issue: read side): projector
- * catch-up events/s, replay of 1,000,000 events, GET /tasks/:id and a first
- * page of 50 among 100,000 tasks, and command → visible in the query-service.
+ * The read side's figures for `npm run bench` (issue: read side; issue 12,
+ * projects): projector catch-up events/s, GET /tasks/:id and a first page of
+ * 50 for a reader who sees 20 of 1,000 projects holding 100,000 tasks, each
+ * beside its same-run yardstick (bench/reference-app.ts), command → visible in
+ * the query-service, replay of 1,000,000 events, and the v1 → v2 read-model
+ * upgrade of the same 1,000,000 events.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKeyLayout, GENERAL_PROJECT_ID, type KeyLayout, newId } from '@tasksync/contracts';
-import { appendToStream, createRedis, type RedisClient, readLastEntryId } from '@tasksync/platform';
+import { createKeyLayout, type KeyLayout, newId } from '@tasksync/contracts';
+import { createRedis, type RedisClient, readLastEntryId } from '@tasksync/platform';
 import {
   openReadModel,
   openReadModelReadOnly,
@@ -19,6 +21,8 @@ import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes
 import { freePort } from '../scripts/redis-server';
 import type { LatencyRow } from './chart';
 import type { PlannedPhase, Progress } from './progress';
+import { seededTask } from './seed';
+import { beforeProjects, tenancy } from './tenancy';
 
 export interface Figure {
   name: string;
@@ -28,89 +32,69 @@ export interface Figure {
   note?: string;
   /** For the latency chart, where the figure measured a latency distribution. */
   latency?: LatencyRow;
+  /** Requests/s as a share of the same-run yardstick's (bench/reference-app.ts). */
+  ratio?: number;
 }
 
 /**
- * BENCH_READ_PARTS=reads,visible,replay (the default: all) picks what runs
- * after the projector catch-up, which always runs: the reads need its model.
+ * BENCH_READ_PARTS=reads,visible,replay,upgrade (the default: all) picks what
+ * runs after the projector catch-up, which always runs: the reads need its
+ * model. The upgrade rebuilds the replay's log (seeded for it when replay is
+ * left out); the code before projects has no upgrade to time.
  */
 const parts = new Set(
-  (process.env.BENCH_READ_PARTS ?? 'reads,visible,replay').split(',').map((p) => p.trim()),
+  (process.env.BENCH_READ_PARTS ?? 'reads,visible,replay,upgrade').split(',').map((p) => p.trim()),
 );
+if (beforeProjects) parts.delete('upgrade');
 
-const reads = [
-  'GET /tasks/:id',
-  'GET /tasks (first page of 50, 100,000 tasks), cache hits',
-  'GET /tasks (first page of 50, 100,000 tasks), no cache',
-  'GET /stats',
-] as const;
+const reads = {
+  task: 'GET /tasks/:id',
+  taskReference: 'reference: bare express JWT + SQLite read of GET /tasks/:id',
+  pageCached: 'GET /tasks (first page of 50), cache hits',
+  page: 'GET /tasks (first page of 50), no cache',
+  pageReference: 'reference: bare express JWT + SQLite read of the first page of 50',
+  stats: 'GET /stats',
+} as const;
 const phaseName = {
   seed: 'seed 100,000 tasks',
-  catchUp: 'projector catch-up, start the query-services',
+  catchUp: 'projector catch-up, start the query-services and the read yardstick',
   visible: 'command → visible at 500 commands/s',
-  seedReplay: 'seed 1,000,000 events for the replay',
+  seedReplay: 'seed 1,000,000 events as written before projects (TaskCreated v1)',
   replay: 'replay of 1,000,000 events',
+  writeV1: 'write the version-1 read model of those events',
+  upgrade: 'read-model upgrade v1 → v2 of 1,000,000 events',
 };
 
 /**
- * The read side's phases for the progress display. Seeding, catch-up and replay
- * have no configured duration: their seconds are rough guesses for 2 cores.
+ * The read side's phases for the progress display. Seeding, catch-up, replay
+ * and upgrade have no configured duration: their seconds are rough guesses for 2 cores.
  */
 export const readSidePhases = (duration: number): PlannedPhase[] => [
   { name: phaseName.seed, seconds: 30 },
   { name: phaseName.catchUp, seconds: 20 },
-  ...(parts.has('reads') ? reads.map((name) => ({ name, seconds: 3 + duration })) : []),
+  ...(parts.has('reads')
+    ? Object.values(reads).map((name) => ({ name, seconds: 3 + duration }))
+    : []),
   ...(parts.has('visible') ? [{ name: phaseName.visible, seconds: 5 + duration + 3 }] : []),
-  ...(parts.has('replay')
+  ...(parts.has('replay') || parts.has('upgrade')
     ? [
         { name: phaseName.seedReplay, seconds: 40 },
         { name: phaseName.replay, seconds: 25 },
       ]
     : []),
+  ...(parts.has('upgrade')
+    ? [
+        { name: phaseName.writeV1, seconds: 15 },
+        { name: phaseName.upgrade, seconds: 35 },
+      ]
+    : []),
 ];
 
-const createdEvent = (_taskId: string, userId: string, i: number) => ({
-  id: newId(),
-  type: 'TaskCreated' as const,
-  data: {
-    title: `Seeded task ${i}`,
-    description: 'seeded for the read-side bench',
-    status: 'pending' as const,
-    assigneeId: null,
-    priority: (['low', 'medium', 'high', 'urgent'] as const)[i % 4]!,
-    dueDate: null,
-    labels: i % 10 === 0 ? ['ten'] : [],
-    createdBy: userId,
-    projectId: GENERAL_PROJECT_ID,
-  },
-  at: new Date().toISOString(),
-  actor: userId,
-  corr: 'bench',
-});
-
-/** Appends `count` TaskCreated events through the append script, 256 at a time. */
-const seedTasks = async (redis: RedisClient, keys: KeyLayout, userId: string, count: number) => {
-  const ids: string[] = [];
-  for (let start = 0; start < count; start += 256) {
-    const batch = Array.from({ length: Math.min(256, count - start) }, (_, i) => start + i);
-    await Promise.all(
-      batch.map((i) => {
-        const taskId = newId();
-        ids.push(taskId);
-        return appendToStream(redis, {
-          streamKey: keys.taskStream(taskId),
-          logKey: keys.taskLog(keys.partitionOf(taskId)),
-          aggregateId: taskId,
-          expectedRevision: 'none',
-          events: [createdEvent(taskId, userId, i)],
-        });
-      }),
-    );
-  }
-  return ids;
-};
-
-/** Writes a log of `tasks` × 10 events straight into Redis (replay reads only logs). */
+/**
+ * Writes a log of `tasks` × 10 events straight into Redis (replay reads only
+ * logs), as the code before projects wrote it: TaskCreated version 1, with no
+ * projectId, which every consumer upcasts into the General project.
+ */
 export const seedReplayLog = async (redis: RedisClient, keys: KeyLayout, tasks: number) => {
   const logKey = keys.taskLog(0);
   const userId = newId();
@@ -120,14 +104,13 @@ export const seedReplayLog = async (redis: RedisClient, keys: KeyLayout, tasks: 
     for (let t = start; t < Math.min(tasks, start + 1_000); t++) {
       const taskId = newId();
       const at = new Date().toISOString();
-      const created = createdEvent(taskId, userId, t);
       // The fields the append script writes for an event (platform/src/redis/append.ts).
-      const add = (id: string, type: string, rev: number, data: unknown) =>
+      const add = (type: string, rev: number, data: unknown) =>
         pipeline.xadd(
           logKey,
           '*',
           'id',
-          id,
+          newId(),
           'type',
           type,
           'v',
@@ -145,11 +128,11 @@ export const seedReplayLog = async (redis: RedisClient, keys: KeyLayout, tasks: 
           'data',
           JSON.stringify(data),
         );
-      add(created.id, created.type, 0, created.data);
+      add('TaskCreated', 0, seededTask(t, userId));
       for (let rev = 1; rev < 10; rev++) {
         const from = rev === 1 ? 'pending' : statuses[(rev - 2) % 4]!;
         const to = statuses[(rev - 1) % 4]!;
-        add(newId(), 'TaskStatusChanged', rev, { from, to });
+        add('TaskStatusChanged', rev, { from, to });
       }
     }
     await pipeline.exec();
@@ -202,12 +185,19 @@ export const waitForCheckpoint = async (
   }
 };
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `part` as a whole percentage of `whole`. */
+const percent = (part: number, whole: number) => `${Math.round((part / whole) * 100)}%`;
+
 export const benchReadSide = async (options: {
   env: NodeJS.ProcessEnv;
   redisUrl: string;
   dataDir: string;
   token: string;
   userId: string;
+  /** The project the write rows wrote to (undefined: the code has no projects). */
+  writeProjectId: string | undefined;
   commandsUrl: string;
   duration: number;
   progress: Progress;
@@ -217,7 +207,8 @@ export const benchReadSide = async (options: {
   const redis = createRedis({ REDIS_URL: options.redisUrl, REDIS_CLUSTER: false });
   const keys = createKeyLayout('ts', 1);
   const readModelPath = join(options.dataDir, 'read-model.sqlite');
-  const [projectorPort, queryPort, uncachedPort] = [
+  const [projectorPort, queryPort, uncachedPort, referencePort] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -232,8 +223,15 @@ export const benchReadSide = async (options: {
   try {
     // 1. Projector catch-up: 100,000 tasks appended while no projector runs, then timed until applied.
     progress.phase(phaseName.seed);
-    const taskIds = await seedTasks(redis, keys, options.userId, 100_000);
+    const seed = await tenancy.seedReads(redis, keys, {
+      userId: options.userId,
+      writeProjectId: options.writeProjectId,
+    });
+    const taskIds = seed.visibleTaskIds;
     const lastEntry = (await readLastEntryId(redis, keys.taskLog(0)))!;
+    const lastProjectEntry = beforeProjects
+      ? undefined
+      : await readLastEntryId(redis, keys.projectLog);
     const total = await redis.xlen(keys.taskLog(0));
     progress.phase(phaseName.catchUp);
     const started = Date.now();
@@ -254,31 +252,41 @@ export const benchReadSide = async (options: {
       value: Math.round(sustained),
       unit: 'events/s',
       target: '≥ 30,000',
-      note: `${total} events; ${Math.round(total / ((caughtUp - started) / 1000))}/s with the process start`,
+      note: `${total} events of the task log; ${Math.round(total / ((caughtUp - started) / 1000))}/s with the process start`,
     });
+    // The projects and memberships the reads are limited by (the project log, applied beside).
+    if (lastProjectEntry) await waitForCheckpoint(readModelPath, 'p', lastProjectEntry);
 
-    processes.push(runTs('query-service/src/main.ts', env));
-    const queryUrl = `http://127.0.0.1:${queryPort}`;
-    if (!(await waitUntilReady(queryUrl, processes[1]!.child)))
-      throw new Error(processes[1]!.output());
-    processes.push(
-      runTs('query-service/src/main.ts', {
-        ...env,
-        QUERY_PORT: String(uncachedPort),
-        CACHE_TTL_SECONDS: '0',
-      }),
-    );
-    const uncachedUrl = `http://127.0.0.1:${uncachedPort}`;
-    if (!(await waitUntilReady(uncachedUrl, processes[2]!.child)))
-      throw new Error(processes[2]!.output());
+    const startReader = async (entry: string, port: number, extra: NodeJS.ProcessEnv = {}) => {
+      const reader = runTs(entry, { ...env, ...extra });
+      processes.push(reader);
+      const url = `http://127.0.0.1:${port}`;
+      if (!(await waitUntilReady(url, reader.child))) throw new Error(reader.output());
+      return url;
+    };
+    const queryUrl = await startReader('query-service/src/main.ts', queryPort);
+    const uncachedUrl = await startReader('query-service/src/main.ts', uncachedPort, {
+      QUERY_PORT: String(uncachedPort),
+      CACHE_TTL_SECONDS: '0',
+    });
+    // The read yardstick: bare express + JWT verify + one SQLite read of the same model.
+    const reference = runTs('bench/reference-app.ts', {
+      ...env,
+      REDIS_URL: '',
+      PORT: String(referencePort),
+    });
+    processes.push(reference);
+    await reference.waitForOutput(/^listening$/m);
+    const referenceUrl = `http://127.0.0.1:${referencePort}`;
     const headers = { authorization: `Bearer ${options.token}` };
 
-    // 2. Reads at 32 connections, after a warm-up.
+    // 2. Reads at 32 connections, after a warm-up; each beside its yardstick, run right after it.
     const read = async (
-      name: (typeof reads)[number],
+      name: (typeof reads)[keyof typeof reads],
+      url: string,
       path: (i: number) => string,
       target: string,
-      url = queryUrl,
+      note = '',
     ) => {
       let i = 0;
       const request = [
@@ -296,20 +304,40 @@ export const benchReadSide = async (options: {
         duration: options.duration,
         requests: request,
       });
-      figures.push({
+      const figure: Figure = {
         name,
         value: Math.round(result.requests.average),
         unit: 'requests/s',
         target,
-        note: `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, errors ${result.errors + result.non2xx}`,
+        note: `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, errors ${result.errors + result.non2xx}${note}`,
         latency: { name, p50Ms: result.latency.p50, p99Ms: result.latency.p99 },
-      });
+      };
+      figures.push(figure);
+      return figure;
+    };
+    /** The service's figure as a share of its yardstick's, in its note and as `ratio`. */
+    const beside = (figure: Figure, yardstick: Figure) => {
+      figure.ratio = Math.round((figure.value / yardstick.value) * 1000) / 1000;
+      figure.note += `; ${percent(figure.value, yardstick.value)} of the bare reference read`;
     };
     if (parts.has('reads')) {
-      await read(reads[0], (i) => `/tasks/${taskIds[(i * 7919) % taskIds.length]}`, '≥ 6,000');
-      await read(reads[1], () => '/tasks?limit=50', '≥ 2,000');
-      await read(reads[2], () => '/tasks?limit=50', '≥ 2,000', uncachedUrl);
-      await read(reads[3], () => '/stats', '');
+      const seen = `; ${seed.description}`;
+      const yardstickNote = '; yardstick measured in the same run (bench/reference-app.ts)';
+      const onePath = (i: number) => `/tasks/${taskIds[(i * 7919) % taskIds.length]}`;
+      const task = await read(reads.task, queryUrl, onePath, '≥ 6,000', seen);
+      beside(task, await read(reads.taskReference, referenceUrl, onePath, '', yardstickNote));
+      const pageCached = await read(reads.pageCached, queryUrl, () => '/tasks?limit=50', '≥ 2,000');
+      const page = await read(reads.page, uncachedUrl, () => '/tasks?limit=50', '≥ 2,000', seen);
+      const pageReference = await read(
+        reads.pageReference,
+        referenceUrl,
+        () => '/tasks?limit=50',
+        '',
+        `${yardstickNote}; newest 50 of every task, no access check`,
+      );
+      beside(page, pageReference);
+      beside(pageCached, pageReference);
+      await read(reads.stats, queryUrl, () => '/stats', '');
     }
 
     // 3. Command → visible in the query-service, 500 commands/s for the bench duration,
@@ -344,29 +372,103 @@ export const benchReadSide = async (options: {
         },
       });
     }
+    await Promise.all(processes.splice(0).map((p) => p.stop()));
 
     // 4. Replay of 1,000,000 events into a new file, with the live projection code.
-    if (!parts.has('replay')) return figures;
+    if (!parts.has('replay') && !parts.has('upgrade')) return figures;
     progress.phase(phaseName.seedReplay);
     const replayKeys = createKeyLayout('bench-replay', 1);
     await redis.hset(replayKeys.meta, 'layoutVersion', '1', 'partitions', '1');
     await seedReplayLog(redis, replayKeys, 100_000);
-    const replayDb = openReadModel(join(mkdtempSync(join(tmpdir(), 'replay-')), 'replayed.sqlite'));
+    const replayDir = join(options.dataDir, 'replay');
+    mkdirSync(replayDir, { recursive: true });
+    const replayDb = openReadModel(join(replayDir, 'replayed.sqlite'));
     progress.phase(phaseName.replay);
     const replayStarted = Date.now();
     const replayed = await rebuildReadModel(replayDb, redis, replayKeys, { batchSize: 2_000 });
     const replaySeconds = (Date.now() - replayStarted) / 1000;
-    replayDb.close();
-    figures.push({
-      name: 'replay of 1,000,000 events',
-      value: Math.round(replaySeconds * 10) / 10,
-      unit: 's',
-      target: '≤ 25',
-      note: `${replayed} events, ${Math.round(replayed / replaySeconds)} events/s`,
-    });
+    if (parts.has('replay'))
+      figures.push({
+        name: 'replay of 1,000,000 events',
+        value: Math.round(replaySeconds * 10) / 10,
+        unit: 's',
+        target: '≤ 25',
+        note: `${replayed} events (TaskCreated v1, upcast), ${Math.round(replayed / replaySeconds)} events/s`,
+      });
+    try {
+      if (parts.has('upgrade'))
+        figures.push(await benchUpgrade({ ...options, replayDb, events: replayed }));
+    } finally {
+      if (replayDb.open) replayDb.close();
+    }
     return figures;
   } finally {
     await Promise.all(processes.map((p) => p.stop()));
     await redis.quit();
   }
+};
+
+/**
+ * Design §10's read-model upgrade, timed: beside the replay's log of 1,000,000
+ * events as the code before projects wrote them, the version-1 model a
+ * projector of that time built from it (projector/src/testing/before-projects.ts
+ * derives it from the replayed model, as the upgrade tests do); then a
+ * projector of this code starts on it and is timed from its start until
+ * READ_MODEL_PATH is switched to the rebuilt version-2 model.
+ */
+const benchUpgrade = async (options: {
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  progress: Progress;
+  replayDb: ReturnType<typeof openReadModel>;
+  events: number;
+}): Promise<Figure> => {
+  const { progress, events } = options;
+  // Imported here: the code before projects (BENCH_BEFORE_PROJECTS) has no such module.
+  const { writeV1ReadModel } = await import('../projector/src/testing/before-projects');
+  progress.phase(phaseName.writeV1);
+  const dir = join(options.dataDir, 'upgrade');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'read-model.sqlite');
+  writeV1ReadModel(path, options.replayDb);
+  options.replayDb.close();
+  progress.phase(phaseName.upgrade, "from the projector's start to the switch");
+  const started = performance.now();
+  const projector = runTs('projector/src/main.ts', {
+    ...options.env,
+    REDIS_PREFIX: 'bench-replay',
+    READ_MODEL_PATH: path,
+    PROJECTOR_GROUP: 'bench-upgrade',
+    PROJECTOR_PORT: String(await freePort()),
+    LOG_LEVEL: 'info',
+  });
+  let seconds: number;
+  try {
+    const deadline = Date.now() + 600_000;
+    while (!(existsSync(path) && lstatSync(path).isSymbolicLink())) {
+      if (projector.child.exitCode !== null) throw new Error(projector.output());
+      if (Date.now() > deadline) throw new Error(`no swap in 600 s:\n${projector.output()}`);
+      await sleep(20);
+    }
+    seconds = (performance.now() - started) / 1000;
+    // The projector's own account: from the rebuild's start to the switch (no process start).
+    await projector.waitForOutput(/readers switched to the rebuilt model/, 10_000);
+  } finally {
+    await projector.stop();
+  }
+  const logged = projector
+    .output()
+    .split('\n')
+    .find((line) => line.includes('readers switched to the rebuilt model'));
+  const own = Number(/"seconds":([\d.]+)/.exec(logged ?? '')?.[1]);
+  const rebuilt = Number(/"events":(\d+)/.exec(logged ?? '')?.[1]);
+  return {
+    name: phaseName.upgrade,
+    value: Math.round(seconds * 10) / 10,
+    unit: 's',
+    note: [
+      `${events} events, ${Math.round(events / seconds)} events/s from the projector's start to the switch`,
+      `its log: ${rebuilt} events rebuilt and swapped in ${own} s (${Math.round(rebuilt / own)} events/s)`,
+    ].join('; '),
+  };
 };

@@ -32,6 +32,7 @@ import {
   startProjectorProcess,
   waitForCheckpoint,
 } from './read-side';
+import { beforeProjects, tenancy } from './tenancy';
 
 type Appendfsync = 'always' | 'everysec';
 
@@ -65,6 +66,8 @@ interface Row {
   errors: number;
   appendfsync?: Appendfsync;
   note?: string;
+  /** Requests/s as a share of the same-run yardstick's (bench/reference-app.ts). */
+  ratio?: number;
 }
 
 const withFsync = (name: string, mode: Appendfsync) => `${name} (appendfsync ${mode})`;
@@ -184,9 +187,12 @@ const benchWholeSystem = async (options: {
   env: NodeJS.ProcessEnv;
   admin: RedisClient;
   dataDir: string;
-  token: string;
+  /** Tokens of users who see the project written to: the socket clients take them in turn. */
+  socketTokens: string[];
   commandsUrl: string;
   headers: Record<string, string>;
+  /** The project POST /tasks writes to (undefined: the code has no projects). */
+  projectId: string | undefined;
 }): Promise<Row> => {
   const { progress, admin } = options;
   const keys = createKeyLayout('ts', 1);
@@ -211,7 +217,7 @@ const benchWholeSystem = async (options: {
     processes.push(notifier.process);
     clients = await connectSocketClients({
       notifierUrl: notifier.url,
-      token: options.token,
+      tokens: options.socketTokens,
       count: SYSTEM_CLIENTS,
       drainSeconds: SYSTEM_DRAIN_SECONDS,
     });
@@ -239,7 +245,12 @@ const benchWholeSystem = async (options: {
           headers: options.headers,
           setupRequest: (request) => ({
             ...request,
-            body: JSON.stringify({ title: `bench ${now()}`, priority: 'high', labels: ['bench'] }),
+            body: JSON.stringify({
+              ...(options.projectId ? { projectId: options.projectId } : {}),
+              title: `bench ${now()}`,
+              priority: 'high',
+              labels: ['bench'],
+            }),
           }),
         },
       ],
@@ -251,18 +262,31 @@ const benchWholeSystem = async (options: {
     sampling = false;
     await sampler;
     const last = (await readLastEntryId(admin, log.key))!;
-    // One TaskCreated per 201: the log grew by as many events as the clients must get.
-    const created = (await admin.xlen(log.key)) - lengthBefore;
-    const [caughtUp, sockets] = await Promise.all([
-      waitForCheckpoint(readModelPath, log.name, last, undefined, SYSTEM_DRAIN_SECONDS * 1000),
-      clients.collect(created),
-    ]);
+    const caughtUpAt = waitForCheckpoint(
+      readModelPath,
+      log.name,
+      last,
+      undefined,
+      SYSTEM_DRAIN_SECONDS * 1000,
+    );
+    // One TaskCreated per request the command-service took: the log grew by as many
+    // events as the clients must get. Requests autocannon had in flight at the end
+    // may still land (under a loaded machine, for a second or more): counted once
+    // the log has stopped growing for half a second.
+    let created = (await admin.xlen(log.key)) - lengthBefore;
+    for (let stable = 0; stable < 2; ) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const count = (await admin.xlen(log.key)) - lengthBefore;
+      stable = count === created ? stable + 1 : 0;
+      created = count;
+    }
+    const [caughtUp, sockets] = await Promise.all([caughtUpAt, clients.collect(created)]);
     const projector = caughtUp
       ? `at the last entry ${caughtUp - loadEnded} ms after the load ended`
       : `not at the last entry ${SYSTEM_DRAIN_SECONDS} s after the load`;
     row.note = [
       `projector lag max ${maxBehind} entries (group lag + pending), ${projector}`,
-      `${sockets.complete}/${SYSTEM_CLIENTS} socket clients got all ${created} events, ${sockets.duplicates} duplicates`,
+      `${sockets.complete}/${SYSTEM_CLIENTS} socket clients (${options.socketTokens.length} users who see the project written to) got all ${created} events, ${sockets.duplicates} duplicates`,
       `command → socket p50 ${sockets.p50} ms, p99 ${sockets.p99} ms`,
     ].join('; ');
     return row;
@@ -333,7 +357,14 @@ const main = async (progress: Progress) => {
       await fetch(`${identity}/auth/login`, { method: 'POST', headers: json, body: credentials })
     ).json()) as { token: string; user: { id: string } };
     const headers = { ...json, authorization: `Bearer ${token}` };
+    // With projects, POST /tasks writes into a private project the user owns (bench/projects.ts).
+    const writeSetUp = await tenancy.setUpWrites({
+      identityUrl: identity,
+      commandsUrl: commands,
+      token,
+    });
     const createBody = JSON.stringify({
+      ...(writeSetUp.projectId ? { projectId: writeSetUp.projectId } : {}),
       title: 'Benchmark task',
       priority: 'high',
       labels: ['bench'],
@@ -394,7 +425,8 @@ const main = async (progress: Progress) => {
         note: 'yardstick measured in the same run (bench/reference-app.ts)',
       });
       const ratio = created.requestsPerSecond / bare.requestsPerSecond;
-      created.note = `${Math.round(ratio * 100)}% of the bare reference under the same appendfsync`;
+      created.ratio = Math.round(ratio * 1000) / 1000;
+      created.note = `${Math.round(ratio * 100)}% of the bare reference under the same appendfsync${writeSetUp.projectId ? '; into a private project the user owns' : ''}`;
       rows.push(created, bare);
       rows.push(
         await load(progress, {
@@ -411,9 +443,10 @@ const main = async (progress: Progress) => {
       env,
       admin,
       dataDir,
-      token,
+      socketTokens: writeSetUp.socketTokens,
       commandsUrl: commands,
       headers,
+      projectId: writeSetUp.projectId,
     });
     const alone = rows.find((r) => r.name === phaseName.create('everysec'));
     if (alone)
@@ -440,6 +473,7 @@ const main = async (progress: Progress) => {
           dataDir,
           token,
           userId: user.id,
+          writeProjectId: writeSetUp.projectId,
           commandsUrl: commands,
           duration: DURATION,
           progress,
@@ -452,7 +486,7 @@ const main = async (progress: Progress) => {
     const at = new Date().toISOString();
     const host = machine();
     const heading = `TaskSync bench, ${at}, ${describeMachine(host)}`;
-    const conditions = `${CONNECTIONS} connections, ${DURATION} s per row; the write path under appendfsync ${FSYNC_MODES.join(' and ')}, everything else under ${DEFAULT_FSYNC}`;
+    const conditions = `${CONNECTIONS} connections, ${DURATION} s per row; the write path under appendfsync ${FSYNC_MODES.join(' and ')}, everything else under ${DEFAULT_FSYNC}${beforeProjects ? '; the code before projects (BENCH_BEFORE_PROJECTS)' : ''}`;
     const table = [
       '| measurement | requests/s | p50 ms | p99 ms | errors | note |',
       '|---|---:|---:|---:|---:|---|',
@@ -483,6 +517,7 @@ const main = async (progress: Progress) => {
       durationSeconds: DURATION,
       connections: CONNECTIONS,
       appendfsync: FSYNC_MODES,
+      beforeProjects,
       rows,
       xaddCeilings: ceilings,
       readSide,

@@ -1,6 +1,7 @@
 /**
  * Command → socket delivery (`npm run bench`, live side), the receiving end:
- * CLIENTS clients on the board, in a process of their own. Prints `ready`
+ * CLIENTS clients on the board, in a process of their own, client i with
+ * the i-th of TOKENS (comma-separated, taken in turn). Prints `ready`
  * once every client is live, then reads from stdin how many measured
  * commands were sent, waits until every client has them (at most
  * DRAIN_SECONDS, 20 by default) and prints one JSON line: latency p50/p99
@@ -17,7 +18,7 @@ import { quantile } from './http-client';
 
 const url = new URL('/socket.io/?EIO=4&transport=websocket', process.env.NOTIFIER_URL!);
 url.protocol = 'ws:';
-const token = process.env.TOKEN!;
+const tokens = process.env.TOKENS!.split(',');
 const clients = Number(process.env.CLIENTS ?? 100);
 const now = () => performance.timeOrigin + performance.now();
 
@@ -40,7 +41,8 @@ const connect = (i: number) =>
     socket.on('message', (raw) => {
       const text = raw.toString();
       if (text === '2') return socket.send('3'); // engine.io ping → pong
-      if (text.startsWith('0')) return socket.send(`40${JSON.stringify({ token })}`);
+      if (text.startsWith('0'))
+        return socket.send(`40${JSON.stringify({ token: tokens[i % tokens.length] })}`);
       if (text.startsWith('44')) return reject(new Error(`refused: ${text}`));
       if (!text.startsWith('42')) return;
       const [name, message] = JSON.parse(text.slice(2)) as [string, Event];
