@@ -1,9 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { newId } from '@tasksync/contracts';
+import { idFromIdempotencyKey, newId } from '@tasksync/contracts';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../support';
-import { BCRYPT, OWN_PROFILE, PUBLIC_PROFILE, redis, type System, startSystem } from './system';
+import { type JsonAnswer, waitFor } from '../support';
+import { concretePath, type DocumentedRoute, documentedRoutes, type PathIds } from './routes';
+import {
+  BCRYPT,
+  type Member,
+  OWN_PROFILE,
+  PUBLIC_PROFILE,
+  redis,
+  type System,
+  startSystem,
+} from './system';
 
 afterAll(() => redis.quit());
 let sys: System;
@@ -14,7 +23,220 @@ afterEach(async () => {
   await sys.stop();
 });
 
+/** Every documented read a caller with a token can make: the query-service's and identity's GETs. */
+const authenticatedReads = () =>
+  documentedRoutes().filter((route) => route.method === 'GET' && route.auth);
+
+/**
+ * Every documented read with every value of every documented query parameter
+ * (one parameter at a time), and with a page of one for each sort of a list
+ * that pages: a parameter the table below has no values for fails the test,
+ * so a new filter is scanned as soon as it is documented.
+ */
+const everyRead = (ids: PathIds, values: Record<string, string[]>) =>
+  authenticatedReads().flatMap((route) => {
+    const base = concretePath(route.path, ids);
+    const paths = [base];
+    for (const param of route.query) {
+      if (param === 'cursor') continue;
+      const given = values[param];
+      expect(given, `values for ${route.path}?${param}`).toBeDefined();
+      for (const value of given!) paths.push(`${base}?${param}=${encodeURIComponent(value)}`);
+    }
+    if (route.query.includes('cursor')) {
+      const sorts = route.query.includes('sort') ? values.sort! : [undefined];
+      for (const sort of sorts) paths.push(`${base}?limit=1${sort ? `&sort=${sort}` : ''}`);
+    }
+    return paths.map((path) => ({ route, path }));
+  });
+
+/** What `who` reads of each path, every page of it followed; every answer kept for a scan. */
+const readEverything = async (
+  reads: { route: DocumentedRoute; path: string }[],
+  who: { token: string },
+  answers: JsonAnswer[],
+) => {
+  const headers = { 'x-min-position': await sys.headPositions() };
+  const seen: [string, number, unknown][] = [];
+  for (const { route, path } of reads) {
+    let next: string | undefined = path;
+    for (let page = 0; next !== undefined; page++) {
+      expect(page, `pages of ${path}`).toBeLessThan(30);
+      const answer = await sys.api[route.service].get(next, { token: who.token, headers });
+      answers.push(answer);
+      seen.push([`${route.service} ${next}`, answer.status, answer.body]);
+      const cursor = answer.status === 200 ? answer.body?.nextCursor : undefined;
+      next = cursor ? `${path}${path.includes('?') ? '&' : '?'}cursor=${cursor}` : undefined;
+    }
+  }
+  return seen;
+};
+
+/** Everything an answer shows: its text and every header, as one string to search. */
+const everythingOf = (answer: JsonAnswer) =>
+  `${answer.status} ${[...answer.headers].map(([name, value]) => `${name}: ${value}`).join('\n')}\n${answer.text}`;
+
 describe('API3 broken object property level authorization', () => {
+  it('shows an outsider nothing of a private project: every documented read, filter, search, sort, page and count answers exactly as before it existed, and no answer or feed message names it', async () => {
+    const tag = `zq${randomBytes(5).toString('hex')}`;
+    // Everyone registers first: the lists of users are the same before and after.
+    const [owner, editor, viewer, outsider] = [
+      await sys.register('owner'),
+      await sys.register('editor'),
+      await sys.register('viewer'),
+      await sys.register('outsider'),
+    ];
+    // Work in the open General project, for every filter below to find something of.
+    await sys.createTask(outsider.token, {
+      title: 'General work',
+      labels: ['shared'],
+      assigneeId: editor.userId,
+      priority: 'urgent',
+      dueDate: '2030-05-05',
+    });
+    await sys.createTask(owner.token, { title: 'General chores', labels: ['shared'] });
+    await sys.createTask(editor.token, { title: 'General done', status: 'completed' });
+    // Ids chosen before they exist (a create with an Idempotency-Key names its id), so
+    // the outsider reads them as unknown ids first.
+    const projectId = idFromIdempotencyKey(owner.userId, 'secret-project');
+    const otherId = idFromIdempotencyKey(owner.userId, 'other-project');
+    const taskIds = {
+      planned: idFromIdempotencyKey(owner.userId, 'planned'),
+      started: idFromIdempotencyKey(editor.userId, 'started'),
+      dropped: idFromIdempotencyKey(owner.userId, 'dropped'),
+    };
+    const ids = {
+      task: taskIds.planned,
+      user: owner.userId,
+      project: projectId,
+      member: editor.userId,
+    };
+    const values: Record<string, string[]> = {
+      projectId: [projectId, otherId],
+      status: ['pending', 'in-progress', 'completed'],
+      assigneeId: ['me', editor.userId, owner.userId],
+      createdBy: ['me', owner.userId, editor.userId],
+      label: [`label-${tag}`, 'shared'],
+      priority: ['urgent', 'medium', 'low'],
+      q: [tag, 'General', `Plans ${tag}`],
+      dueBefore: ['2040-01-01'],
+      dueAfter: ['2000-01-01'],
+      sort: ['createdAt', 'updatedAt', 'priority', 'dueDate'].flatMap((s) => [s, `-${s}`]),
+      limit: ['1', '200'],
+      archived: ['true', 'false'],
+      asOf: [
+        `t${sys.keys.partitionOf(taskIds.planned)}:99999999999999-0`,
+        '2100-01-01T00:00:00.000Z',
+      ],
+    };
+    const reads = [
+      ...everyRead(ids, values),
+      // The same task reads for every task of the project.
+      ...Object.values(taskIds).flatMap((task) =>
+        everyRead({ ...ids, task }, values).filter(({ route }) =>
+          route.path.startsWith('/tasks/{id}'),
+        ),
+      ),
+    ];
+    const outsiderFeed = await sys.liveFeed(outsider.token);
+    const outsiderAnswers: JsonAnswer[] = [];
+    const before = await readEverything(reads, outsider, outsiderAnswers);
+
+    // The private project, and everything that happens in it.
+    const command = async (
+      method: string,
+      path: string,
+      who: Member,
+      body?: unknown,
+      key?: string,
+    ) => {
+      const answer = await sys.api.command.request(method, path, {
+        token: who.token,
+        body,
+        ...(key ? { headers: { 'idempotency-key': key } } : {}),
+      });
+      expect(answer.status, `${method} ${path}: ${answer.text}`).toBeLessThan(300);
+      return answer;
+    };
+    await command(
+      'POST',
+      '/projects',
+      owner,
+      { name: `Project ${tag}`, description: `Plans ${tag}` },
+      'secret-project',
+    );
+    await sys.addMember(owner, projectId, editor, 'editor');
+    await sys.addMember(owner, projectId, viewer, 'viewer');
+    const secret = (title: string, extra: object = {}) => ({
+      projectId,
+      title: `${title} ${tag}`,
+      description: `Plans ${tag}`,
+      labels: [`label-${tag}`, 'shared'],
+      ...extra,
+    });
+    await command(
+      'POST',
+      '/tasks',
+      owner,
+      secret('Planned', { assigneeId: editor.userId, priority: 'urgent', dueDate: '2030-05-05' }),
+      'planned',
+    );
+    await command(
+      'POST',
+      '/tasks',
+      editor,
+      secret('General', { status: 'in-progress', priority: 'low' }),
+      'started',
+    );
+    await command('POST', '/tasks', owner, secret('Dropped'), 'dropped');
+    const comments = [
+      await command('POST', `/tasks/${taskIds.planned}/comments`, editor, {
+        text: `Comment ${tag}`,
+      }),
+      await command('POST', `/tasks/${taskIds.planned}/comments`, viewer, {
+        text: `Viewer ${tag}`,
+      }),
+    ].map((answer) => answer.body.commentId as string);
+    await command('PATCH', `/tasks/${taskIds.planned}`, editor, { status: 'in-progress' });
+    await command('PATCH', `/tasks/${taskIds.started}`, editor, { assigneeId: owner.userId });
+    await command('POST', '/projects', owner, { name: `Other ${tag}` }, 'other-project');
+    await command('PATCH', `/tasks/${taskIds.started}`, owner, { projectId: otherId });
+    await command('PATCH', `/projects/${otherId}`, owner, { archived: true });
+    await command('DELETE', `/tasks/${taskIds.dropped}`, owner);
+    await sys.addMember(owner, projectId, viewer, 'editor');
+    await sys.removeMember(owner, projectId, viewer);
+    await command('PATCH', `/projects/${projectId}`, owner, { name: `Renamed ${tag}` });
+
+    const after = await readEverything(reads, outsider, outsiderAnswers);
+    expect(after).toEqual(before);
+
+    // The same reads by a member and an admin do show the project: the scan below can find it.
+    for (const who of [editor, sys.admin]) {
+      const theirs: JsonAnswer[] = [];
+      await readEverything(reads, who, theirs);
+      expect(theirs.filter((answer) => answer.text.includes(tag)).length).toBeGreaterThan(20);
+      expect(theirs.some((answer) => answer.text.includes(projectId))).toBe(true);
+    }
+
+    // Nothing anywhere names it: not the outsider's answers (headers included), not the
+    // documented reads without a token, not the outsider's feed.
+    const sentinel = await sys.createTask(owner.token, { title: 'General news' });
+    await waitFor(() => outsiderFeed.events.find((e) => e.aggregateId === sentinel.id));
+    const open = documentedRoutes().filter((route) => route.method === 'GET' && !route.auth);
+    expect(open.length).toBeGreaterThanOrEqual(9);
+    for (const route of open) outsiderAnswers.push(await sys.api[route.service].get(route.path));
+    const needles = [tag, projectId, otherId, ...Object.values(taskIds), ...comments];
+    const found = [
+      ...outsiderAnswers.map(everythingOf),
+      ...outsiderFeed.received.map((message) => JSON.stringify(message)),
+    ].flatMap((text) =>
+      needles
+        .filter((needle) => text.includes(needle))
+        .map((needle) => `${needle} in ${text.slice(0, 300)}`),
+    );
+    expect(found).toEqual([]);
+  });
+
   it('refuses role and other server-owned fields on register, login and role change with 400, appending nothing', async () => {
     const member = await sys.register('member');
     const identity = sys.spec.identity.given(sys.keys.userStream(member.userId));

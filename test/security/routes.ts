@@ -16,6 +16,8 @@ export interface DocumentedRoute {
   method: string;
   path: string;
   auth: boolean;
+  /** The names of its documented query parameters. */
+  query: string[];
 }
 export const routeLabel = (route: DocumentedRoute) =>
   `${route.service} ${route.method} ${route.path}`;
@@ -28,7 +30,10 @@ export const routeLabel = (route: DocumentedRoute) =>
 export const documentedRoutes = (): DocumentedRoute[] =>
   (['identity', 'command', 'query'] as const).flatMap((service) => {
     const { paths } = OPENAPI_DOCUMENTS[service]() as {
-      paths: Record<string, Record<string, { security?: unknown[] }>>;
+      paths: Record<
+        string,
+        Record<string, { security?: unknown[]; parameters?: { name: string; in: string }[] }>
+      >;
     };
     return Object.entries(paths).flatMap(([path, operations]) =>
       Object.entries(operations).map(([method, operation]) => ({
@@ -36,6 +41,7 @@ export const documentedRoutes = (): DocumentedRoute[] =>
         method: method.toUpperCase(),
         path,
         auth: Array.isArray(operation.security),
+        query: (operation.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name),
       })),
     );
   });
