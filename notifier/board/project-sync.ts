@@ -38,12 +38,6 @@ export interface ProjectSyncDeps {
   ): Promise<boolean>;
 }
 
-/** An answer of a list route: every list of the query-service comes in pages. */
-interface Page<T> {
-  items: T[];
-  nextCursor?: string | null;
-}
-
 const projectPath = (id: string) => `/projects/${encodeURIComponent(id)}`;
 
 interface ProjectLoad {
@@ -62,9 +56,9 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
   const { api, state, view, positions, me, isCurrent } = deps;
 
   /**
-   * Projects being read (joined, or met in an event before the page knew them), with
-   * the project events that arrived meanwhile and the read's outcome; a newer read, or
-   * leaving, replaces the entry, and the older read then drops its result.
+   * Projects being read (joined, or made here), with the project events that arrived
+   * meanwhile and the read's outcome; a newer read, or leaving, replaces the entry, and
+   * the older read then drops its result.
    */
   const loading = new Map<string, ProjectLoad>();
   /** The members read running for the project shown, with the membership events held meanwhile. */
@@ -136,11 +130,11 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
 
   /**
    * Reads a project and its tasks: on `project-joined`, or for a project made here.
-   * The reads reflect at least `position`
-   * (where the page met it) and every position the page has seen, so they include the
-   * tasks whose events came before the project was held (and were dropped then). Project
-   * events arriving meanwhile are held and applied after; task events are applied as
-   * they come (by revision). 404: the person cannot see it.
+   * The reads reflect at least `position` (where the page met it) and every position
+   * the page has seen, so they include the tasks whose events came before the project
+   * was held (and were dropped then). Project events arriving meanwhile are held and
+   * applied after; task events are applied as they come (by revision). 404: the person
+   * cannot see it (any more).
    */
   const loadProject = (projectId: string, position: string | null): Promise<boolean> => {
     const load: ProjectLoad = { held: [], outcome: Promise.resolve(false) };
@@ -208,13 +202,12 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
     const read = { projectId, held: [] as ProjectMessage[] };
     membersRead = read;
     try {
-      const { data, readPosition } = await api<Page<MemberView> | MemberView[]>(
+      const { data, readPosition } = await api<{ items: MemberView[] }>(
         `${QUERY}${projectPath(projectId)}/members`,
         { headers: readAfter(positions.since()) },
       );
       if (!isCurrent() || membersRead !== read) return;
-      const rows = Array.isArray(data) ? data : data.items;
-      let members = new Map(rows.map((member) => [member.userId, member]));
+      let members = new Map(data.items.map((member) => [member.userId, member]));
       for (const event of read.held) {
         if (isAfterRead(event.position, readPosition))
           members = foldMembers(members, event, nameOf);
@@ -226,8 +219,8 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
     } catch (error) {
       if (!isCurrent() || membersRead !== read) return;
       membersRead = null;
-      // Not everyone may read a project's members; the board then offers every user.
-      if (!(error instanceof ApiError && (error.status === 403 || error.status === 404))) {
+      // 404: the project is no longer visible, and project-left takes it away.
+      if (!(error instanceof ApiError && error.status === 404)) {
         notify(`The members could not be loaded: ${errorMessage(error)}`, 'error');
       }
     }
