@@ -810,6 +810,76 @@ describe('API1 broken object level authorization', () => {
     }
   });
 
+  it('treats a private project’s id in a body as in a path: creating or moving a task into it is an unknown project’s 404 to outsiders, 403 to viewers; moving out is for who may delete', async () => {
+    const team = await sys.privateTeam();
+    const streams = teamStreams(team);
+    const { id: projectId } = team.project;
+    const unknownProject = newId();
+    const own = await sys.createTask(team.outsider.token, { title: 'in General' });
+    const ownStream = sys.keys.taskStream(own.id);
+    for (const [method, path, body, given] of [
+      ['POST', '/tasks', { title: 'planted', projectId }, streams],
+      ['POST', '/tasks', { title: 'planted', projectId, assigneeId: team.owner.userId }, streams],
+      ['PATCH', `/tasks/${own.id}`, { projectId }, [...streams, ownStream]],
+      ['PUT', `/tasks/${own.id}`, { projectId, title: 'moved' }, [...streams, ownStream]],
+    ] as const) {
+      const request = { method, path, token: team.outsider.token, body };
+      const unknownBody = { ...body, projectId: unknownProject };
+      for (const { via, request: sent } of everyWay(request)) {
+        const hidden = await sys.spec[via].given(...given).when(sent);
+        const unknown = await sys.spec[via].given(...given).when({ ...sent, body: unknownBody });
+        expect({ path, via, ...shown(hidden.answer) }).toEqual({
+          path,
+          via,
+          ...shown(unknown.answer),
+        });
+        hidden.thenFails(404, 'not-found').thenAppends([]);
+      }
+    }
+    // A viewer creates nothing; an editor moves out only what they created.
+    await refusedEverywhere(streams, {
+      method: 'POST',
+      path: '/tasks',
+      token: team.viewer.token,
+      body: { title: 'from a viewer', projectId },
+    });
+    const elsewhere = await sys.createProject(team.editor.token, { visibility: 'private' });
+    for (const [who, task] of [
+      [team.viewer, team.tasks.editors],
+      [team.editor, team.tasks.assigned],
+    ] as const) {
+      await refusedEverywhere(streams, {
+        method: 'PATCH',
+        path: `/tasks/${task.id}`,
+        token: who.token,
+        body: { projectId: elsewhere.id },
+      });
+    }
+    await allowed(
+      streams,
+      {
+        method: 'PATCH',
+        path: `/tasks/${team.tasks.editors.id}`,
+        token: team.editor.token,
+        body: { projectId: elsewhere.id },
+      },
+      200,
+      [{ type: 'TaskMoved', data: { from: projectId, to: elsewhere.id } }],
+    );
+    // An assignee must see the project: the owner cannot hand a task to an outsider.
+    await refusedEverywhere(
+      streams,
+      {
+        method: 'PATCH',
+        path: `/tasks/${team.tasks.owners.id}`,
+        token: team.owner.token,
+        body: { assigneeId: team.outsider.userId },
+      },
+      422,
+      'assignee-cannot-see-project',
+    );
+  });
+
   it('stops a removed member’s reads once the projector has applied the removal, and their feed at project-left, while the others’ go on', async () => {
     const [owner, leaver, stayer] = [
       await sys.register('owner'),

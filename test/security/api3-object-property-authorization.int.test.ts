@@ -325,6 +325,70 @@ describe('API3 broken object property level authorization', () => {
     }
   });
 
+  it('refuses ownerId, members, roles beyond a project’s and other server-owned project fields with 400, appending nothing; member lists name no e-mail', async () => {
+    const [owner, other] = [await sys.register('owner'), await sys.register('other')];
+    const project = await sys.createProject(owner.token, { visibility: 'private' });
+    await sys.addMember(owner, project.id, other, 'viewer');
+    const command = sys.spec.command.given(sys.keys.projectStream(project.id));
+    const serverOwned: Record<string, unknown> = {
+      ownerId: other.userId,
+      members: { [other.userId]: 'owner' },
+      id: newId(),
+      revision: 9,
+      createdAt: '2000-01-01T00:00:00.000Z',
+      updatedAt: '2000-01-01T00:00:00.000Z',
+      access: 'owner',
+      memberCount: 0,
+      taskCounts: {},
+    };
+    for (const [field, value] of Object.entries(serverOwned)) {
+      for (const [method, path, body] of [
+        ['POST', '/projects', { name: 'smuggler', [field]: value }],
+        ['POST', '/projects', { name: 'smuggler', archived: true, [field]: value }],
+        ['PATCH', `/projects/${project.id}`, { [field]: value }],
+        ['PATCH', `/projects/${project.id}`, { name: 'innocent', [field]: value }],
+      ] as const) {
+        const refused = await command.when({ method, path, token: owner.token, body });
+        refused.thenFails(400, 'validation').thenAppends([]);
+        expect(JSON.stringify(refused.answer.body.errors)).toContain(field);
+      }
+    }
+    // A project role is owner, editor or viewer: never the site's admin, and only for the user named.
+    const members = `/projects/${project.id}/members`;
+    for (const [method, path, body] of [
+      ['PUT', `${members}/${other.userId}`, { role: 'admin' }],
+      ['PUT', `${members}/${other.userId}`, { role: 'owner', userId: owner.userId }],
+      ['PUT', `${members}/${other.userId}`, { role: 'owner', projectId: newId() }],
+      ['PUT', `${members}/${other.userId}`, { role: 'owner', by: owner.userId }],
+      ['POST', members, { email: other.email, role: 'admin' }],
+      ['POST', members, { email: other.email, role: 'owner', userId: owner.userId }],
+    ] as const) {
+      (await command.when({ method, path, token: owner.token, body }))
+        .thenFails(400, 'validation')
+        .thenAppends([]);
+    }
+    // POST /projects makes the caller its owner whatever else is sent, and nobody else.
+    const created = await sys.spec.command.when({
+      method: 'POST',
+      path: '/projects',
+      token: other.token,
+      body: { name: 'mine' },
+    });
+    created.thenAnswers(201).thenAppends([
+      {
+        type: 'ProjectCreated',
+        actor: other.userId,
+        data: expect.objectContaining({ ownerId: other.userId, visibility: 'private' }),
+      },
+    ]);
+    const listed = await sys.readCaughtUp(members, other);
+    expect(listed.body.items.map((member: object) => Object.keys(member).sort())).toEqual([
+      ['addedAt', 'name', 'role', 'userId'],
+      ['addedAt', 'name', 'role', 'userId'],
+    ]);
+    expect(listed.text).not.toContain(owner.email);
+  });
+
   it('shows an e-mail only to its owner and to admins, on every endpoint that returns a user and in the live feed', async () => {
     const [alice, bob] = [await sys.register('alice'), await sys.register('bob')];
     const board = await sys.liveFeed(bob.token);
