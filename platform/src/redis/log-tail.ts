@@ -251,6 +251,14 @@ export const startLogTail = async <Prepared = undefined>(options: LogTailOptions
     });
 
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  /**
+   * Yields until this host's clock shows the next millisecond: under a
+   * millisecond, where a timer would take at least one whole.
+   */
+  const nextMillisecond = async () => {
+    const now = Date.now();
+    while (Date.now() === now) await new Promise((resolve) => setImmediate(resolve));
+  };
 
   const sequence = async () => {
     let failures = 0;
@@ -276,6 +284,9 @@ export const startLogTail = async <Prepared = undefined>(options: LogTailOptions
           const entryId = head.entry.entry.entryId;
           if (waiting?.entryId !== entryId) waiting = { entryId, since: Date.now() };
           if (Date.now() - waiting.since <= maxOrderWaitMs) {
+            // Redis's clock is most often this host's: while that is still in the
+            // entry's millisecond, no read can settle it; wait for the next one first.
+            if (BigInt(Date.now()) === head.entry.time) await nextMillisecond();
             await Promise.all(unsettled.map(readSettled));
             // The clock has not left this entry's millisecond yet: look again in the next.
             if (unsettled.every((other) => other.buffer.length === 0)) await pause(1);
