@@ -1,6 +1,16 @@
+import { GENERAL_PROJECT_ID } from '@tasksync/contracts';
 import { readStream } from '@tasksync/platform';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OWN_PROFILE, PUBLIC_PROFILE, redis, type System, startSystem } from './system';
+import type { ApiRequest, ExpectedEvent } from '../api-spec';
+import { expectProblem } from '../support';
+import {
+  type Member,
+  OWN_PROFILE,
+  PUBLIC_PROFILE,
+  redis,
+  type System,
+  startSystem,
+} from './system';
 
 afterAll(() => redis.quit());
 let sys: System;
@@ -11,7 +21,283 @@ afterEach(async () => {
   await sys.stop();
 });
 
+/** A command refused with this status, directly and through the board, appending nothing. */
+const refused = async (given: string[], request: ApiRequest, status: number, slug: string) => {
+  for (const [via, prefix] of [
+    ['command', ''],
+    ['board', '/api/command'],
+  ] as const) {
+    (await sys.spec[via].given(...given).when({ ...request, path: `${prefix}${request.path}` }))
+      .thenFails(status, slug)
+      .thenAppends([]);
+  }
+};
+
+const allowed = async (
+  given: string[],
+  request: ApiRequest,
+  status: number,
+  events: ExpectedEvent[],
+) => (await sys.spec.command.given(...given).when(request)).thenAnswers(status).thenAppends(events);
+
+/** Every function of managing a project (design §10: owners and admins only), as `who` asks it. */
+const managing = (projectId: string, who: { token: string; userId: string }, others: Member[]) => {
+  const [someone, owner] = others as [Member, Member];
+  const path = `/projects/${projectId}`;
+  return [
+    { method: 'PATCH', path, body: { name: 'Taken over' } },
+    { method: 'PATCH', path, body: { description: 'Ours now' } },
+    { method: 'PATCH', path, body: { visibility: 'private' } },
+    { method: 'PATCH', path, body: { visibility: 'open' } },
+    { method: 'PATCH', path, body: { archived: true } },
+    { method: 'PATCH', path, body: { archived: false } },
+    { method: 'PUT', path: `${path}/members/${who.userId}`, body: { role: 'owner' } },
+    { method: 'PUT', path: `${path}/members/${someone.userId}`, body: { role: 'editor' } },
+    { method: 'POST', path: `${path}/members`, body: { email: someone.email, role: 'viewer' } },
+    { method: 'DELETE', path: `${path}/members/${owner.userId}` },
+  ].map((request) => ({ ...request, token: who.token }));
+};
+
 describe('API5 broken function level authorization', () => {
+  it('lets only a project’s owners and site admins manage it: every setting and membership change is 403 for its editors and viewers and for anyone working in an open project', async () => {
+    const team = await sys.privateTeam();
+    const open = await sys.createProject(team.owner.token, { visibility: 'open' });
+    await sys.addMember(team.owner, open.id, team.viewer, 'viewer');
+    const streams = [team.projectStream, sys.keys.projectStream(open.id)];
+    for (const [projectId, who] of [
+      [team.project.id, team.editor],
+      [team.project.id, team.viewer],
+      [open.id, team.outsider],
+      [open.id, team.viewer],
+    ] as const) {
+      for (const request of managing(projectId, who, [team.outsider, team.owner])) {
+        await refused(streams, request, 403, 'forbidden');
+      }
+    }
+    // Owners and admins may: archiving and restoring, and managing members.
+    const path = `/projects/${team.project.id}`;
+    await allowed(
+      streams,
+      { method: 'PATCH', path, token: team.owner.token, body: { archived: true } },
+      200,
+      [{ type: 'ProjectArchived', actor: team.owner.userId }],
+    );
+    await allowed(
+      streams,
+      { method: 'PATCH', path, token: sys.admin.token, body: { archived: false } },
+      200,
+      [{ type: 'ProjectRestored', actor: sys.admin.userId }],
+    );
+    await allowed(
+      streams,
+      {
+        method: 'PUT',
+        path: `${path}/members/${team.outsider.userId}`,
+        token: sys.admin.token,
+        body: { role: 'viewer' },
+      },
+      200,
+      [
+        {
+          type: 'MemberAdded',
+          actor: sys.admin.userId,
+          data: { userId: team.outsider.userId, role: 'viewer' },
+        },
+      ],
+    );
+    await allowed(
+      streams,
+      {
+        method: 'PUT',
+        path: `/projects/${open.id}/members/${team.viewer.userId}`,
+        token: team.owner.token,
+        body: { role: 'owner' },
+      },
+      200,
+      [
+        {
+          type: 'MemberRoleChanged',
+          data: { userId: team.viewer.userId, from: 'viewer', to: 'owner' },
+        },
+      ],
+    );
+  });
+
+  it('lets site admins, and no member, manage the General project (owner system)', async () => {
+    const [member, other] = [await sys.register('member'), await sys.register('other')];
+    const stream = sys.keys.projectStream(GENERAL_PROJECT_ID);
+    const general = (await sys.readCaughtUp(`/projects/${GENERAL_PROJECT_ID}`, member)).body;
+    expect({ name: general.name, ownerId: general.ownerId, access: general.access }).toEqual({
+      name: 'General',
+      ownerId: 'system',
+      access: 'editor',
+    });
+    for (const request of managing(GENERAL_PROJECT_ID, member, [other, other])) {
+      await refused([stream], request, 403, 'forbidden');
+    }
+    const path = `/projects/${GENERAL_PROJECT_ID}`;
+    await allowed(
+      [stream],
+      { method: 'PATCH', path, token: sys.admin.token, body: { description: 'Everyone’s' } },
+      200,
+      [{ type: 'ProjectDetailsChanged', agg: GENERAL_PROJECT_ID, actor: sys.admin.userId }],
+    );
+    await allowed(
+      [stream],
+      {
+        method: 'PUT',
+        path: `${path}/members/${member.userId}`,
+        token: sys.admin.token,
+        body: { role: 'viewer' },
+      },
+      200,
+      [{ type: 'MemberAdded', data: { userId: member.userId, role: 'viewer' } }],
+    );
+    // Owned by `system`, General has no last owner to keep: its members may leave.
+    await allowed(
+      [stream],
+      { method: 'DELETE', path: `${path}/members/${member.userId}`, token: member.token },
+      204,
+      [{ type: 'MemberRemoved', data: { userId: member.userId, by: member.userId } }],
+    );
+  });
+
+  it('keeps an archived project read-only for everyone, its owner included, until an owner or admin restores it', async () => {
+    const team = await sys.privateTeam();
+    const streams = [team.projectStream, team.taskStream(team.tasks.editors)];
+    const path = `/projects/${team.project.id}`;
+    const archived = await sys.api.command.patch(
+      path,
+      { archived: true },
+      { token: team.owner.token },
+    );
+    expect(archived.status).toBe(200);
+    // Its tasks are read-only to all who could change them, its settings to those who manage it.
+    for (const who of [team.owner, team.editor, sys.admin]) {
+      for (const request of [
+        { method: 'POST', path: '/tasks', body: { title: 'late', projectId: team.project.id } },
+        { method: 'PATCH', path: `/tasks/${team.tasks.editors.id}`, body: { title: 'late' } },
+        {
+          method: 'POST',
+          path: `/tasks/${team.tasks.editors.id}/comments`,
+          body: { text: 'late' },
+        },
+        { method: 'DELETE', path: `/tasks/${team.tasks.editors.id}` },
+      ]) {
+        await refused(streams, { ...request, token: who.token }, 409, 'project-archived');
+      }
+    }
+    for (const who of [team.owner, sys.admin]) {
+      for (const request of [
+        { method: 'PATCH', path, body: { name: 'late' } },
+        {
+          method: 'PUT',
+          path: `${path}/members/${team.outsider.userId}`,
+          body: { role: 'viewer' },
+        },
+      ]) {
+        await refused(streams, { ...request, token: who.token }, 409, 'project-archived');
+      }
+    }
+    for (const who of [team.editor, team.viewer]) {
+      await refused(
+        streams,
+        { method: 'PATCH', path, token: who.token, body: { archived: false } },
+        403,
+        'forbidden',
+      );
+    }
+    await allowed(
+      streams,
+      { method: 'PATCH', path, token: team.owner.token, body: { archived: false } },
+      200,
+      [{ type: 'ProjectRestored' }],
+    );
+  });
+
+  it('never lets a project lose its last owner: leaving, removal and demotion are 409, an admin’s too', async () => {
+    const team = await sys.privateTeam();
+    const streams = [team.projectStream];
+    const members = `/projects/${team.project.id}/members`;
+    const demote = (who: { token: string }, owner: Member, role = 'editor') => ({
+      method: 'PUT',
+      path: `${members}/${owner.userId}`,
+      token: who.token,
+      body: { role },
+    });
+    const remove = (who: { token: string }, owner: Member) => ({
+      method: 'DELETE',
+      path: `${members}/${owner.userId}`,
+      token: who.token,
+    });
+    for (const request of [
+      remove(team.owner, team.owner),
+      remove(sys.admin, team.owner),
+      demote(team.owner, team.owner, 'viewer'),
+      demote(sys.admin, team.owner),
+    ]) {
+      await refused(streams, request, 409, 'last-owner');
+    }
+    // With a second owner, the first may leave; then the second is the last.
+    await sys.addMember(team.owner, team.project.id, team.editor, 'owner');
+    await allowed(streams, remove(team.owner, team.owner), 204, [
+      { type: 'MemberRemoved', data: { userId: team.owner.userId, by: team.owner.userId } },
+    ]);
+    for (const request of [
+      remove(team.editor, team.editor),
+      demote(sys.admin, team.editor, 'viewer'),
+    ]) {
+      await refused(streams, request, 409, 'last-owner');
+    }
+  });
+
+  it('takes a demoted admin’s sight of private projects away at once, though their token still says admin', async () => {
+    const [deputy, owner] = [await sys.register('deputy'), await sys.register('owner')];
+    await sys.api.identity.patch(
+      `/users/${deputy.userId}/role`,
+      { role: 'admin' },
+      { token: sys.admin.token },
+    );
+    const adminToken = (
+      await sys.api.identity.post('/auth/login', { email: deputy.email, password: deputy.password })
+    ).body.token as string;
+    const project = await sys.createProject(owner.token, { visibility: 'private' });
+    const task = await sys.createTask(owner.token, { projectId: project.id });
+    const asDeputy = { token: adminToken };
+    const path = `/projects/${project.id}`;
+    expect((await sys.readCaughtUp(path, asDeputy)).body.access).toBe('admin');
+    const demoted = await sys.api.identity.patch(
+      `/users/${deputy.userId}/role`,
+      { role: 'member' },
+      { token: sys.admin.token },
+    );
+    expect(demoted.status).toBe(200);
+    expect(sys.tokens.verify(adminToken).role).toBe('admin');
+    for (const read of [
+      path,
+      `${path}/members`,
+      `/tasks/${task.id}`,
+      `/tasks?projectId=${project.id}`,
+    ]) {
+      expectProblem(
+        await sys.api.query.get(read, {
+          token: adminToken,
+          headers: { 'x-min-position': demoted.body.position },
+        }),
+        404,
+        'not-found',
+      );
+    }
+    const streams = [sys.keys.projectStream(project.id), sys.keys.taskStream(task.id)];
+    for (const request of [
+      { method: 'PATCH', path, body: { name: 'mine' } },
+      { method: 'PUT', path: `${path}/members/${deputy.userId}`, body: { role: 'owner' } },
+      { method: 'PATCH', path: `/tasks/${task.id}`, body: { title: 'mine' } },
+    ]) {
+      await refused(streams, { ...request, token: adminToken }, 404, 'not-found');
+    }
+  });
+
   it('lets only admins change roles: a member is 403 and appends nothing, an admin is 200 with one UserRoleChanged', async () => {
     const [member, other] = [await sys.register('member'), await sys.register('other')];
     const streams = [sys.keys.userStream(member.userId), sys.keys.userStream(other.userId)];
