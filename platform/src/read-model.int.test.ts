@@ -99,4 +99,17 @@ describe('the schema version (design §10, read-model upgrades)', () => {
     expect(refused).toMatchObject({ path: file, version: 1 });
     expect(readFileSync(file).equals(bytes)).toBe(true);
   });
+
+  it('refuses a model newer than this code (a rollback) without touching it', () => {
+    const file = path();
+    openReadModel(file).close();
+    const newer = new Database(file);
+    newer
+      .prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'")
+      .run(String(READ_MODEL_VERSION + 1));
+    newer.close();
+    const bytes = readFileSync(file);
+    expect(() => openReadModel(file)).toThrow(/newer than this code/);
+    expect(readFileSync(file).equals(bytes)).toBe(true);
+  });
 });

@@ -173,6 +173,13 @@ export const openReadModel = (path: string): ReadModelDb => {
     db.close();
     throw new OutdatedReadModelError(path, version);
   }
+  if (version !== undefined && version > READ_MODEL_VERSION) {
+    // Older code (a rollback) must not write rows a newer schema reads differently.
+    db.close();
+    throw new Error(
+      `${path} holds a version ${version} read model, newer than this code's ${READ_MODEL_VERSION}: run the newer projector, or point READ_MODEL_PATH at a new file to rebuild it (npm run replay)`,
+    );
+  }
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   // The default 2 MB page cache thrashes once the model outgrows it.
