@@ -32,6 +32,7 @@ describe('API4 unrestricted resource consumption', () => {
   it('answers 413 for a body over 100 kB on every write, with or without Content-Length, and through the proxy, appending nothing', async () => {
     const member = await sys.register('member');
     const task = await sys.createTask(member.token);
+    const project = await sys.createProject(member.token);
     const writes: [ServiceName, string, string, Record<string, unknown>, string, string?][] = [
       [
         'identity',
@@ -46,8 +47,30 @@ describe('API4 unrestricted resource consumption', () => {
       ['command', 'PATCH', `/tasks/${task.id}`, {}, 'description', member.token],
       ['command', 'PUT', `/tasks/${task.id}`, {}, 'description', member.token],
       ['command', 'POST', `/tasks/${task.id}/comments`, {}, 'text', member.token],
+      ['command', 'POST', '/projects', { name: 'big' }, 'description', member.token],
+      ['command', 'PATCH', `/projects/${project.id}`, {}, 'description', member.token],
+      [
+        'command',
+        'PUT',
+        `/projects/${project.id}/members/${sys.admin.userId}`,
+        {},
+        'role',
+        member.token,
+      ],
+      [
+        'command',
+        'POST',
+        `/projects/${project.id}/members`,
+        { role: 'viewer' },
+        'email',
+        member.token,
+      ],
     ];
-    const streams = [sys.keys.taskStream(task.id), sys.keys.userStream(member.userId)];
+    const streams = [
+      sys.keys.taskStream(task.id),
+      sys.keys.userStream(member.userId),
+      sys.keys.projectStream(project.id),
+    ];
     for (const [service, method, path, fields, field, token] of writes) {
       for (const [base, prefix] of [
         [sys.urls[service], ''],
@@ -87,7 +110,7 @@ describe('API4 unrestricted resource consumption', () => {
     ).toBe(200);
   });
 
-  it('caps page sizes: 1 to 200 on every list, 50 by default', async () => {
+  it('caps page sizes: 1 to 200 on every list, /projects too, 50 by default', async () => {
     const member = await sys.register('pager');
     const label = `page-${randomBytes(3).toString('hex')}`;
     const tasks = await Promise.all(
@@ -111,7 +134,20 @@ describe('API4 unrestricted resource consumption', () => {
     const users = await get('/users');
     expect(users.body.items).toHaveLength(50);
     expect(users.body.nextCursor).toEqual(expect.any(String));
-    for (const list of ['/tasks', '/users', `/tasks/${tasks[0]!.id}/history`]) {
+    // The member's 51 projects and General: 52 to page through.
+    await Promise.all(
+      Array.from({ length: 51 }, (_, i) => sys.createProject(member.token, { name: `p${i}` })),
+    );
+    const fresh = { 'x-min-position': await sys.headPositions() };
+    const projects = await sys.api.query.get('/projects', { token: member.token, headers: fresh });
+    expect(projects.body.items).toHaveLength(50);
+    const rest = await get(`/projects?cursor=${projects.body.nextCursor}`);
+    expect(rest.body).toEqual({
+      items: [expect.any(Object), expect.any(Object)],
+      nextCursor: null,
+    });
+    expect((await get('/projects?limit=200')).body.items).toHaveLength(52);
+    for (const list of ['/tasks', '/users', `/tasks/${tasks[0]!.id}/history`, '/projects']) {
       expect((await get(`${list}?limit=200`)).status).toBe(200);
       for (const limit of ['0', '201', '-1', '1000000', 'all', '1e3', '']) {
         expectSafeProblem(await get(`${list}?limit=${limit}`), 400, 'validation');
