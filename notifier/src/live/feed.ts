@@ -131,6 +131,13 @@ export interface LiveFeedOptions {
  * rooms, encoded once per event: `board` for open projects, `admins`, and
  * `members:<project>` for a private project's members.
  *
+ * A project event goes to those who see the project after it: whoever starts
+ * seeing it (creation, MemberAdded, a turn to open, a role gained) first gets
+ * `project-joined`; whoever stops (MemberRemoved, a turn to private, a role
+ * lost) gets `project-left` instead of the event, and nothing of the project
+ * after it. A follower of single tasks gets their events while it sees the
+ * task's project, without notices.
+ *
  * A connecting client first replays what it missed from the logs, merged in
  * that same order, with its own view of who sees what evolving as the replay
  * passes the project and identity entries. What the feed dispatches
@@ -286,7 +293,7 @@ export const startLiveFeed = async (options: LiveFeedOptions) => {
     followAccess(event);
     for (const socket of affected) {
       if (directory.isMember(affectedUser!, projectId)) socket.join(membersRoom(projectId));
-      else socket.leave(membersRoom(projectId));
+      else void membersRoom(projectId);
     }
     const notice = membership(projectId, position);
     // An event of a project never created (none should be) reaches no one.

@@ -24,7 +24,8 @@ export interface AssignedNotice {
  * Server → client `project-joined` / `project-left` (design §10): from here on
  * the feed carries that project's events, or carries no more of them.
  * `position` is the entry that changed it: in the project log, or in the
- * identity log for a change of site role.
+ * identity log for a change of site role. A client counts it as seen in its
+ * `since`; resuming from before it, the replay sends the notice again.
  */
 export interface MembershipNotice {
   projectId: string;
