@@ -293,7 +293,7 @@ export const startLiveFeed = async (options: LiveFeedOptions) => {
     followAccess(event);
     for (const socket of affected) {
       if (directory.isMember(affectedUser!, projectId)) socket.join(membersRoom(projectId));
-      else void membersRoom(projectId);
+      else socket.leave(membersRoom(projectId));
     }
     const notice = membership(projectId, position);
     // An event of a project never created (none should be) reaches no one.
