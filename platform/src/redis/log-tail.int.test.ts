@@ -40,9 +40,10 @@ const follow = async (
 describe('startLogTail with state logs', () => {
   it('hands entries on by entry-id time, state logs first within a millisecond, whatever the arrival order', async () => {
     const keys = testKeys(1);
-    const { handed, tail } = await follow(keys);
+    const { handed, tail } = await follow(keys, { maxOrderWaitMs: 10_000 });
     // Ahead of the clock, so the task entries must wait for the project log to pass their time.
-    const ms = Date.now() + 500;
+    // Far enough ahead that a loaded machine still appends everything before it.
+    const ms = Date.now() + 1_500;
     await add(keys, 't0', `${ms}-0`);
     await add(keys, 't0', `${ms + 1}-0`);
     // A window in which nothing may be handed on: the project log could still get an earlier entry.
@@ -65,8 +66,9 @@ describe('startLogTail with state logs', () => {
 
   it('hands a state entry on only once every task log has nothing earlier', async () => {
     const keys = testKeys(2);
-    const { handed, tail } = await follow(keys);
-    const ms = Date.now() + 500;
+    const { handed, tail } = await follow(keys, { maxOrderWaitMs: 10_000 });
+    // Far enough ahead that a loaded machine still appends everything before it.
+    const ms = Date.now() + 1_500;
     await add(keys, 'p', `${ms}-0`);
     await tail.nextBatch(100);
     expect(handed).toEqual([]);
