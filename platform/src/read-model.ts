@@ -45,6 +45,8 @@ CREATE INDEX IF NOT EXISTS tasks_assignee ON tasks (assignee_id);
 CREATE INDEX IF NOT EXISTS tasks_creator ON tasks (created_by);
 -- A project's board: its live tasks, most recently changed first.
 CREATE INDEX IF NOT EXISTS tasks_project ON tasks (project_id, deleted, updated_at, id);
+-- The same by creation: created_at never changes, so this index costs a write per task, not per event.
+CREATE INDEX IF NOT EXISTS tasks_project_created ON tasks (project_id, deleted, created_at, id);
 
 CREATE TABLE IF NOT EXISTS projects (
   id TEXT PRIMARY KEY,
