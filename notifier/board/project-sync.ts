@@ -1,5 +1,5 @@
 import { type Api, ApiError, COMMAND, fetchAllPages, QUERY } from './api';
-import { control, errorMessage } from './dom';
+import { control, errorMessage, sleep } from './dom';
 import type { MembershipNotice } from './feed';
 import type { ProjectMessage, TaskView } from './fold';
 import { notify } from './page';
@@ -39,6 +39,11 @@ export interface ProjectSyncDeps {
 }
 
 const projectPath = (id: string) => `/projects/${encodeURIComponent(id)}`;
+
+/** A failure that may pass: the network, the service, or the read side behind (503). */
+const isTransient = (error: unknown) =>
+  error instanceof ApiError &&
+  (error.status === 0 || error.status >= 500 || error.status === 408 || error.status === 429);
 
 interface ProjectLoad {
   /** Project events that arrived while the project was being read. */
@@ -150,31 +155,41 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
     const superseded = (): Promise<boolean> | boolean =>
       isCurrent() && (loading.get(projectId)?.outcome ?? state.projects.has(projectId));
     const after = readAfter(latestOf(position, positions.since()));
-    try {
-      const { data: project } = await api<ProjectView>(`${QUERY}${projectPath(projectId)}`, {
-        headers: after,
-      });
-      if (!stillWanted()) return superseded();
-      const tasks = await fetchAllPages<TaskView>(
-        api,
-        `${QUERY}/tasks`,
-        { projectId, sort: 'createdAt' },
-        after,
-      );
-      if (!stillWanted()) return superseded();
-      loading.delete(projectId);
-      const known = state.projects.get(projectId);
-      if (!known || project.revision >= known.revision) putProject(project);
-      for (const event of load.held) applyProjectEvent(event);
-      for (const task of tasks.items) deps.showFetchedTask(task);
-      render();
-      return true;
-    } catch (error) {
-      if (!stillWanted()) return superseded();
-      loading.delete(projectId);
-      if (error instanceof ApiError && error.status === 404) forgetProject(projectId);
-      else notify(`A project could not be loaded: ${errorMessage(error)}`, 'error');
-      return false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { data: project } = await api<ProjectView>(`${QUERY}${projectPath(projectId)}`, {
+          headers: after,
+        });
+        if (!stillWanted()) return superseded();
+        const tasks = await fetchAllPages<TaskView>(
+          api,
+          `${QUERY}/tasks`,
+          { projectId, sort: 'createdAt' },
+          after,
+        );
+        if (!stillWanted()) return superseded();
+        loading.delete(projectId);
+        const known = state.projects.get(projectId);
+        if (!known || project.revision >= known.revision) putProject(project);
+        for (const event of load.held) applyProjectEvent(event);
+        for (const task of tasks.items) deps.showFetchedTask(task);
+        render();
+        return true;
+      } catch (error) {
+        if (!stillWanted()) return superseded();
+        // A join must not be lost to a passing failure (the read side behind, a restart).
+        if (!isTransient(error)) {
+          loading.delete(projectId);
+          if (error instanceof ApiError && error.status === 404) forgetProject(projectId);
+          else notify(`A project could not be loaded: ${errorMessage(error)}`, 'error');
+          return false;
+        }
+        if (attempt === 1) {
+          notify(`A project could not be loaded: ${errorMessage(error)} Retrying…`, 'error');
+        }
+        await sleep(Math.min(30_000, 1_000 * 2 ** attempt));
+        if (!stillWanted()) return superseded();
+      }
     }
   };
 

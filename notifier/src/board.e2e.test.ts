@@ -533,7 +533,8 @@ describe('the live board in Chromium', () => {
       'Everything for the launch',
     );
     expect(await projectNames(bob)).toContain('Beta launch');
-    expect(await settings.isHidden()).toBe(true);
+    // Closed once the command is answered, which may come after the event reached Bob.
+    await expect.poll(() => settings.isHidden()).toBe(true);
 
     await alice.getByRole('button', { name: 'Archive' }).click();
     await expect
