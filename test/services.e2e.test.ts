@@ -237,7 +237,14 @@ describe('start-up refusals', () => {
       }),
     );
     await projector.waitForOutput(/projector listening/);
-    expect((await client(`http://127.0.0.1:${port}`).get('/ready')).status).toBe(200);
+    // Listening comes first (its /metrics serve a read-model upgrade); ready once it projects.
+    const projectorApi = client(`http://127.0.0.1:${port}`);
+    await waitFor(
+      async () => ((await projectorApi.get('/ready')).status === 200 ? true : undefined),
+      {
+        message: 'the projector to be ready',
+      },
+    );
     expect(await projector.stop('SIGTERM')).toBe(0);
     expect(projector.output()).not.toMatch(/JWT_SECRET/);
   });
