@@ -139,6 +139,13 @@ describe('API3 broken object property level authorization', () => {
       ),
     ];
     const outsiderFeed = await sys.liveFeed(outsider.token);
+    // A feed following the project's tasks by id, as a task page's would.
+    const sentinelId = idFromIdempotencyKey(owner.userId, 'sentinel');
+    const follower = sys.connectFeed({
+      token: outsider.token,
+      tasks: [...Object.values(taskIds), sentinelId],
+    });
+    await waitFor(() => (follower.state.live ? true : undefined), { message: 'a following feed' });
     const outsiderAnswers: JsonAnswer[] = [];
     const before = await readEverything(reads, outsider, outsiderAnswers);
 
@@ -220,15 +227,18 @@ describe('API3 broken object property level authorization', () => {
 
     // Nothing anywhere names it: not the outsider's answers (headers included), not the
     // documented reads without a token, not the outsider's feed.
-    const sentinel = await sys.createTask(owner.token, { title: 'General news' });
-    await waitFor(() => outsiderFeed.events.find((e) => e.aggregateId === sentinel.id));
+    const sentinel = await command('POST', '/tasks', owner, { title: 'General news' }, 'sentinel');
+    expect(sentinel.body.id).toBe(sentinelId);
+    for (const feed of [outsiderFeed, follower]) {
+      await waitFor(() => feed.events.find((e) => e.aggregateId === sentinelId));
+    }
     const open = documentedRoutes().filter((route) => route.method === 'GET' && !route.auth);
     expect(open.length).toBeGreaterThanOrEqual(9);
     for (const route of open) outsiderAnswers.push(await sys.api[route.service].get(route.path));
     const needles = [tag, projectId, otherId, ...Object.values(taskIds), ...comments];
     const found = [
       ...outsiderAnswers.map(everythingOf),
-      ...outsiderFeed.received.map((message) => JSON.stringify(message)),
+      ...[...outsiderFeed.received, ...follower.received].map((message) => JSON.stringify(message)),
     ].flatMap((text) =>
       needles
         .filter((needle) => text.includes(needle))
