@@ -919,6 +919,8 @@ describe('API1 broken object level authorization', () => {
     for (const feed of [leaverFeed, stayerFeed]) {
       await waitFor(() => feed.events.find((e) => e.position === comment.body.position));
     }
+    // What a board that had all that holds, to resume from later.
+    const sinceComment = await sys.headPositions();
 
     const removal = await sys.removeMember(owner, project.id, leaver);
     // Once the read model has applied the removal, every read is an unknown id's 404.
@@ -965,17 +967,22 @@ describe('API1 broken object level authorization', () => {
       const payload = message.payload as { aggregateId?: string; projectId?: string };
       return ofProject.has(payload.aggregateId ?? '') || ofProject.has(payload.projectId ?? '');
     };
-    const leaverSaw = leaverFeed.received
-      .filter(concerns)
-      .map(({ name, payload }) => [
-        name,
-        (payload as { type?: string }).type ?? null,
-        (payload as { position: string }).position,
-      ]);
-    expect(leaverSaw).toEqual([
+    const sawOfProject = (feed: FeedClient) =>
+      feed.received
+        .filter(concerns)
+        .map(({ name, payload }) => [
+          name,
+          (payload as { type?: string }).type ?? null,
+          (payload as { position: string }).position,
+        ]);
+    expect(sawOfProject(leaverFeed)).toEqual([
       ['event', 'CommentAdded', comment.body.position],
       ['project-left', null, removal],
     ]);
+    // Resuming from before the removal replays by the same rule: project-left, then nothing of it.
+    const resumed = sys.connectFeed({ token: leaver.token, since: sinceComment });
+    await waitFor(() => resumed.events.find((e) => e.aggregateId === sentinel.id));
+    expect(sawOfProject(resumed)).toEqual([['project-left', null, removal]]);
     expect(stayerFeed.received.filter((m) => m.name.startsWith('project-'))).toEqual([]);
     expect(
       stayerFeed.events
