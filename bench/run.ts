@@ -286,7 +286,7 @@ const benchWholeSystem = async (options: {
       : `not at the last entry ${SYSTEM_DRAIN_SECONDS} s after the load`;
     row.note = [
       `projector lag max ${maxBehind} entries (group lag + pending), ${projector}`,
-      `${sockets.complete}/${SYSTEM_CLIENTS} socket clients (${options.socketTokens.length} users who see the project written to) got all ${created} events, ${sockets.duplicates} duplicates`,
+      `${sockets.complete}/${SYSTEM_CLIENTS} socket clients (${options.socketTokens.length === 1 ? 'one user' : `${options.socketTokens.length} users`} who see the project written to) got all ${created} events, ${sockets.duplicates} duplicates`,
       `command → socket p50 ${sockets.p50} ms, p99 ${sockets.p99} ms`,
     ].join('; ');
     return row;
