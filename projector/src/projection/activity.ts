@@ -1,4 +1,4 @@
-import type { StoredEvent } from '@tasksync/contracts';
+import type { StoredEvent, TaskEvent } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { unhandledEvent } from './exhaustive';
 
@@ -10,7 +10,7 @@ export const createActivityProjection = (db: ReadModelDb) => {
 
   return {
     /** Applies a task event the task has just taken (not a repeat). */
-    fold: (event: StoredEvent, position: string) => {
+    fold: (event: StoredEvent<TaskEvent>, position: string) => {
       switch (event.type) {
         case 'TaskCreated':
         case 'TaskDetailsChanged':
@@ -28,18 +28,6 @@ export const createActivityProjection = (db: ReadModelDb) => {
             event.at,
             JSON.stringify(event.data),
           );
-          return;
-        // Users and projects have no activity feed here.
-        case 'UserRegistered':
-        case 'UserRoleChanged':
-        case 'ProjectCreated':
-        case 'ProjectDetailsChanged':
-        case 'ProjectVisibilityChanged':
-        case 'ProjectArchived':
-        case 'ProjectRestored':
-        case 'MemberAdded':
-        case 'MemberRoleChanged':
-        case 'MemberRemoved':
           return;
         default:
           return unhandledEvent(event);

@@ -1,4 +1,4 @@
-import type { StoredEvent } from '@tasksync/contracts';
+import type { StoredEvent, TaskEvent } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { unhandledEvent } from './exhaustive';
 
@@ -10,7 +10,7 @@ export const createCommentsProjection = (db: ReadModelDb) => {
 
   return {
     /** Applies a task event the task has just taken (not a repeat). */
-    fold: (event: StoredEvent, position: string) => {
+    fold: (event: StoredEvent<TaskEvent>, position: string) => {
       switch (event.type) {
         case 'CommentAdded': {
           const { data } = event;
@@ -22,17 +22,7 @@ export const createCommentsProjection = (db: ReadModelDb) => {
         case 'TaskStatusChanged':
         case 'TaskAssigned':
         case 'TaskDeleted':
-        case 'UserRegistered':
-        case 'UserRoleChanged':
         case 'TaskMoved':
-        case 'ProjectCreated':
-        case 'ProjectDetailsChanged':
-        case 'ProjectVisibilityChanged':
-        case 'ProjectArchived':
-        case 'ProjectRestored':
-        case 'MemberAdded':
-        case 'MemberRoleChanged':
-        case 'MemberRemoved':
           return;
         default:
           return unhandledEvent(event);

@@ -1,4 +1,4 @@
-import type { StoredEvent } from '@tasksync/contracts';
+import type { StoredEvent, TaskEvent } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { unhandledEvent } from './exhaustive';
 import type { TaskColumns } from './tasks';
@@ -35,7 +35,7 @@ export const createCountersProjection = (db: ReadModelDb) => {
      * its row after the event, which for a deletion still holds the status,
      * assignee and project it is counted under.
      */
-    fold: (event: StoredEvent, task: TaskColumns) => {
+    fold: (event: StoredEvent<TaskEvent>, task: TaskColumns) => {
       const projectId = task.project_id as string;
       switch (event.type) {
         case 'TaskCreated':
@@ -68,16 +68,6 @@ export const createCountersProjection = (db: ReadModelDb) => {
         }
         case 'TaskDetailsChanged':
         case 'CommentAdded':
-        case 'UserRegistered':
-        case 'UserRoleChanged':
-        case 'ProjectCreated':
-        case 'ProjectDetailsChanged':
-        case 'ProjectVisibilityChanged':
-        case 'ProjectArchived':
-        case 'ProjectRestored':
-        case 'MemberAdded':
-        case 'MemberRoleChanged':
-        case 'MemberRemoved':
           return;
         default:
           return unhandledEvent(event);

@@ -1,4 +1,4 @@
-import type { StoredEvent } from '@tasksync/contracts';
+import type { ProjectEvent, StoredEvent } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { unhandledEvent } from './exhaustive';
 
@@ -33,11 +33,11 @@ export const createProjectsProjection = (db: ReadModelDb) => {
   );
 
   /** Whether the project takes the event (it exists and is behind it). */
-  const took = (event: StoredEvent, position: string) =>
+  const took = (event: StoredEvent<ProjectEvent>, position: string) =>
     advance.run(event.rev, event.at, position, event.agg, event.rev).changes > 0;
 
   return {
-    fold: (event: StoredEvent, position: string) => {
+    fold: (event: StoredEvent<ProjectEvent>, position: string) => {
       switch (event.type) {
         case 'ProjectCreated': {
           const { data } = event;
@@ -79,16 +79,6 @@ export const createProjectsProjection = (db: ReadModelDb) => {
           return;
         case 'MemberRemoved':
           if (took(event, position)) removeMember.run(event.agg, event.data.userId);
-          return;
-        case 'TaskCreated':
-        case 'TaskDetailsChanged':
-        case 'TaskStatusChanged':
-        case 'TaskAssigned':
-        case 'CommentAdded':
-        case 'TaskDeleted':
-        case 'TaskMoved':
-        case 'UserRegistered':
-        case 'UserRoleChanged':
           return;
         default:
           return unhandledEvent(event);

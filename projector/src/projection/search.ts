@@ -1,4 +1,4 @@
-import type { StoredEvent } from '@tasksync/contracts';
+import type { StoredEvent, TaskEvent } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { unhandledEvent } from './exhaustive';
 import type { TaskInBatch } from './tasks';
@@ -24,7 +24,7 @@ export const createSearchProjection = (db: ReadModelDb) => {
 
   return {
     /** Notes a task event the task has just taken (not a repeat). */
-    fold: (event: StoredEvent, task: TaskInBatch) => {
+    fold: (event: StoredEvent<TaskEvent>, task: TaskInBatch) => {
       switch (event.type) {
         case 'TaskCreated':
           touched.add(task);
@@ -38,17 +38,7 @@ export const createSearchProjection = (db: ReadModelDb) => {
         case 'TaskAssigned':
         case 'CommentAdded':
         case 'TaskDeleted':
-        case 'UserRegistered':
-        case 'UserRoleChanged':
         case 'TaskMoved':
-        case 'ProjectCreated':
-        case 'ProjectDetailsChanged':
-        case 'ProjectVisibilityChanged':
-        case 'ProjectArchived':
-        case 'ProjectRestored':
-        case 'MemberAdded':
-        case 'MemberRoleChanged':
-        case 'MemberRemoved':
           return;
         default:
           return unhandledEvent(event);

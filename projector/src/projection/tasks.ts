@@ -1,4 +1,4 @@
-import type { Priority, StoredEvent } from '@tasksync/contracts';
+import type { Priority, StoredEvent, TaskEvent } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { unhandledEvent } from './exhaustive';
 
@@ -92,7 +92,7 @@ export const createTasksProjection = (db: ReadModelDb) => {
   };
 
   /** The task, if it has not yet taken this revision. */
-  const behind = (event: StoredEvent) => {
+  const behind = (event: StoredEvent<TaskEvent>) => {
     const task = taskOf(event.agg);
     return task && (task.row.revision as number) < event.rev ? task : undefined;
   };
@@ -107,7 +107,7 @@ export const createTasksProjection = (db: ReadModelDb) => {
 
   return {
     /** Folds a task event into its task; returns the task if it took the event, undefined for a repeat. */
-    fold: (event: StoredEvent, position: string): TaskInBatch | undefined => {
+    fold: (event: StoredEvent<TaskEvent>, position: string): TaskInBatch | undefined => {
       switch (event.type) {
         case 'TaskCreated': {
           if (taskOf(event.agg)) return undefined;
@@ -189,17 +189,6 @@ export const createTasksProjection = (db: ReadModelDb) => {
           task.row.project_id = event.data.to;
           return took(task, event, position);
         }
-        case 'UserRegistered':
-        case 'UserRoleChanged':
-        case 'ProjectCreated':
-        case 'ProjectDetailsChanged':
-        case 'ProjectVisibilityChanged':
-        case 'ProjectArchived':
-        case 'ProjectRestored':
-        case 'MemberAdded':
-        case 'MemberRoleChanged':
-        case 'MemberRemoved':
-          return undefined;
         default:
           return unhandledEvent(event);
       }

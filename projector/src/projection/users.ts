@@ -1,4 +1,4 @@
-import type { StoredEvent } from '@tasksync/contracts';
+import type { StoredEvent, UserEvent } from '@tasksync/contracts';
 import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { unhandledEvent } from './exhaustive';
 
@@ -13,7 +13,7 @@ export const createUsersProjection = (db: ReadModelDb) => {
 
   return {
     /** Applies a user event; a role change only for a higher revision. */
-    fold: (event: StoredEvent) => {
+    fold: (event: StoredEvent<UserEvent>) => {
       switch (event.type) {
         case 'UserRegistered': {
           const { data } = event;
@@ -22,22 +22,6 @@ export const createUsersProjection = (db: ReadModelDb) => {
         }
         case 'UserRoleChanged':
           changeRole.run(event.data.to, event.rev, event.agg, event.rev);
-          return;
-        case 'TaskCreated':
-        case 'TaskDetailsChanged':
-        case 'TaskStatusChanged':
-        case 'TaskAssigned':
-        case 'CommentAdded':
-        case 'TaskDeleted':
-        case 'TaskMoved':
-        case 'ProjectCreated':
-        case 'ProjectDetailsChanged':
-        case 'ProjectVisibilityChanged':
-        case 'ProjectArchived':
-        case 'ProjectRestored':
-        case 'MemberAdded':
-        case 'MemberRoleChanged':
-        case 'MemberRemoved':
           return;
         default:
           return unhandledEvent(event);
