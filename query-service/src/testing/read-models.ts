@@ -6,106 +6,18 @@ import {
 } from '@tasksync/contracts';
 import { openReadModel, type ReadModelDb } from '@tasksync/platform/read-model';
 import Database from 'better-sqlite3';
+import { READ_MODEL_V1_SCHEMA } from '../../../test/fixtures/read-model-v1';
 
-/**
- * Read models written row by row, for tests of the query-service's SQL that
- * need no projector: the current schema (platform's openReadModel), or the
- * schema as version 1 wrote it, before projects (kept here as it was: the
- * query-service must keep answering from such a file until it is rebuilt).
- */
-const VERSION_1_SCHEMA = `
-CREATE TABLE IF NOT EXISTS tasks (
-  id TEXT PRIMARY KEY,
-  title TEXT NOT NULL,
-  description TEXT NOT NULL,
-  status TEXT NOT NULL,
-  assignee_id TEXT,
-  priority TEXT NOT NULL,
-  priority_rank INTEGER NOT NULL,
-  due_date TEXT,
-  labels TEXT NOT NULL,
-  created_by TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  revision INTEGER NOT NULL,
-  comment_count INTEGER NOT NULL DEFAULT 0,
-  deleted INTEGER NOT NULL DEFAULT 0,
-  position TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tasks_updated ON tasks (deleted, updated_at, id);
-CREATE INDEX IF NOT EXISTS tasks_created ON tasks (deleted, created_at, id);
--- Filter indexes leave updated_at out: every event moves updated_at, and each index
--- holding it would be rewritten per event. A filtered page sorts its matches instead.
-CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status);
-CREATE INDEX IF NOT EXISTS tasks_assignee ON tasks (assignee_id);
-CREATE INDEX IF NOT EXISTS tasks_creator ON tasks (created_by);
-
-CREATE TABLE IF NOT EXISTS task_labels (
-  task_id TEXT NOT NULL,
-  label TEXT NOT NULL,
-  PRIMARY KEY (task_id, label)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS task_labels_label ON task_labels (label, task_id);
-
-CREATE TABLE IF NOT EXISTS comments (
-  id TEXT PRIMARY KEY,
-  task_id TEXT NOT NULL,
-  author_id TEXT NOT NULL,
-  text TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  position TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS comments_task ON comments (task_id, created_at, id);
-
-CREATE TABLE IF NOT EXISTS activity (
-  task_id TEXT NOT NULL,
-  revision INTEGER NOT NULL,
-  position TEXT NOT NULL,
-  type TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  at TEXT NOT NULL,
-  data TEXT NOT NULL,
-  PRIMARY KEY (task_id, revision)
-) WITHOUT ROWID;
-
-CREATE TABLE IF NOT EXISTS users (
-  id TEXT PRIMARY KEY,
-  email TEXT NOT NULL,
-  name TEXT NOT NULL,
-  role TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  revision INTEGER NOT NULL
-);
-
--- Live tasks counted by status and by assignee ('' = unassigned), kept by the
--- projection so /stats reads a few rows instead of scanning every task.
-CREATE TABLE IF NOT EXISTS task_counts (
-  kind TEXT NOT NULL,
-  key TEXT NOT NULL,
-  count INTEGER NOT NULL,
-  PRIMARY KEY (kind, key)
-) WITHOUT ROWID;
-
-CREATE TABLE IF NOT EXISTS checkpoints (
-  log TEXT PRIMARY KEY,
-  entry_id TEXT NOT NULL
-) WITHOUT ROWID;
-
-CREATE VIRTUAL TABLE IF NOT EXISTS tasks_fts USING fts5(
-  title, description, content='tasks', content_rowid='rowid'
-);
--- The projection writes tasks_fts itself, in bulk once per batch: a per-row trigger
--- made FTS5 flush a new segment for every task written. Models made with the
--- triggers lose them here.
-DROP TRIGGER IF EXISTS tasks_fts_insert;
-DROP TRIGGER IF EXISTS tasks_fts_update;
-`;
+// Read models written row by row, for tests of the query-service's SQL that
+// need no projector: the current schema (platform's openReadModel), or the
+// schema as version 1 wrote it, before projects (the query-service must keep
+// answering from such a file until it is rebuilt).
 
 /** A version 1 read model (no meta, no projects, no project_id) at `path`, open for writing. */
 export const createVersion1Model = (path: string): ReadModelDb => {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.exec(VERSION_1_SCHEMA);
+  db.exec(READ_MODEL_V1_SCHEMA);
   return db;
 };
 
