@@ -152,10 +152,17 @@ export const startProjectorProcess = async (env: NodeJS.ProcessEnv, port: number
   return projector;
 };
 
+/** Whether stream entry id `a` (`<ms>-<seq>`) is at or after `b`. */
+const atOrAfter = (a: string, b: string) => {
+  const [aMs, aSeq] = a.split('-').map(Number) as [number, number];
+  const [bMs, bSeq] = b.split('-').map(Number) as [number, number];
+  return aMs > bMs || (aMs === bMs && aSeq >= bSeq);
+};
+
 /**
  * Polls the read model at `path` every 20 ms until the checkpoint of `log`
- * is `entryId`, and resolves with the time it was seen (undefined once
- * `timeoutMs` has passed). `each` sees the open model at every poll.
+ * is at or past `entryId`, and resolves with the time it was seen (undefined
+ * once `timeoutMs` has passed). `each` sees the open model at every poll.
  */
 export const waitForCheckpoint = async (
   path: string,
@@ -171,7 +178,7 @@ export const waitForCheckpoint = async (
       const db = openReadModelReadOnly(path);
       try {
         const at = Date.now();
-        done = readCheckpoints(db).some((c) => c.log === log && c.entry_id === entryId);
+        done = readCheckpoints(db).some((c) => c.log === log && atOrAfter(c.entry_id, entryId));
         each?.(db, at);
       } finally {
         db.close();
