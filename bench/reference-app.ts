@@ -49,6 +49,10 @@ if (process.env.REDIS_URL) {
 
 if (process.env.READ_MODEL_PATH) {
   const db = new Database(process.env.READ_MODEL_PATH, { readonly: true, fileMustExist: true });
+  // The query-service's settings (openReadModelReadOnly): the default 2 MB page cache
+  // would make the yardstick measure how the rows read happen to lie in the file.
+  db.pragma('cache_size = -65536');
+  db.pragma('mmap_size = 268435456');
   const taskJson = `json_object(
     'id', t.id, 'title', t.title, 'description', t.description, 'status', t.status,
     'assigneeId', t.assignee_id, 'priority', t.priority, 'dueDate', t.due_date,
@@ -74,7 +78,12 @@ if (process.env.READ_MODEL_PATH) {
   app.get('/tasks', (req, res) => {
     if (!verified(req.headers.authorization)) return res.status(401).end();
     const rows = page.all();
-    res.type('json').send(`{"items":[${rows.slice(0, 50).map((r) => r.json)}],"nextCursor":null}`);
+    res.type('json').send(
+      `{"items":[${rows
+        .slice(0, 50)
+        .map((r) => r.json)
+        .join(',')}],"nextCursor":null}`,
+    );
   });
 }
 
