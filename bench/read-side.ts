@@ -20,6 +20,7 @@ import { rebuildReadModel } from '../projector/src/rebuild';
 import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
 import type { LatencyRow } from './chart';
+import { type Measured, measurePair } from './pair';
 import type { PlannedPhase, Progress } from './progress';
 import { seededTask } from './seed';
 import { beforeProjects, tenancy } from './tenancy';
@@ -73,7 +74,12 @@ export const readSidePhases = (duration: number): PlannedPhase[] => [
   { name: phaseName.seed, seconds: 30 },
   { name: phaseName.catchUp, seconds: 20 },
   ...(parts.has('reads')
-    ? Object.values(reads).map((name) => ({ name, seconds: 3 + duration }))
+    ? [
+        { name: reads.task, seconds: 6 + 2 * duration },
+        { name: reads.page, seconds: 6 + 2 * duration },
+        { name: reads.pageCached, seconds: 3 + duration },
+        { name: reads.stats, seconds: 3 + duration },
+      ]
     : []),
   ...(parts.has('visible') ? [{ name: phaseName.visible, seconds: 5 + duration + 3 }] : []),
   ...(parts.has('replay') || parts.has('upgrade')
@@ -287,38 +293,45 @@ export const benchReadSide = async (options: {
     const referenceUrl = `http://127.0.0.1:${referencePort}`;
     const headers = { authorization: `Bearer ${options.token}` };
 
-    // 2. Reads at 32 connections, after a warm-up; each beside its yardstick, run right after it.
-    const read = async (
-      name: (typeof reads)[keyof typeof reads],
-      url: string,
-      path: (i: number) => string,
-      target: string,
-      note = '',
-    ) => {
+    // 2. Reads at 32 connections, after a warm-up; the rows with a yardstick interleaved with it.
+    const target = (url: string, path: (i: number) => string): autocannon.Options => {
       let i = 0;
-      const request = [
-        {
-          method: 'GET' as const,
-          headers,
-          setupRequest: (r: autocannon.Request) => ({ ...r, path: path(i++) }),
-        },
-      ];
-      progress.phase(name, `3 s warm-up, then 32 connections for ${options.duration} s`);
-      await autocannon({ url, connections: 32, duration: 3, requests: request });
-      const result = await autocannon({
+      return {
         url,
         connections: 32,
-        duration: options.duration,
-        requests: request,
-      });
-      const figure: Figure = {
-        name,
-        value: Math.round(result.requests.average),
-        unit: 'requests/s',
-        target,
-        note: `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, errors ${result.errors + result.non2xx}${note}`,
-        latency: { name, p50Ms: result.latency.p50, p99Ms: result.latency.p99 },
+        requests: [
+          {
+            method: 'GET' as const,
+            headers,
+            setupRequest: (r: autocannon.Request) => ({ ...r, path: path(i++) }),
+          },
+        ],
       };
+    };
+    const warmUp = (...targets: autocannon.Options[]) =>
+      Promise.all(targets.map((t) => autocannon({ ...t, duration: 3 })));
+    const figureOf = (name: string, m: Measured, target: string, note = ''): Figure => ({
+      name,
+      value: m.requestsPerSecond,
+      unit: 'requests/s',
+      target,
+      note: `p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, errors ${m.errors}${note}`,
+      latency: { name, p50Ms: m.p50Ms, p99Ms: m.p99Ms },
+    });
+    const single = async (name: string, t: autocannon.Options, goal: string) => {
+      progress.phase(name, `3 s warm-up, then 32 connections for ${options.duration} s`);
+      await warmUp(t);
+      const result = await autocannon({ ...t, duration: options.duration });
+      const figure = figureOf(
+        name,
+        {
+          requestsPerSecond: Math.round(result.requests.average),
+          p50Ms: result.latency.p50,
+          p99Ms: result.latency.p99,
+          errors: result.errors + result.non2xx,
+        },
+        goal,
+      );
       figures.push(figure);
       return figure;
     };
@@ -327,24 +340,52 @@ export const benchReadSide = async (options: {
       figure.ratio = Math.round((figure.value / yardstick.value) * 1000) / 1000;
       figure.note += `; ${percent(figure.value, yardstick.value)} of the bare reference read`;
     };
+    const pair = async (
+      names: [string, string],
+      measured: autocannon.Options,
+      yardstick: autocannon.Options,
+      goal: string,
+      notes: [string, string],
+    ) => {
+      progress.phase(
+        names[0],
+        `and its yardstick: 3 s warm-up each, then 32 connections for ${options.duration} s each, interleaved in 2 s slices`,
+      );
+      await warmUp(measured);
+      await warmUp(yardstick);
+      const [m, y] = await measurePair(measured, yardstick, options.duration);
+      const figure = figureOf(names[0], m, goal, notes[0]);
+      const reference = figureOf(names[1], y, '', notes[1]);
+      beside(figure, reference);
+      figures.push(figure, reference);
+      return reference;
+    };
     if (parts.has('reads')) {
       const seen = `; ${seed.description}`;
-      const yardstickNote = '; yardstick measured in the same run (bench/reference-app.ts)';
+      const yardstickNote =
+        '; yardstick measured in the same run, interleaved with the row above (bench/reference-app.ts)';
       const onePath = (i: number) => `/tasks/${taskIds[(i * 7919) % taskIds.length]}`;
-      const task = await read(reads.task, queryUrl, onePath, '≥ 6,000', seen);
-      beside(task, await read(reads.taskReference, referenceUrl, onePath, '', yardstickNote));
-      const pageCached = await read(reads.pageCached, queryUrl, () => '/tasks?limit=50', '≥ 2,000');
-      const page = await read(reads.page, uncachedUrl, () => '/tasks?limit=50', '≥ 2,000', seen);
-      const pageReference = await read(
-        reads.pageReference,
-        referenceUrl,
-        () => '/tasks?limit=50',
-        '',
-        `${yardstickNote}; newest 50 of every task, no access check`,
+      const pagePath = () => '/tasks?limit=50';
+      await pair(
+        [reads.task, reads.taskReference],
+        target(queryUrl, onePath),
+        target(referenceUrl, onePath),
+        '≥ 6,000',
+        [seen, yardstickNote],
       );
-      beside(page, pageReference);
-      beside(pageCached, pageReference);
-      await read(reads.stats, queryUrl, () => '/stats', '');
+      const pageReference = await pair(
+        [reads.page, reads.pageReference],
+        target(uncachedUrl, pagePath),
+        target(referenceUrl, pagePath),
+        '≥ 2,000',
+        [seen, `${yardstickNote}; newest 50 of every task, no access check`],
+      );
+      beside(await single(reads.pageCached, target(queryUrl, pagePath), '≥ 2,000'), pageReference);
+      await single(
+        reads.stats,
+        target(queryUrl, () => '/stats'),
+        '',
+      );
     }
 
     // 3. Command → visible in the query-service, 500 commands/s for the bench duration,
