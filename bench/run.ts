@@ -316,6 +316,11 @@ const main = async (progress: Progress) => {
     port: await freePort(),
     dir: join(dataDir, 'redis'),
     appendfsync: DEFAULT_FSYNC,
+    // No RDB snapshots (Redis' default saves every 60 s once 10,000 keys changed) and
+    // no automatic AOF rewrites: each forks a child that serializes the whole dataset
+    // on one of the 2 cores for seconds, at moments no row chooses. The AOF and its
+    // fsync policy, what durability rests on, stay as they are.
+    extraArgs: ['--save', '', '--auto-aof-rewrite-percentage', '0'],
   });
   const admin = createRedis({ REDIS_URL: redis.url, REDIS_CLUSTER: false });
   const [identityPort, commandPort, referencePort] = [
