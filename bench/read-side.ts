@@ -23,7 +23,7 @@ import type { LatencyRow } from './chart';
 import { type Measured, measurePair } from './pair';
 import type { PlannedPhase, Progress } from './progress';
 import { seededTask } from './seed';
-import { beforeProjects, tenancy } from './tenancy';
+import { beforeProjects, tenancy } from './tenancies';
 
 export interface Figure {
   name: string;

@@ -33,7 +33,7 @@ import {
   startProjectorProcess,
   waitForCheckpoint,
 } from './read-side';
-import { beforeProjects, tenancy } from './tenancy';
+import { beforeProjects, tenancy } from './tenancies';
 
 type Appendfsync = 'always' | 'everysec';
 

@@ -3,7 +3,7 @@
  * them: bench/projects.ts for this code, bench/no-projects.ts for the code
  * before projects (BENCH_BEFORE_PROJECTS=1, in a worktree of that commit with
  * this bench copied in), so the same rows and yardsticks run on both and
- * their ratios compare.
+ * their ratios compare. bench/tenancies.ts picks the one a run uses.
  */
 import type { KeyLayout } from '@tasksync/contracts';
 import type { RedisClient } from '@tasksync/platform';
@@ -32,9 +32,3 @@ export interface Tenancy {
     options: { userId: string; writeProjectId: string | undefined },
   ): Promise<{ visibleTaskIds: string[]; description: string }>;
 }
-
-export const beforeProjects = Boolean(process.env.BENCH_BEFORE_PROJECTS);
-
-export const tenancy: Tenancy = beforeProjects
-  ? (await import('./no-projects')).noProjects
-  : (await import('./projects')).projects;
