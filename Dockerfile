@@ -30,6 +30,7 @@ COPY command-service/package.json command-service/
 COPY projector/package.json projector/
 COPY query-service/package.json query-service/
 COPY notifier/package.json notifier/
+COPY gateway/package.json gateway/
 COPY load/package.json load/
 # Production dependencies only: tsx is one (the services run their TypeScript
 # through it); vitest, biome and playwright-core are not.

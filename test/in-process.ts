@@ -31,11 +31,19 @@ interface Deps {
   keys: KeyLayout;
   tokens: TokenService;
   logger: Logger;
+  /** FRONTEND_URL: origins the services answer with CORS headers (design §12). */
+  frontendOrigins?: readonly string[];
 }
 
 /** command-service on a free port, with the General project it creates at start. */
-export const listenCommandService = async ({ redis, keys, tokens, logger }: Deps) => {
-  const deps = { redis, keys, tokens, logger, now: () => new Date(), newId };
+export const listenCommandService = async ({
+  redis,
+  keys,
+  tokens,
+  logger,
+  frontendOrigins,
+}: Deps) => {
+  const deps = { redis, keys, tokens, logger, frontendOrigins, now: () => new Date(), newId };
   await bootstrapGeneralProject(deps);
   return listen(buildCommandApp({ ...deps, metrics: createMetrics('command') }));
 };
@@ -45,7 +53,7 @@ export const listenCommandService = async ({ redis, keys, tokens, logger }: Deps
  * on a free port reading it, with its answer cache.
  */
 export const startReadSide = async (
-  { redis, keys, tokens, logger }: Deps,
+  { redis, keys, tokens, logger, frontendOrigins }: Deps,
   consumerOptions: Parameters<typeof startProjector>[0]['consumerOptions'] = {},
 ) => {
   const readModelPath = join(mkdtempSync(join(tmpdir(), 'read-side-')), 'read-model.sqlite');
@@ -72,6 +80,7 @@ export const startReadSide = async (
       keys,
       tokens,
       logger,
+      frontendOrigins,
       metrics: createMetrics('query'),
       readModel,
       cache: createAnswerCache(redis, keys.prefix, 'projector', 60),
@@ -100,7 +109,8 @@ const NO_SERVICES = {
 
 /**
  * The notifier: its live feed, Socket.IO with the Origin allow-list `origins`,
- * and its HTTP app (the board proxy to `services`) on a free port.
+ * and its HTTP app (the board proxy to `services`, CORS for `origins`) on a
+ * free port.
  */
 export const startNotifier = async (
   { redis, keys, tokens, logger }: Deps,
@@ -129,6 +139,7 @@ export const startNotifier = async (
     redis,
     logger,
     metrics,
+    frontendOrigins: options.origins,
     services: options.services ?? NO_SERVICES,
   });
   const server = app.listen(0, '127.0.0.1');

@@ -22,6 +22,8 @@ export interface CommandAppDeps {
   tokens: TokenService;
   logger: Logger;
   metrics: ServiceMetrics;
+  /** FRONTEND_URL: origins whose pages may call this service (CORS, design §12). */
+  frontendOrigins?: readonly string[] | undefined;
   now: () => Date;
   newId: () => string;
 }

@@ -24,6 +24,8 @@ export interface IdentityAppDeps {
   passwords: PasswordHasher;
   logger: Logger;
   metrics: ServiceMetrics;
+  /** FRONTEND_URL: origins whose pages may call this service (CORS, design §12). */
+  frontendOrigins?: readonly string[] | undefined;
   now: () => Date;
   newId: () => string;
   loginThrottle: { maxFailures: number; windowSeconds: number };

@@ -21,6 +21,8 @@ export interface NotifierAppDeps {
   redis: RedisClient;
   logger: Logger;
   metrics: ServiceMetrics;
+  /** FRONTEND_URL: origins whose pages may call this service (CORS, design §12). */
+  frontendOrigins?: readonly string[] | undefined;
   /** Where the board's calls go: identity-service, command-service, query-service. */
   services: { identity: string; command: string; query: string };
 }

@@ -1,26 +1,12 @@
 import { commonEnv, jwtEnv, parseConfig, ports } from '@tasksync/platform';
 import { z } from 'zod';
 
-/** One origin (`scheme://host[:port]`), as browsers send it in `Origin`. */
-const Origin = z.url({ protocol: /^https?$/ }).transform((url) => new URL(url).origin);
-
-const OriginList = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((origin) => origin.trim())
-      .filter(Boolean),
-  )
-  .pipe(z.array(Origin));
-
 export const loadNotifierConfig = (env: NodeJS.ProcessEnv = process.env) => {
   const config = parseConfig(
     {
       ...commonEnv,
       ...jwtEnv,
       ...ports,
-      FRONTEND_URL: OriginList.default([]),
       IDENTITY_URL: z.url().optional(),
       COMMAND_URL: z.url().optional(),
       QUERY_URL: z.url().optional(),

@@ -39,6 +39,20 @@ const flag = z
 /** A Redis prefix or consumer-group name. */
 const name64 = z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, ".", "-" or "_" only');
 
+/** One origin (`scheme://host[:port]`), as browsers send it in `Origin`. */
+const Origin = z.url({ protocol: /^https?$/ }).transform((url) => new URL(url).origin);
+
+/** Origins, comma-separated: `FRONTEND_URL`. */
+const OriginList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(Origin));
+
 /** Settings every service shares (design §8). */
 export const commonEnv = {
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -50,6 +64,8 @@ export const commonEnv = {
   /** Production refuses a Redis without AOF unless this is set (design: nothing acknowledged is lost). */
   REDIS_ALLOW_NO_PERSISTENCE: flag,
   DATA_DIR: z.string().min(1).default(join(repoRoot, 'data')),
+  /** Origins of front-ends whose pages may call the API and open the live feed (design §12). */
+  FRONTEND_URL: OriginList.default([]),
 };
 
 export const jwtEnv = {

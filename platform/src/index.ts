@@ -10,6 +10,7 @@ export * from './config';
 export * from './http/app';
 export * from './http/auth';
 export * from './http/command-answers';
+export * from './http/cors';
 export * from './http/openapi';
 export * from './http/params';
 export * from './http/problem';

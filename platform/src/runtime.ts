@@ -13,6 +13,8 @@ export interface ServiceRuntime {
   redis: RedisClient;
   keys: KeyLayout;
   metrics: ServiceMetrics;
+  /** FRONTEND_URL: the origins whose pages may call this service (design §12). */
+  frontendOrigins: readonly string[];
 }
 
 interface RuntimeConfig {
@@ -24,6 +26,7 @@ interface RuntimeConfig {
   EVENT_PARTITIONS: number;
   REDIS_ALLOW_NO_PERSISTENCE: boolean;
   DATA_DIR: string;
+  FRONTEND_URL: readonly string[];
 }
 
 interface TokenConfig {
@@ -67,6 +70,7 @@ export async function createServiceRuntime(
     redis,
     keys,
     metrics: createMetrics(`${name}-service`),
+    frontendOrigins: config.FRONTEND_URL,
     ...(tokens ? { tokens } : {}),
   };
 }

@@ -24,6 +24,8 @@ export interface ProjectorAppDeps {
   group: string;
   logger: Logger;
   metrics: ServiceMetrics;
+  /** FRONTEND_URL: origins whose pages may call this service (CORS, design §12). */
+  frontendOrigins?: readonly string[] | undefined;
 }
 
 /**

@@ -25,6 +25,8 @@ export interface QueryAppDeps {
   tokens: TokenService;
   logger: Logger;
   metrics: ServiceMetrics;
+  /** FRONTEND_URL: origins whose pages may call this service (CORS, design §12). */
+  frontendOrigins?: readonly string[] | undefined;
   readModel: ReadModelAccess;
   /** Answer cache for task lists; none when CACHE_TTL_SECONDS is 0. */
   cache?: AnswerCache | undefined;

@@ -3,7 +3,22 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { buildProjectorApp } from '../../projector/src/app';
 import { listen, waitFor } from '../support';
+import { concretePath, documentedRoutes, routeLabel } from './routes';
 import { expectSafeProblem, FRONTEND, rawRequest, redis, type System, startSystem } from './system';
+
+/** Every `access-control-*` header of an answer. */
+const corsHeaders = (headers: Headers) =>
+  Object.fromEntries([...headers].filter(([name]) => name.startsWith('access-control-')));
+
+/** Origins that are not FRONTEND, however close. */
+const FOREIGN_ORIGINS = [
+  'http://evil.example',
+  'null',
+  'http://board.example.evil.example',
+  'https://board.example',
+  'http://board.example:8080',
+  'http://BOARD.example.',
+];
 
 afterAll(() => redis.quit());
 let sys: System;
@@ -62,18 +77,88 @@ describe('API8 security misconfiguration', () => {
         expect({
           url: `${method} ${base}${path}`,
           poweredBy: answer.headers.get('x-powered-by'),
-          allowOrigin: answer.headers.get('access-control-allow-origin'),
-          allowCredentials: answer.headers.get('access-control-allow-credentials'),
-        }).toEqual({
-          url: `${method} ${base}${path}`,
-          poweredBy: null,
-          allowOrigin: null,
-          allowCredentials: null,
-        });
+          cors: corsHeaders(answer.headers),
+        }).toEqual({ url: `${method} ${base}${path}`, poweredBy: null, cors: {} });
       }
     } finally {
       await projectorServer.close();
     }
+  });
+
+  it('grants CORS to exactly the FRONTEND_URL origins on every documented route: preflight, answers and refusals', async () => {
+    const member = await sys.register('member');
+    const task = await sys.createTask(member.token);
+    const project = await sys.createProject(member.token);
+    const ids = { task: task.id, user: member.userId, project: project.id, member: member.userId };
+    // The headers TaskSync reads, and those its clients need to see (design §3, §6, §12).
+    const requestHeaders =
+      'Authorization,Content-Type,If-Match,Idempotency-Key,X-Min-Position,X-Max-Wait-Ms,X-Request-Id';
+    const granted = {
+      'access-control-allow-origin': FRONTEND,
+      'access-control-expose-headers':
+        'ETag,Location,X-Event-Position,X-Read-Position,Retry-After,X-Request-Id,Idempotent-Replayed',
+    };
+    const routes = documentedRoutes();
+    expect(routes.length).toBeGreaterThan(20);
+    for (const route of routes) {
+      const base = sys.urls[route.service];
+      const path = concretePath(route.path, ids);
+      const label = routeLabel(route);
+      const preflight = await rawRequest(base, {
+        method: 'OPTIONS',
+        path,
+        headers: {
+          origin: FRONTEND,
+          'access-control-request-method': route.method,
+          'access-control-request-headers': requestHeaders.toLowerCase().replaceAll(',', ', '),
+        },
+      });
+      expect({ label, status: preflight.status, cors: corsHeaders(preflight.headers) }).toEqual({
+        label,
+        status: 204,
+        cors: {
+          ...granted,
+          'access-control-allow-methods': 'GET,HEAD,POST,PUT,PATCH,DELETE',
+          'access-control-allow-headers': requestHeaders,
+          'access-control-max-age': '600',
+        },
+      });
+      expect(preflight.headers.get('vary'), label).toMatch(/\bOrigin\b/);
+      // The request itself, with and without a token: the answer (a refusal too) is readable.
+      for (const token of [member.token, undefined]) {
+        const answer = await rawRequest(base, {
+          method: route.method,
+          path,
+          headers: {
+            origin: FRONTEND,
+            'content-type': 'application/json',
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          body: route.method === 'GET' || route.method === 'DELETE' ? undefined : '{}',
+        });
+        expect({ label, token: Boolean(token), cors: corsHeaders(answer.headers) }).toEqual({
+          label,
+          token: Boolean(token),
+          cors: granted,
+        });
+        expect(answer.headers.get('vary'), label).toMatch(/\bOrigin\b/);
+      }
+      for (const origin of FOREIGN_ORIGINS) {
+        const refused = await rawRequest(base, {
+          method: 'OPTIONS',
+          path,
+          headers: { origin, 'access-control-request-method': route.method },
+        });
+        expect({ label, origin, cors: corsHeaders(refused.headers) }).toEqual({
+          label,
+          origin,
+          cors: {},
+        });
+      }
+    }
+    // The board's own HTTP answers (its page, its proxy) grant the same origins.
+    const board = await rawRequest(sys.urls.notifier, { path: '/', headers: { origin: FRONTEND } });
+    expect(corsHeaders(board.headers)).toEqual(granted);
   });
 
   it('serves the board under a Content-Security-Policy that allows only its own scripts, and no inline code', async () => {

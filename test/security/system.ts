@@ -87,6 +87,8 @@ export const rawRequest = (
     body?: string;
     /** Sent in several chunks without Content-Length. */
     chunked?: boolean;
+    /** The address the request is sent from (any of 127.0.0.0/8 reaches a loopback server). */
+    localAddress?: string;
   },
 ) =>
   new Promise<JsonAnswer>((resolve, reject) => {
@@ -99,6 +101,7 @@ export const rawRequest = (
         path: request.path,
         headers: request.headers,
         agent: false,
+        ...(request.localAddress ? { localAddress: request.localAddress } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -165,6 +168,7 @@ export const startSystem = async () => {
     passwords,
     logger,
     metrics: createMetrics('identity'),
+    frontendOrigins: [FRONTEND],
     now,
     newId,
     loginThrottle: { maxFailures: 10, windowSeconds: 900 },
@@ -176,9 +180,16 @@ export const startSystem = async () => {
   secrets.push(adminLogin.password);
   await bootstrapAdmin({ accounts: identity.accounts, redis, keys, logger }, adminLogin);
   const identityServer = await listen(identity.app);
-  const commandServer = await listenCommandService({ redis, keys, tokens, logger });
+  const frontendOrigins = [FRONTEND];
+  const commandServer = await listenCommandService({
+    redis,
+    keys,
+    tokens,
+    logger,
+    frontendOrigins,
+  });
   const readSide = await startReadSide(
-    { redis, keys, tokens, logger },
+    { redis, keys, tokens, logger, frontendOrigins },
     { retryDelayMs: 5, maxDeliveries: 2 },
   );
   const { db, readModelPath } = readSide;

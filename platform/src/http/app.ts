@@ -3,6 +3,7 @@ import { newId, ProblemError } from '@tasksync/contracts';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { corsFor } from './cors';
 import { notFoundHandler, problemHandler } from './problem';
 import './request';
 
@@ -39,7 +40,8 @@ export const createMetrics = (service: string): ServiceMetrics => {
 
 /**
  * The middleware every TaskSync HTTP service starts with: request id, access
- * log and metrics, JSON-only bodies up to 100 kB. A service that takes no
+ * log and metrics, CORS for the `frontendOrigins` (FRONTEND_URL), JSON-only
+ * bodies up to 100 kB. A service that takes no
  * bodies (`bodies: false`, the query-service: GET only) skips the body parser,
  * which otherwise runs for every request.
  */
@@ -47,6 +49,7 @@ export const createBaseApp = (options: {
   logger: Logger;
   metrics: ServiceMetrics;
   bodies?: boolean;
+  frontendOrigins?: readonly string[] | undefined;
 }): Express => {
   const app = express();
   app.disable('x-powered-by');
@@ -62,6 +65,8 @@ export const createBaseApp = (options: {
     },
   });
   app.use(requestContext(options.logger, options.metrics));
+  const cors = corsFor(options.frontendOrigins ?? []);
+  if (cors) app.use(cors);
   if (options.bodies === false) return app;
   app.use(jsonOnly);
   // jsonOnly has already refused other media types, so the parser need not check again.

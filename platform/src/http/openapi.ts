@@ -23,6 +23,9 @@ const schemaOf = (schema: z.ZodType, io: 'input' | 'output') => {
   return rest;
 };
 
+/** The JSON Schema of every problem+json answer (RFC 9457, design §3). */
+export const problemJsonSchema = () => schemaOf(ProblemBody, 'output');
+
 /** An OpenAPI 3.1 document generated from the contracts' zod schemas, never written by hand. */
 export const buildOpenApi = (info: { title: string; version: string }, routes: ApiRoute[]) => {
   const paths: Record<string, Record<string, unknown>> = {};

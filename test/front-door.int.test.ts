@@ -1,0 +1,276 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger, createMetrics } from '@tasksync/platform';
+import { io as connectClient } from 'socket.io-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildGateway, type GatewayDeps } from '../gateway/src/app';
+import type { RateLimits } from '../gateway/src/limits';
+import type { Upstream } from '../gateway/src/routes';
+import { expectAnswersAsServices } from './front-door';
+import { FRONTEND, rawRequest, redis, type System, startSystem } from './security/system';
+import { client, waitFor } from './support';
+
+/*
+ * The front door (design §12) in front of every service of this process, over
+ * real HTTP and Socket.IO: each documented route answers through it exactly as
+ * the service does, the door's own answers (404, 405, 502, 503, 504, 429) are
+ * problem+json, headers pass both ways, and the live feed connects through it.
+ */
+
+afterAll(() => redis.quit());
+let sys: System;
+beforeAll(async () => {
+  sys = await startSystem();
+}, 60_000);
+afterAll(() => sys.stop());
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  // Last opened, first closed: a socket before the door it goes through.
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+/** A door on a free port, in front of `upstreams` (by default the system's services). */
+const startDoor = async (options: Partial<GatewayDeps> = {}) => {
+  const gateway = buildGateway({
+    upstreams: { ...sys.urls },
+    redis,
+    prefix: sys.keys.prefix,
+    logger: createLogger({ name: 'door', level: 'silent' }),
+    metrics: createMetrics('gateway'),
+    frontendOrigins: [FRONTEND],
+    rates: undefined,
+    timeoutMs: 10_000,
+    ...options,
+  });
+  const server = gateway.app.listen(0, '127.0.0.1');
+  server.on('upgrade', gateway.upgrade);
+  await once(server, 'listening');
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  closers.push(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    gateway.close();
+  });
+  return url;
+};
+
+/** A plain HTTP server on a free port, as a stand-in service. */
+const startStandIn = async (handler: http.RequestListener) => {
+  const server = http.createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+};
+
+describe('the front door', () => {
+  it('answers every documented route with the status and body the service answers directly', async () => {
+    await expectAnswersAsServices(await startDoor(), sys);
+  });
+
+  it('answers what it does not route with 404 or 405 problem+json, and HEAD as GET', async () => {
+    const door = await startDoor();
+    const unknown = await client(door).get('/nowhere');
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
+    expect(unknown.body).toMatchObject({ status: 404, type: 'urn:tasksync:problem:not-found' });
+
+    const wrongMethod = await client(door).request('DELETE', '/tasks');
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST, GET, HEAD');
+    expect(wrongMethod.body).toMatchObject({
+      status: 405,
+      type: 'urn:tasksync:problem:method-not-allowed',
+    });
+
+    const head = await rawRequest(door, { method: 'HEAD', path: '/health' });
+    expect(head.status).toBe(200);
+    expect(head.text).toBe('');
+  });
+
+  it('passes headers both ways, keeps or makes the request id, sets X-Forwarded-For and streams bodies', async () => {
+    let received: http.IncomingHttpHeaders = {};
+    let receivedBody = 0;
+    const standIn = await startStandIn((req, res) => {
+      received = req.headers;
+      req.on('data', (chunk: Buffer) => {
+        receivedBody += chunk.length;
+      });
+      req.on('end', () => {
+        res.setHeader('x-event-position', 't0:1-0');
+        res.setHeader('etag', '"7"');
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ bytes: receivedBody }));
+      });
+    });
+    const door = await startDoor({ upstreams: { ...sys.urls, command: standIn } });
+    const megabyte = 'x'.repeat(1 << 20);
+    const answer = await rawRequest(door, {
+      method: 'POST',
+      path: '/tasks?draft=1',
+      headers: {
+        'content-type': 'application/json',
+        'x-request-id': 'kept-id-1',
+        'idempotency-key': 'k-1',
+        authorization: 'Bearer abc',
+      },
+      body: megabyte,
+      chunked: true,
+    });
+    expect(answer.status).toBe(201);
+    expect(answer.body).toEqual({ bytes: 1 << 20 });
+    expect(answer.headers.get('x-event-position')).toBe('t0:1-0');
+    expect(answer.headers.get('etag')).toBe('"7"');
+    expect(answer.headers.get('x-request-id')).toBe('kept-id-1');
+    expect(received).toMatchObject({
+      'x-request-id': 'kept-id-1',
+      'idempotency-key': 'k-1',
+      authorization: 'Bearer abc',
+      'x-forwarded-for': '127.0.0.1',
+      host: new URL(door).host,
+    });
+
+    await rawRequest(door, {
+      method: 'POST',
+      path: '/tasks',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(received['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers 503 for a service that is down, 502 for one that breaks off, 504 for one too slow', async () => {
+    const down = await startStandIn(() => undefined);
+    closers.pop()?.(); // closed again: nothing listens there now
+    const breaksOff = await startStandIn((req) => req.socket.destroy());
+    const slow = await startStandIn(() => undefined);
+    const cases: [Upstream, string, number, string][] = [
+      ['query', down, 503, 'service-unavailable'],
+      ['query', breaksOff, 502, 'bad-gateway'],
+      ['query', slow, 504, 'gateway-timeout'],
+    ];
+    for (const [service, upstream, status, slug] of cases) {
+      const door = await startDoor({
+        upstreams: { ...sys.urls, [service]: upstream },
+        timeoutMs: 300,
+      });
+      const answer = await client(door).get('/tasks');
+      expect({ upstream, status: answer.status, type: answer.body.type }).toEqual({
+        upstream,
+        status,
+        type: `urn:tasksync:problem:${slug}`,
+      });
+      expect(answer.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
+      if (status === 503) expect(answer.headers.get('retry-after')).toBe('5');
+    }
+  });
+
+  it('carries the live feed over a WebSocket through the same origin', async () => {
+    const door = await startDoor();
+    const member = await sys.register('live');
+    const socket = connectClient(door, {
+      auth: { token: member.token },
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+    });
+    closers.push(async () => {
+      socket.close();
+    });
+    const events: { type: string; aggregateId: string }[] = [];
+    let live = false;
+    socket.on('live', () => {
+      live = true;
+    });
+    socket.on('event', (message: { type: string; aggregateId: string }) => events.push(message));
+    await waitFor(() => (live ? true : undefined), { message: 'live through the door' });
+    const created = await client(door).post(
+      '/tasks',
+      { title: 'through the door' },
+      { token: member.token },
+    );
+    expect(created.status).toBe(201);
+    await waitFor(() => events.find((event) => event.aggregateId === created.body.id), {
+      message: 'the event through the door',
+    });
+    expect(
+      events.filter((event) => event.aggregateId === created.body.id).map((e) => e.type),
+    ).toEqual(['TaskCreated']);
+    const refused = await rawRequest(door, {
+      path: '/tasks',
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      },
+    });
+    expect(refused.status).toBe(404);
+  });
+
+  it('limits registrations per address, log-ins per address and writes per token with 429 and Retry-After', async () => {
+    const rates: RateLimits = {
+      register: { limit: 3, windowMs: 60_000 },
+      login: { limit: 2, windowMs: 60_000 },
+      write: { limit: 4, windowMs: 60_000 },
+    };
+    const door = await startDoor({ rates, prefix: `${sys.keys.prefix}:limits` });
+    const registration = (n: number, localAddress = '127.0.0.1') =>
+      rawRequest(door, {
+        method: 'POST',
+        path: '/auth/register',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          email: `limit-${n}-${sys.keys.prefix}@example.com`,
+          password: 'password-123',
+        }),
+        localAddress,
+      });
+    const statuses = [];
+    for (let n = 0; n < 5; n++) statuses.push((await registration(n)).status);
+    expect(statuses).toEqual([201, 201, 201, 429, 429]);
+    const limited = await registration(9);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
+    expect(limited.body).toMatchObject({ status: 429, type: 'urn:tasksync:problem:rate-limited' });
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    // Nothing was registered past the limit; another address still registers.
+    expect(
+      (
+        await client(sys.urls.identity).post('/auth/login', {
+          email: `limit-4-${sys.keys.prefix}@example.com`,
+          password: 'password-123',
+        })
+      ).status,
+    ).toBe(401);
+    expect((await registration(5, '127.0.0.2')).status).toBe(201);
+
+    const member = await sys.register('writer');
+    const writer = await sys.register('other-writer');
+    const writes = [];
+    for (let n = 0; n < 5; n++)
+      writes.push(
+        (await client(door).post('/tasks', { title: `w${n}` }, { token: member.token })).status,
+      );
+    expect(writes).toEqual([201, 201, 201, 201, 429]);
+    expect(
+      (await client(door).post('/tasks', { title: 'another token' }, { token: writer.token }))
+        .status,
+    ).toBe(201);
+    // Reads are not limited.
+    expect((await client(door).get('/tasks', { token: member.token })).status).toBe(200);
+
+    const login = () =>
+      client(door).post('/auth/login', { email: member.email, password: member.password });
+    expect([(await login()).status, (await login()).status, (await login()).status]).toEqual([
+      200, 200, 429,
+    ]);
+  });
+});
