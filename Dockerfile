@@ -36,6 +36,18 @@ COPY load/package.json load/
 # through it); vitest, biome and playwright-core are not.
 RUN npm ci --omit=dev
 
+# The front door for docker-compose (design §12): nginx with the configuration
+# generated from the routing table, and the merged OpenAPI document and the
+# reference page written by the same script.
+FROM deps AS door-files
+COPY . .
+RUN node --import tsx scripts/door-files.ts --static /door
+
+FROM nginx:1.27-alpine AS door
+COPY --from=door-files /door /usr/share/tasksync-door
+COPY gateway/nginx/tasksync.conf /etc/nginx/conf.d/default.conf
+EXPOSE 3000
+
 FROM base AS runtime
 ENV NODE_ENV=production
 # /app/node_modules and any workspace's own node_modules (workspace links included).

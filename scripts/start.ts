@@ -39,6 +39,13 @@ interface ServiceSpec {
 
 const SERVICES: ServiceSpec[] = [
   {
+    name: 'gateway',
+    dir: 'gateway',
+    portVariable: 'GATEWAY_PORT',
+    label: 'the front door: the board, the whole API (/docs) and the live feed',
+    color: 37,
+  },
+  {
     name: 'identity',
     dir: 'identity-service',
     portVariable: 'IDENTITY_PORT',
@@ -220,12 +227,17 @@ const main = async () => {
     say('not every service became ready; see the logs above');
     return stopAll(1);
   }
-  say('TaskSync is running:');
+  const door = urls.find(({ service }) => service.name === 'gateway');
+  if (door) {
+    say(`TaskSync is running on ${color(1, `${door.url}/`)}`);
+    say(`  the live board ${door.url}/, the API reference ${door.url}/docs`);
+  }
+  say('Each service on its own port too:');
   for (const { service, url } of urls)
-    say(`  ${service.dir.padEnd(17)} ${url}  (${service.label})`);
-  say('  OpenAPI documents at <service URL>/openapi.json');
-  const board = urls.find(({ service }) => service.name === 'notifier');
-  if (board) say(`Open the live board: ${color(1, `${board.url}/`)}`);
+    if (service !== door?.service) say(`  ${service.dir.padEnd(17)} ${url}  (${service.label})`);
+  say(
+    '  OpenAPI documents at <service URL>/openapi.json, all of them merged at /openapi.json of the door',
+  );
   if (config.NODE_ENV !== 'production') {
     const email = process.env.ADMIN_EMAIL || 'admin@example.com';
     say(`  admin: ${email} / ${process.env.ADMIN_PASSWORD ? '(your ADMIN_PASSWORD)' : 'admin123'}`);

@@ -108,13 +108,39 @@ describe('docker-compose.yml', () => {
     expect(compose.version).toBeUndefined();
   });
 
-  it('runs Redis and every service on the design ports, two notifiers among them', () => {
-    expect(Object.keys(services).sort()).toEqual(['redis', ...appNames].sort());
-    for (const name of appNames) {
-      const { port, host } = appServices[name];
-      expect(service(name).ports, name).toEqual([`${host}:${port}`]);
+  it('runs Redis, every service (two notifiers among them) and the nginx door, which alone publishes a port', () => {
+    expect(Object.keys(services).sort()).toEqual(['door', 'redis', ...appNames].sort());
+    for (const name of ['redis', ...appNames]) expect(service(name).ports, name).toBeUndefined();
+    expect(service('door').ports).toEqual(['3000:3000']);
+  });
+
+  it('builds the door from the Dockerfile’s nginx stage, after the services it routes to are healthy', () => {
+    expect(service('door').build).toEqual({ context: '.', target: 'door' });
+    const routed = [
+      'identity-service',
+      'command-service',
+      'query-service',
+      'notifier-1',
+      'notifier-2',
+    ];
+    expect(Object.keys(service('door').depends_on ?? {}).sort()).toEqual(routed.sort());
+    for (const name of routed)
+      expect(service('door').depends_on?.[name], name).toEqual({ condition: 'service_healthy' });
+    expect(service('door').healthcheck?.test).toEqual([
+      'CMD',
+      'wget',
+      '-qO-',
+      'http://127.0.0.1:3000/health',
+    ]);
+    // Its configuration names the services by their compose names and ports.
+    const conf = read('gateway/nginx/tasksync.conf');
+    for (const name of appNames.filter((name) => name !== 'projector')) {
+      expect(conf, name).toContain(`server ${name}:${appServices[name].port};`);
     }
-    expect(service('redis').ports).toBeUndefined();
+    expect(conf).toContain('listen 3000;');
+    const stages = read('Dockerfile');
+    expect(stages).toMatch(/^FROM nginx:[\w.-]+ AS door$/m);
+    expect(stages).toContain('COPY gateway/nginx/tasksync.conf /etc/nginx/conf.d/default.conf');
   });
 
   it('builds every app service from the one Dockerfile and starts its workspace', () => {

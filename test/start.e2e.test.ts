@@ -12,13 +12,8 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('npm start', () => {
   it('runs Redis and every service, survives a restart on the same data, and stops cleanly on Ctrl-C', async () => {
-    const [identityPort, commandPort, projectorPort, queryPort, notifierPort] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
+    const [identityPort, commandPort, projectorPort, queryPort, notifierPort, gatewayPort] =
+      await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
     const env = cleanEnv({
       DATA_DIR: dataDir,
       EMBEDDED_REDIS_PORT: '0',
@@ -27,6 +22,7 @@ describe('npm start', () => {
       PROJECTOR_PORT: String(projectorPort),
       QUERY_PORT: String(queryPort),
       NOTIFIER_PORT: String(notifierPort),
+      GATEWAY_PORT: String(gatewayPort),
       NODE_ENV: 'development',
       BCRYPT_COST: '4',
     });
@@ -37,6 +33,21 @@ describe('npm start', () => {
     expect(supervisor.output()).toContain(`identity-service  http://localhost:${identityPort}`);
     expect(supervisor.output()).toContain(`command-service   http://localhost:${commandPort}`);
     expect(supervisor.output()).toContain(`projector         http://localhost:${projectorPort}`);
+    // The front door is what a newcomer is told first: the board, the API and /docs on one origin.
+    const doorLine = `TaskSync is running on http://localhost:${gatewayPort}/`;
+    expect(supervisor.output()).toContain(doorLine);
+    expect(supervisor.output().indexOf(doorLine)).toBeLessThan(
+      supervisor.output().indexOf(`identity-service  http://localhost:${identityPort}`),
+    );
+    const door = client(`http://127.0.0.1:${gatewayPort}`);
+    const page = await door.get('/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect((await door.get('/docs')).status).toBe(200);
+    expect(Object.keys((await door.get('/openapi.json')).body.paths)).toEqual(
+      expect.arrayContaining(['/auth/register', '/tasks', '/tasks/{id}', '/projects']),
+    );
+    expect((await door.get('/ready')).status).toBe(200);
 
     const registered = await identity.post('/auth/register', {
       email: 'new@example.com',
@@ -80,6 +91,11 @@ describe('npm start', () => {
     });
     expect(read.status).toBe(200);
     expect(read.body).toMatchObject({ id: created.body.id, title: 'Survive a restart' });
+    const throughDoor = await door.get(`/tasks/${created.body.id}`, {
+      token,
+      headers: { 'x-min-position': created.headers.get('x-event-position')! },
+    });
+    expect(throughDoor.body).toEqual(read.body);
 
     const redisPid = Number(readFileSync(join(dataDir, 'redis/redis.pid'), 'utf8'));
     expect(isAlive(redisPid)).toBe(true);

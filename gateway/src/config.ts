@@ -27,7 +27,6 @@ export const loadGatewayConfig = (env: NodeJS.ProcessEnv = process.env) => {
     {
       ...commonEnv,
       ...ports,
-      GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
       IDENTITY_URL: z.url().optional(),
       COMMAND_URL: z.url().optional(),
       QUERY_URL: z.url().optional(),

@@ -95,6 +95,8 @@ export const withReadModelPath = <
 });
 
 export const ports = {
+  /** The front door (design §12): the one origin for the API, the board and the live feed. */
+  GATEWAY_PORT: port(3000),
   IDENTITY_PORT: port(3003),
   COMMAND_PORT: port(3002),
   QUERY_PORT: port(3004),
