@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareEntryIds, formatPosition } from '@tasksync/contracts';
 import { createTokenService, type RedisClient, repoRoot } from '@tasksync/platform';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningProcess } from '../../scripts/processes';
 import { freePort } from '../../scripts/redis-server';
+import { launchChromium } from '../../test/chromium';
 import { client, connectTestRedis, serviceEnv, testProcesses } from '../../test/support';
 
 const redis: RedisClient = connectTestRedis();
@@ -23,24 +24,6 @@ afterAll(async () => {
 const ARTIFACTS = join(repoRoot, 'test-artifacts');
 const SESSION_KEY = 'tasksync.session';
 const SESSION_ENDED = 'Your session has ended. Please sign in again.';
-
-/** Debian's Chromium, driven by playwright-core (no browser download). */
-const launchChromium = () =>
-  chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
 
 /**
  * Console errors and uncaught exceptions of a page. Chromium reports a refused
@@ -211,7 +194,7 @@ describe('the live board in Chromium', () => {
     await start('query-service/src/main.ts', env, services.urls.query);
     notifier = await start('notifier/src/main.ts', env, boardUrl);
 
-    browser = await launchChromium();
+    browser = await launchChromium(userDataDir);
     [alice, bob] = [await browser.newPage(), await browser.newPage()];
     for (const page of [alice, bob]) watchFailures(page, failures);
     bobSockets = watchSockets(bob);
