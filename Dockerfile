@@ -31,6 +31,7 @@ COPY projector/package.json projector/
 COPY query-service/package.json query-service/
 COPY notifier/package.json notifier/
 COPY gateway/package.json gateway/
+COPY client/package.json client/
 COPY load/package.json load/
 # Production dependencies only: tsx is one (the services run their TypeScript
 # through it); vitest, biome and playwright-core are not.
