@@ -20,6 +20,7 @@ import { rebuildReadModel } from '../projector/src/rebuild';
 import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
 import type { LatencyRow } from './chart';
+import { doorsOf, startDoors } from './doors';
 import { type Measured, measurePair } from './pair';
 import type { PlannedPhase, Progress } from './progress';
 import { seededTask } from './seed';
@@ -50,6 +51,7 @@ if (beforeProjects) parts.delete('upgrade');
 
 const reads = {
   task: 'GET /tasks/:id',
+  throughDoor: (door: string) => `GET /tasks/:id through ${door}`,
   taskReference: 'reference: bare express JWT + SQLite read of GET /tasks/:id',
   pageCached: 'GET /tasks (first page of 50), cache hits',
   page: 'GET /tasks (first page of 50), no cache',
@@ -76,6 +78,12 @@ export const readSidePhases = (duration: number): PlannedPhase[] => [
   ...(parts.has('reads')
     ? [
         { name: reads.task, seconds: 6 + 2 * duration },
+        ...(beforeProjects
+          ? []
+          : ['the Node door', 'nginx'].map((door) => ({
+              name: reads.throughDoor(door),
+              seconds: 6 + 2 * duration,
+            }))),
         { name: reads.page, seconds: 6 + 2 * duration },
         { name: reads.pageCached, seconds: 3 + duration },
         { name: reads.stats, seconds: 3 + duration },
@@ -373,6 +381,36 @@ export const benchReadSide = async (options: {
         '≥ 6,000',
         [seen, yardstickNote],
       );
+      // The front doors' cost (design §12): GET /tasks/:id through each, interleaved
+      // with the same reads straight to the query-service.
+      if (!beforeProjects) {
+        const doors = await startDoors(env, { query: queryUrl });
+        try {
+          for (const [door, url] of doorsOf(doors)) {
+            const name = reads.throughDoor(door);
+            progress.phase(
+              name,
+              `and straight to the query-service: 3 s warm-up each, then 32 connections for ${options.duration} s each, interleaved in 2 s slices`,
+            );
+            const through = target(url, onePath);
+            const direct = target(queryUrl, onePath);
+            await warmUp(through);
+            const [m, d] = await measurePair(through, direct, options.duration);
+            const figure = figureOf(name, m, '');
+            const straight = figureOf(
+              `GET /tasks/:id straight to the query-service, beside ${door}`,
+              d,
+              '',
+              '; measured in the same run, interleaved with the row above',
+            );
+            figure.ratio = Math.round((m.requestsPerSecond / d.requestsPerSecond) * 1000) / 1000;
+            figure.note += `; ${percent(m.requestsPerSecond, d.requestsPerSecond)} of the query-service read straight (the row below)`;
+            figures.push(figure, straight);
+          }
+        } finally {
+          await doors.stop();
+        }
+      }
       const pageReference = await pair(
         [reads.page, reads.pageReference],
         target(uncachedUrl, pagePath),

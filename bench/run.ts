@@ -18,6 +18,7 @@ import autocannon from 'autocannon';
 import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
 import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-server';
 import { type LatencyRow, renderLatencyChart } from './chart';
+import { doorsOf, startDoors } from './doors';
 import {
   benchLiveSide,
   connectSocketClients,
@@ -79,6 +80,8 @@ const phaseName = {
   create: (mode: Appendfsync) => withFsync('POST /tasks', mode),
   reference: (mode: Appendfsync) => withFsync('reference: bare express JWT + zod + XADD', mode),
   patch: (mode: Appendfsync) => withFsync('PATCH /tasks/:id', mode),
+  doorStart: 'start the front doors (the Node gateway and nginx)',
+  throughDoor: (door: string) => withFsync(`POST /tasks through ${door}`, 'everysec'),
   login: 'POST /auth/login',
   systemStart: `start a projector, a notifier and ${SYSTEM_CLIENTS} socket clients`,
   system: withFsync(
@@ -96,6 +99,15 @@ const plannedPhases = (): PlannedPhase[] => [
     { name: phaseName.create(mode), seconds: 2 * DURATION },
     { name: phaseName.patch(mode), seconds: DURATION },
   ]),
+  ...(beforeProjects
+    ? []
+    : [
+        { name: phaseName.doorStart, seconds: 3 },
+        ...['the Node door', 'nginx'].map((door) => ({
+          name: phaseName.throughDoor(door),
+          seconds: 3 + 2 * DURATION,
+        })),
+      ]),
   { name: phaseName.systemStart, seconds: 15 },
   { name: phaseName.system, seconds: DURATION + 10 },
   { name: phaseName.login, seconds: Math.min(DURATION, 5) },
@@ -453,6 +465,48 @@ const main = async (progress: Progress) => {
       );
     }
     await setAppendfsync(admin, DEFAULT_FSYNC);
+    // The front doors' cost (design §12): POST /tasks through each, interleaved with
+    // the same requests straight to the command-service. The code before projects has none.
+    if (!beforeProjects) {
+      progress.phase(phaseName.doorStart);
+      const doors = await startDoors(env, { identity, command: commands });
+      try {
+        for (const [door, url] of doorsOf(doors)) {
+          progress.phase(
+            phaseName.throughDoor(door),
+            `and straight to the command-service, ${CONNECTIONS} connections for ${DURATION} s each, interleaved in 2 s slices`,
+          );
+          const through = { ...writes.create, url: `${url}/tasks`, connections: CONNECTIONS };
+          await autocannon({ ...through, duration: WARM_UP });
+          const [viaDoor, direct] = await measurePair(
+            through,
+            { ...writes.create, connections: CONNECTIONS },
+            DURATION,
+          );
+          const ratio = viaDoor.requestsPerSecond / direct.requestsPerSecond;
+          rows.push(
+            {
+              name: phaseName.throughDoor(door),
+              ...viaDoor,
+              appendfsync: DEFAULT_FSYNC,
+              ratio: Math.round(ratio * 1000) / 1000,
+              note: `${Math.round(ratio * 100)}% of POST /tasks straight to the command-service (the row below, interleaved with it)`,
+            },
+            {
+              name: withFsync(
+                `POST /tasks straight to the command-service, beside ${door}`,
+                DEFAULT_FSYNC,
+              ),
+              ...direct,
+              appendfsync: DEFAULT_FSYNC,
+              note: 'measured in the same run, interleaved with the row above',
+            },
+          );
+        }
+      } finally {
+        await doors.stop();
+      }
+    }
     const whole = await benchWholeSystem({
       progress,
       env,

@@ -44,7 +44,7 @@ const startDoor = async (options: Partial<GatewayDeps> = {}) => {
     timeoutMs: 10_000,
     ...options,
   });
-  const server = gateway.app.listen(0, '127.0.0.1');
+  const server = http.createServer(gateway.handle).listen(0, '127.0.0.1');
   server.on('upgrade', gateway.upgrade);
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,10 +1,11 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ProblemError, problems } from '@tasksync/contracts';
+import { newId, ProblemError, problems } from '@tasksync/contracts';
 import {
   createBaseApp,
   finishApp,
   type Logger,
+  REQUEST_ID,
   type RedisClient,
   type ServiceMetrics,
   sendProblem,
@@ -71,7 +72,7 @@ export const buildGateway = (deps: GatewayDeps) => {
     }
     const { to, limit } = found.route;
     if (to === 'door') return next();
-    const proceed = () => forward.web(req, res, to);
+    const proceed = () => forward.web(req, res, to, req.id);
     const limiter = limit && limits?.[limit];
     if (limiter) return limiter(req, res, proceed);
     proceed();
@@ -91,7 +92,29 @@ export const buildGateway = (deps: GatewayDeps) => {
     forward.ws(req, socket, head, found.to);
   };
 
-  return { app: finishApp(app), upgrade, drain: forward.endUpgraded, close: forward.close };
+  /**
+   * The door's request handler. A request the door only forwards (no rate
+   * limit applies, no CORS preflight: the service answers CORS itself) skips
+   * express and goes straight to the proxy, with its request id; the rest
+   * (limited routes, preflights, the door's own routes, 404 and 405) goes
+   * through the express app above.
+   */
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const found = route(req.method ?? 'GET', query < 0 ? url : url.slice(0, query)).route;
+    if (found && found.to !== 'door' && !(found.limit && limits) && req.method !== 'OPTIONS') {
+      const given = req.headers['x-request-id'];
+      const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
+      res.setHeader('X-Request-Id', requestId);
+      forward.web(req, res, found.to, requestId);
+      return;
+    }
+    finished(req, res);
+  };
+  const finished = finishApp(app);
+
+  return { app: finished, handle, upgrade, drain: forward.endUpgraded, close: forward.close };
 };
 
 /** `/health`, `/ready` (every service ready), `/metrics` and the merged `/openapi.json`. */

@@ -13,7 +13,7 @@ const main = async () => {
     rates: config.rates,
     timeoutMs: config.GATEWAY_TIMEOUT_MS,
   });
-  const server = serve(gateway.app, runtime, {
+  const server = serve(gateway.handle, runtime, {
     name: 'gateway',
     port: config.GATEWAY_PORT,
     drain: async () => gateway.drain(),

@@ -2,8 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ProblemError } from '@tasksync/contracts';
-import { type Logger, sendProblem } from '@tasksync/platform';
-import type { Request, Response } from 'express';
+import type { Logger } from '@tasksync/platform';
 import { ProxyServer } from 'http-proxy-3';
 import type { Upstream } from './routes';
 
@@ -68,8 +67,9 @@ export const createForwarder = (options: {
     proxyReq.on('timeout', () => timedOut.add(req));
   });
 
-  const web = (req: Request, res: Response, service: Upstream) => {
-    req.headers['x-request-id'] = req.id;
+  /** Forwards one request; its id (kept or made by the door) goes to the service too. */
+  const web = (req: IncomingMessage, res: ServerResponse, service: Upstream, requestId: string) => {
+    req.headers['x-request-id'] = requestId;
     if (
       req.headers['content-length'] === undefined &&
       req.headers['transfer-encoding'] === undefined
@@ -82,11 +82,15 @@ export const createForwarder = (options: {
         return;
       }
       const problem = upstreamProblem(error as NodeJS.ErrnoException, service, timedOut.has(req));
-      req.log.warn(
-        { err: error, service, status: problem.status },
+      options.logger.warn(
+        { err: error, service, status: problem.status, reqId: requestId },
         'service failed through the door',
       );
-      sendProblem(res, problem);
+      res.writeHead(problem.status, {
+        'content-type': 'application/problem+json; charset=utf-8',
+        ...problem.extra.headers,
+      });
+      res.end(JSON.stringify(problem.toJSON()));
     });
   };
 

@@ -1,3 +1,4 @@
+import { createServer, type RequestListener } from 'node:http';
 import { createKeyLayout, type KeyLayout } from '@tasksync/contracts';
 import type { Express } from 'express';
 import { createTokenService, type TokenService } from './auth/jwt';
@@ -84,7 +85,7 @@ const tokenServiceOf = (config: TokenConfig, logger: Logger) => {
 
 /** Listens, says where, and shuts down gracefully on SIGTERM/SIGINT, closing Redis last. */
 export const serve = (
-  app: Express,
+  app: Express | RequestListener,
   runtime: ServiceRuntime,
   options: {
     name: string;
@@ -95,7 +96,7 @@ export const serve = (
     beforeClose?: () => Promise<void>;
   },
 ) => {
-  const server = app.listen(options.port, () =>
+  const server = createServer(app).listen(options.port, () =>
     runtime.logger.info(
       { port: options.port },
       `${options.name} listening on http://localhost:${options.port}`,

@@ -7,7 +7,8 @@ import { corsFor } from './cors';
 import { notFoundHandler, problemHandler } from './problem';
 import './request';
 
-const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+/** A request id TaskSync keeps when a client sends one; any other is replaced by a new id. */
+export const REQUEST_ID = /^[\w.:@-]{1,128}$/;
 export const BODY_LIMIT = '100kb';
 const OPERATIONAL_PATHS = new Set(['/health', '/ready', '/metrics']);
 /** `application/json`, optionally with parameters such as `; charset=utf-8`. */
