@@ -3,7 +3,6 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { io as connectClient } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nginxConfig } from '../gateway/src/nginx';
 import {
@@ -12,7 +11,7 @@ import {
   NGINX_CONF,
   writeDoorStatic,
 } from '../scripts/door-files';
-import { expectAnswersAsServices } from './front-door';
+import { expectAnswersAsServices, expectLiveFeedThrough, registrationThrough } from './front-door';
 import { FRONTEND, rawRequest, redis, type System, startSystem } from './security/system';
 import { client, waitFor } from './support';
 
@@ -149,48 +148,13 @@ describe('the nginx front door', () => {
   });
 
   it('carries the live feed over a WebSocket', async () => {
-    const member = await sys.register('live');
-    const socket = connectClient(door, {
-      auth: { token: member.token },
-      transports: ['websocket'],
-      reconnection: false,
-      forceNew: true,
-    });
-    try {
-      const events: { type: string; aggregateId: string }[] = [];
-      let live = false;
-      socket.on('live', () => {
-        live = true;
-      });
-      socket.on('event', (message: { type: string; aggregateId: string }) => events.push(message));
-      await waitFor(() => (live ? true : undefined), { message: 'live through nginx' });
-      const created = await client(door).post(
-        '/tasks',
-        { title: 'through nginx' },
-        { token: member.token },
-      );
-      expect(created.status).toBe(201);
-      await waitFor(() => events.find((event) => event.aggregateId === created.body.id), {
-        message: 'the event through nginx',
-      });
-    } finally {
-      socket.close();
-    }
+    await expectLiveFeedThrough(door, sys);
   });
 
   it('limits registrations per address with 429 problem+json and Retry-After', async () => {
     // From addresses of their own: the other tests' registrations count on 127.0.0.1.
-    const registration = (n: number, localAddress = '127.0.0.3') =>
-      rawRequest(door, {
-        method: 'POST',
-        path: '/auth/register',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          email: `nginx-limit-${n}-${sys.keys.prefix}@example.com`,
-          password: 'password-123',
-        }),
-        localAddress,
-      });
+    const through = registrationThrough(door, `nginx-limit-${sys.keys.prefix}`);
+    const registration = (n: number, localAddress = '127.0.0.3') => through(n, localAddress);
     const statuses = [];
     for (let n = 0; n < 5; n++) statuses.push((await registration(n)).status);
     expect(statuses).toEqual([201, 201, 201, 429, 429]);

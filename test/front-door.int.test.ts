@@ -2,14 +2,13 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, createMetrics } from '@tasksync/platform';
-import { io as connectClient } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildGateway, type GatewayDeps } from '../gateway/src/app';
 import type { RateLimits } from '../gateway/src/limits';
 import type { Upstream } from '../gateway/src/routes';
-import { expectAnswersAsServices } from './front-door';
+import { expectAnswersAsServices, expectLiveFeedThrough, registrationThrough } from './front-door';
 import { FRONTEND, rawRequest, redis, type System, startSystem } from './security/system';
-import { client, waitFor } from './support';
+import { client } from './support';
 
 /*
  * The front door (design §12) in front of every service of this process, over
@@ -170,37 +169,9 @@ describe('the front door', () => {
     }
   });
 
-  it('carries the live feed over a WebSocket through the same origin', async () => {
+  it('carries the live feed over a WebSocket through the same origin, and upgrades nothing else', async () => {
     const door = await startDoor();
-    const member = await sys.register('live');
-    const socket = connectClient(door, {
-      auth: { token: member.token },
-      transports: ['websocket'],
-      reconnection: false,
-      forceNew: true,
-    });
-    closers.push(async () => {
-      socket.close();
-    });
-    const events: { type: string; aggregateId: string }[] = [];
-    let live = false;
-    socket.on('live', () => {
-      live = true;
-    });
-    socket.on('event', (message: { type: string; aggregateId: string }) => events.push(message));
-    await waitFor(() => (live ? true : undefined), { message: 'live through the door' });
-    const created = await client(door).post(
-      '/tasks',
-      { title: 'through the door' },
-      { token: member.token },
-    );
-    expect(created.status).toBe(201);
-    await waitFor(() => events.find((event) => event.aggregateId === created.body.id), {
-      message: 'the event through the door',
-    });
-    expect(
-      events.filter((event) => event.aggregateId === created.body.id).map((e) => e.type),
-    ).toEqual(['TaskCreated']);
+    await expectLiveFeedThrough(door, sys);
     const refused = await rawRequest(door, {
       path: '/tasks',
       headers: {
@@ -220,17 +191,8 @@ describe('the front door', () => {
       write: { limit: 4, windowMs: 60_000 },
     };
     const door = await startDoor({ rates, prefix: `${sys.keys.prefix}:limits` });
-    const registration = (n: number, localAddress = '127.0.0.1') =>
-      rawRequest(door, {
-        method: 'POST',
-        path: '/auth/register',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          email: `limit-${n}-${sys.keys.prefix}@example.com`,
-          password: 'password-123',
-        }),
-        localAddress,
-      });
+    const through = registrationThrough(door, `limit-${sys.keys.prefix}`);
+    const registration = (n: number, localAddress = '127.0.0.1') => through(n, localAddress);
     const statuses = [];
     for (let n = 0; n < 5; n++) statuses.push((await registration(n)).status);
     expect(statuses).toEqual([201, 201, 201, 429, 429]);
@@ -245,7 +207,7 @@ describe('the front door', () => {
     expect(
       (
         await client(sys.urls.identity).post('/auth/login', {
-          email: `limit-4-${sys.keys.prefix}@example.com`,
+          email: `limit-${sys.keys.prefix}-4@example.com`,
           password: 'password-123',
         })
       ).status,

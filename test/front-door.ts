@@ -1,6 +1,8 @@
+import { io as connectClient } from 'socket.io-client';
 import { expect } from 'vitest';
 import { concretePath, documentedRoutes, routeLabel, validBody } from './security/routes';
 import { rawRequest, type System } from './security/system';
+import { client, waitFor } from './support';
 
 /*
  * What every front door (design §12) must show, the Node one and nginx alike:
@@ -73,3 +75,51 @@ export const expectAnswersAsServices = async (door: string, sys: System) => {
     expect({ label, ...write.through }).toEqual({ label, ...write.direct });
   }
 };
+
+/**
+ * A member's Socket.IO client connects through the door over a WebSocket and
+ * gets the event of a task created through the door, exactly once.
+ */
+export const expectLiveFeedThrough = async (door: string, sys: System) => {
+  const member = await sys.register('live');
+  const socket = connectClient(door, {
+    auth: { token: member.token },
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
+  try {
+    const events: { type: string; aggregateId: string }[] = [];
+    let live = false;
+    socket.on('live', () => {
+      live = true;
+    });
+    socket.on('event', (message: { type: string; aggregateId: string }) => events.push(message));
+    await waitFor(() => (live ? true : undefined), { message: `live through ${door}` });
+    const created = await client(door).post(
+      '/tasks',
+      { title: 'through the door' },
+      { token: member.token },
+    );
+    expect(created.status).toBe(201);
+    await waitFor(() => events.find((event) => event.aggregateId === created.body.id), {
+      message: `the event through ${door}`,
+    });
+    expect(
+      events.filter((event) => event.aggregateId === created.body.id).map((e) => e.type),
+    ).toEqual(['TaskCreated']);
+  } finally {
+    socket.close();
+  }
+};
+
+/** A registration through the door from `localAddress` (any of 127.0.0.0/8). */
+export const registrationThrough =
+  (door: string, label: string) => (n: number, localAddress: string) =>
+    rawRequest(door, {
+      method: 'POST',
+      path: '/auth/register',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `${label}-${n}@example.com`, password: 'password-123' }),
+      localAddress,
+    });
