@@ -5,12 +5,16 @@
  * life over the real APIs: create (in project i mod N), update, start
  * (pending → in-progress), complete (→ completed), move to the next project,
  * delete. Unlike the original there is no one-second sleep: STRESS_CONCURRENCY
- * lifecycles (default 32) run at once, each one step after the other. Prints
- * successes and errors per step (by status code), the duration and tasks/s,
- * and exits 1 if any step failed.
+ * lifecycles (default 32) run at once, each one step after the other. It talks
+ * to the front door (TASKSYNC_URL, design §12) through the typed client
+ * (client/), and waits out the door's rate limit when it answers 429, as a
+ * well-behaved client does (`Retry-After`). Prints successes and errors per
+ * step (by status code), the duration and tasks/s, and exits 1 if any step
+ * failed.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { createTaskSyncClient, type TaskSyncClient } from '@tasksync/client';
 import { ConfigError, loadDotEnv, parseConfig, runMain } from '@tasksync/platform';
 import { z } from 'zod';
 
@@ -20,7 +24,10 @@ type Step = (typeof STEPS)[number];
 interface Answer {
   /** The HTTP status, or `network` when no answer came. */
   status: number | 'network';
+  /** The answer's body as text, to say what went wrong. */
   body: string;
+  /** The answer's body, parsed. */
+  data?: unknown;
   ms: number;
 }
 
@@ -38,8 +45,7 @@ interface StepTally {
 const readConfig = () => {
   loadDotEnv();
   const config = parseConfig({
-    IDENTITY_URL: z.url().default('http://localhost:3003'),
-    COMMAND_URL: z.url().default('http://localhost:3002'),
+    TASKSYNC_URL: z.url().default('http://localhost:3000'),
     STRESS_EMAIL: z.string().optional(),
     STRESS_PASSWORD: z.string().optional(),
     STRESS_TASKS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
@@ -50,78 +56,88 @@ const readConfig = () => {
   if ((config.STRESS_EMAIL === undefined) !== (config.STRESS_PASSWORD === undefined)) {
     throw new ConfigError('Set both STRESS_EMAIL and STRESS_PASSWORD, or neither.');
   }
-  return {
-    ...config,
-    IDENTITY_URL: trimSlash(config.IDENTITY_URL),
-    COMMAND_URL: trimSlash(config.COMMAND_URL),
-  };
+  return { ...config, TASKSYNC_URL: config.TASKSYNC_URL.replace(/\/+$/, '') };
 };
 
-const trimSlash = (url: string) => url.replace(/\/+$/, '');
+/** What the typed client answers: the body as data or error, and the response. */
+interface Called {
+  data?: unknown;
+  error?: unknown;
+  response: Response;
+}
 
-/** One JSON request; a refused connection or a time-out is an answer too (`network`). */
+/** The seconds the door said to wait, when it answered 429 (its rate limit). */
+let waitedSeconds = 0;
+
+/**
+ * One call through the typed client, timed. A refused connection or a time-out
+ * is an answer too (`network`); a 429 is waited out (`Retry-After`) and sent
+ * again, the wait not counted in the step's latency.
+ */
 const send = async (
-  method: string,
-  url: string,
-  options: { token?: string; body?: unknown; headers?: Record<string, string>; timeoutMs: number },
+  call: (signal: AbortSignal) => Promise<Called>,
+  timeoutMs: number,
 ): Promise<Answer> => {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const started = performance.now();
-  try {
-    const response = await fetch(url, {
-      method,
-      headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
-    const body = await response.text();
-    return { status: response.status, body, ms: performance.now() - started };
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
-    return { status: 'network', body: cause ?? String(error), ms: performance.now() - started };
+  for (;;) {
+    const started = performance.now();
+    try {
+      const { data, error, response } = await call(AbortSignal.timeout(timeoutMs));
+      const ms = performance.now() - started;
+      if (response.status === 429) {
+        const seconds = Number(response.headers.get('retry-after')) || 1;
+        waitedSeconds += seconds;
+        await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+        continue;
+      }
+      return { status: response.status, body: JSON.stringify(data ?? error ?? ''), data, ms };
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      return { status: 'network', body: cause ?? String(error), ms: performance.now() - started };
+    }
   }
 };
 
 /** A token for STRESS_EMAIL, or for a member registered for this run. */
 const logIn = async (config: ReturnType<typeof readConfig>) => {
   const timeoutMs = config.STRESS_REQUEST_TIMEOUT_MS;
+  const api = createTaskSyncClient(config.TASKSYNC_URL);
   let email = config.STRESS_EMAIL;
   let password = config.STRESS_PASSWORD;
   if (email === undefined || password === undefined) {
-    email = `stress-${Date.now()}-${randomBytes(3).toString('hex')}@example.com`;
-    password = randomBytes(12).toString('base64url');
-    const registered = await send('POST', `${config.IDENTITY_URL}/auth/register`, {
-      body: { email, password, name: 'Stress test' },
+    const fresh = {
+      email: `stress-${Date.now()}-${randomBytes(3).toString('hex')}@example.com`,
+      password: randomBytes(12).toString('base64url'),
+    };
+    ({ email, password } = fresh);
+    const registered = await send(
+      (signal) => api.POST('/auth/register', { body: { ...fresh, name: 'Stress test' }, signal }),
       timeoutMs,
-    });
+    );
     if (registered.status !== 201) {
       throw new ConfigError(
-        `Cannot register a user at ${config.IDENTITY_URL}: ${registered.status} ${registered.body}`,
+        `Cannot register a user at ${config.TASKSYNC_URL}: ${registered.status} ${registered.body}`,
       );
     }
   }
-  const login = await send('POST', `${config.IDENTITY_URL}/auth/login`, {
-    body: { email, password },
-    timeoutMs,
-  });
-  if (login.status !== 200) {
+  const credentials = { email, password };
+  let token: string | undefined;
+  const login = await send(async (signal) => {
+    const answer = await api.POST('/auth/login', { body: credentials, signal });
+    token = answer.data?.token;
+    return answer;
+  }, timeoutMs);
+  if (login.status !== 200 || token === undefined) {
     throw new ConfigError(
-      `Cannot log in as ${email} at ${config.IDENTITY_URL}: ${login.status} ${login.body}`,
+      `Cannot log in as ${email} at ${config.TASKSYNC_URL}: ${login.status} ${login.body}`,
     );
   }
-  return { email, token: (JSON.parse(login.body) as { token: string }).token };
+  return { email, token };
 };
 
-/** The new task's id from a create's answer, or undefined if the answer has none. */
-const idOf = (body: string) => {
-  try {
-    const id = (JSON.parse(body) as { id?: unknown }).id;
-    return typeof id === 'string' ? id : undefined;
-  } catch {
-    return undefined;
-  }
+/** The new resource's id from a create's answer, or undefined if the answer has none. */
+const idOf = (answer: Answer | undefined) => {
+  const id = (answer?.data as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' ? id : undefined;
 };
 
 const sum = (values: Iterable<number>) => {
@@ -139,11 +155,12 @@ const percentile = (sorted: number[], p: number) =>
 const main = async () => {
   const config = readConfig();
   const { email, token } = await logIn(config);
+  const api: TaskSyncClient = createTaskSyncClient(config.TASKSYNC_URL, { token });
   const tasks = config.STRESS_TASKS;
   const concurrency = Math.min(config.STRESS_CONCURRENCY, tasks);
   const run = randomBytes(4).toString('hex');
   console.log(
-    `TaskSync stress test: ${tasks} tasks in ${config.STRESS_PROJECTS} projects, ${concurrency} in flight, against ${config.COMMAND_URL} as ${email}`,
+    `TaskSync stress test: ${tasks} tasks in ${config.STRESS_PROJECTS} projects, ${concurrency} in flight, against ${config.TASKSYNC_URL} as ${email}`,
   );
 
   const tally = new Map<Step, StepTally>(
@@ -153,19 +170,13 @@ const main = async () => {
     ]),
   );
 
-  /** Runs one step; false when it failed, and then the task's later steps are skipped. */
+  /** Runs one step; undefined when it failed, and then the task's later steps are skipped. */
   const step = async (
     name: Step,
-    method: string,
-    path: string,
     expected: number,
-    options: { body?: unknown; headers?: Record<string, string> } = {},
+    call: (signal: AbortSignal) => Promise<Called>,
   ) => {
-    const answer = await send(method, `${config.COMMAND_URL}${path}`, {
-      ...options,
-      token,
-      timeoutMs: config.STRESS_REQUEST_TIMEOUT_MS,
-    });
+    const answer = await send(call, config.STRESS_REQUEST_TIMEOUT_MS);
     const counts = tally.get(name)!;
     counts.latenciesMs.push(answer.ms);
     if (answer.status === expected) {
@@ -186,14 +197,17 @@ const main = async () => {
   const started = performance.now();
   const projects: string[] = [];
   for (let index = 0; index < config.STRESS_PROJECTS; index++) {
-    const created = await step('project', 'POST', '/projects', 201, {
-      headers: { 'idempotency-key': `stress-${run}-project-${index}` },
-      body: {
-        name: `Stress project ${run} ${index}`,
-        description: 'Created by npm run stress-test.',
-      },
-    });
-    const id = created && idOf(created.body);
+    const created = await step('project', 201, (signal) =>
+      api.POST('/projects', {
+        params: { header: { 'Idempotency-Key': `stress-${run}-project-${index}` } },
+        body: {
+          name: `Stress project ${run} ${index}`,
+          description: 'Created by npm run stress-test.',
+        },
+        signal,
+      }),
+    );
+    const id = idOf(created);
     if (id === undefined) {
       // No project, no task: every task's steps are counted as skipped.
       for (let task = 0; task < tasks; task++) skip(STEPS.filter((name) => name !== 'project'));
@@ -207,29 +221,72 @@ const main = async () => {
 
   /** One task's whole life; false when a step failed (its later steps are then skipped). */
   const lifecycle = async (index: number) => {
-    const created = await step('create', 'POST', '/tasks', 201, {
-      // A retried create lands on the same task instead of making a second one.
-      headers: { 'idempotency-key': `stress-${run}-${index}` },
-      body: {
-        projectId: projectOf(index),
-        title: `Stress task ${index}`,
-        description: 'Created by npm run stress-test.',
-      },
-    });
-    const id = created && idOf(created.body);
-    const later = [
-      ['update', 'PATCH', 200, { title: `Stress task ${index} (updated)`, priority: 'high' }],
-      ['start', 'PATCH', 200, { status: 'in-progress' }],
-      ['complete', 'PATCH', 200, { status: 'completed' }],
-      ['move', 'PATCH', 200, { projectId: projectOf(index + 1) }],
-      ['delete', 'DELETE', 204, undefined],
-    ] as const;
+    const created = await step('create', 201, (signal) =>
+      api.POST('/tasks', {
+        // A retried create lands on the same task instead of making a second one.
+        params: { header: { 'Idempotency-Key': `stress-${run}-${index}` } },
+        body: {
+          projectId: projectOf(index),
+          title: `Stress task ${index}`,
+          description: 'Created by npm run stress-test.',
+        },
+        signal,
+      }),
+    );
+    const id = idOf(created);
+    const later: [Step, number, (id: string, signal: AbortSignal) => Promise<Called>][] = [
+      [
+        'update',
+        200,
+        (id, signal) =>
+          api.PATCH('/tasks/{id}', {
+            params: { path: { id } },
+            body: { title: `Stress task ${index} (updated)`, priority: 'high' },
+            signal,
+          }),
+      ],
+      [
+        'start',
+        200,
+        (id, signal) =>
+          api.PATCH('/tasks/{id}', {
+            params: { path: { id } },
+            body: { status: 'in-progress' },
+            signal,
+          }),
+      ],
+      [
+        'complete',
+        200,
+        (id, signal) =>
+          api.PATCH('/tasks/{id}', {
+            params: { path: { id } },
+            body: { status: 'completed' },
+            signal,
+          }),
+      ],
+      [
+        'move',
+        200,
+        (id, signal) =>
+          api.PATCH('/tasks/{id}', {
+            params: { path: { id } },
+            body: { projectId: projectOf(index + 1) },
+            signal,
+          }),
+      ],
+      [
+        'delete',
+        204,
+        (id, signal) => api.DELETE('/tasks/{id}', { params: { path: { id } }, signal }),
+      ],
+    ];
     if (id === undefined) {
       skip(later.map(([name]) => name));
       return false;
     }
-    for (const [position, [name, method, expected, body]] of later.entries()) {
-      if (!(await step(name, method, `/tasks/${id}`, expected, { body }))) {
+    for (const [position, [name, expected, call]] of later.entries()) {
+      if (!(await step(name, expected, (signal) => call(id, signal)))) {
         skip(later.slice(position + 1).map(([skipped]) => skipped));
         return false;
       }
@@ -295,6 +352,9 @@ const formatSummary = (
     ...(failures.length ? ['first answer of each failure:', ...failures] : []),
     `${tasks} tasks in ${seconds.toFixed(2)} s: ${(tasks / seconds).toFixed(1)} tasks/s, ` +
       `${(requests / seconds).toFixed(1)} requests/s; ${succeeded} tasks through every step, ${errors} errors`,
+    ...(waitedSeconds
+      ? [`waited ${waitedSeconds} s in all for the door's rate limit (429 Retry-After)`]
+      : []),
   ].join('\n');
 };
 

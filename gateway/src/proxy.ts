@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Agent } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ProblemError } from '@tasksync/contracts';
 import type { Logger } from '@tasksync/platform';
 import { ProxyServer } from 'http-proxy-3';
+import { type Dispatcher, Agent as UndiciAgent } from 'undici';
 import type { Upstream } from './routes';
 
 /** Codes of a connection that could not be made: the service is down (503). */
@@ -44,56 +44,102 @@ export const upstreamProblem = (
   );
 };
 
+/** Headers of one connection, not of the message (RFC 9110 §7.6.1): never forwarded. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** The codes undici gives a request that timed out waiting for the service. */
+const TIMED_OUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
 /**
- * Forwards requests and WebSocket upgrades to the services, by http-proxy-3:
- * bodies stream both ways unread, headers pass both ways (Host kept, so a
- * service sees the origin the browser used), `X-Forwarded-For/-Host/-Proto`
- * added, and the door's request id sent on. A service that is down, breaks
- * off or is slow is answered 503, 502 or 504 problem+json.
+ * Forwards requests to the services with undici (Node's own HTTP client, a
+ * pool of kept-alive connections per service), and WebSocket upgrades with
+ * http-proxy-3. Bodies stream both ways unread; end-to-end headers pass both
+ * ways (Host kept, so a service sees the origin the browser used),
+ * `X-Forwarded-For/-Host/-Proto` added, and the door's request id sent on. A
+ * service that is down, breaks off or is slow is answered 503, 502 or 504
+ * problem+json.
  */
 export const createForwarder = (options: {
   upstreams: Record<Upstream, string>;
   timeoutMs: number;
   logger: Logger;
 }) => {
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  const proxy = new ProxyServer({ xfwd: true, agent, proxyTimeout: options.timeoutMs });
-  const timedOut = new WeakSet<IncomingMessage>();
-  // http-proxy adds `Content-Length: 0` to a DELETE without a body; the service
-  // must get the request as it was sent (an idempotency record hashes the body).
-  const bodyless = new WeakSet<IncomingMessage>();
-  proxy.on('proxyReq', (proxyReq, req) => {
-    if (bodyless.has(req)) proxyReq.removeHeader('content-length');
-    proxyReq.on('timeout', () => timedOut.add(req));
+  const dispatcher = new UndiciAgent({
+    connections: 256,
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+    // Below the services' keep-alive (Node's 5 s): a kept connection is never reused as it closes.
+    keepAliveTimeout: 4_000,
+    keepAliveMaxTimeout: 4_000,
   });
+  const origins = Object.fromEntries(
+    Object.entries(options.upstreams).map(([service, url]) => [service, new URL(url).origin]),
+  ) as Record<Upstream, string>;
 
   /** Forwards one request; its id (kept or made by the door) goes to the service too. */
   const web = (req: IncomingMessage, res: ServerResponse, service: Upstream, requestId: string) => {
-    req.headers['x-request-id'] = requestId;
-    if (
-      req.headers['content-length'] === undefined &&
-      req.headers['transfer-encoding'] === undefined
-    )
-      bodyless.add(req);
-    proxy.web(req, res, { target: options.upstreams[service] }, (error, _req, out) => {
-      const response = out as ServerResponse;
-      if (response.headersSent) {
-        response.destroy();
-        return;
-      }
-      const problem = upstreamProblem(error as NodeJS.ErrnoException, service, timedOut.has(req));
-      options.logger.warn(
-        { err: error, service, status: problem.status, reqId: requestId },
-        'service failed through the door',
-      );
-      res.writeHead(problem.status, {
-        'content-type': 'application/problem+json; charset=utf-8',
-        ...problem.extra.headers,
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+    }
+    const client = req.socket.remoteAddress ?? '';
+    const forwardedFor = req.headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor},${client}` : client;
+    headers['x-forwarded-host'] = req.headers['x-forwarded-host'] ?? req.headers.host ?? '';
+    headers['x-forwarded-proto'] = req.headers['x-forwarded-proto'] ?? 'http';
+    headers['x-request-id'] = requestId;
+    // A body only where the request has one: a bodiless DELETE stays bodiless.
+    const hasBody =
+      req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    dispatcher
+      .stream(
+        {
+          origin: origins[service],
+          path: req.url ?? '/',
+          method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+          headers,
+          body: hasBody ? req : null,
+        },
+        ({ statusCode, headers: answer }) => {
+          for (const [name, value] of Object.entries(answer)) {
+            if (value !== undefined && !HOP_BY_HOP.has(name)) res.setHeader(name, value);
+          }
+          res.statusCode = statusCode;
+          return res;
+        },
+      )
+      .catch((error: NodeJS.ErrnoException) => {
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        const problem = upstreamProblem(
+          (error.cause as NodeJS.ErrnoException | undefined) ?? error,
+          service,
+          TIMED_OUT.has(error.code ?? ''),
+        );
+        options.logger.warn(
+          { err: error, service, status: problem.status, reqId: requestId },
+          'service failed through the door',
+        );
+        res.writeHead(problem.status, {
+          'content-type': 'application/problem+json; charset=utf-8',
+          ...problem.extra.headers,
+        });
+        res.end(JSON.stringify(problem.toJSON()));
       });
-      res.end(JSON.stringify(problem.toJSON()));
-    });
   };
 
+  const proxy = new ProxyServer({ xfwd: true });
   /** Upgraded connections: the HTTP server no longer tracks them, so closing ends them here. */
   const upgraded = new Set<Duplex>();
   const ws = (req: IncomingMessage, socket: Duplex, head: Buffer, service: Upstream) => {
@@ -114,7 +160,7 @@ export const createForwarder = (options: {
     },
     close: () => {
       for (const socket of upgraded) socket.destroy();
-      agent.destroy();
+      void dispatcher.close();
       proxy.close();
     },
   };
