@@ -14,7 +14,7 @@ import {
 import { openReadModel } from '@tasksync/platform/read-model';
 import { buildCommandApp } from '../command-service/src/app';
 import { bootstrapGeneralProject } from '../command-service/src/projects/general';
-import { buildNotifierApp, createSocketServer, type NotifierAppDeps } from '../notifier/src/app';
+import { buildNotifierApp, createSocketServer } from '../notifier/src/app';
 import { startLiveFeed } from '../notifier/src/live/feed';
 import { startProjector } from '../projector/src/projector';
 import { createAnswerCache } from '../query-service/src/answer-cache';
@@ -100,23 +100,14 @@ export const startReadSide = async (
   };
 };
 
-/** Where a notifier's board proxy points when a test has no services behind it. */
-const NO_SERVICES = {
-  identity: 'http://127.0.0.1:9',
-  command: 'http://127.0.0.1:9',
-  query: 'http://127.0.0.1:9',
-};
-
 /**
  * The notifier: its live feed, Socket.IO with the Origin allow-list `origins`,
- * and its HTTP app (the board proxy to `services`, CORS for `origins`) on a
- * free port.
+ * and its HTTP app (the board's files, CORS for `origins`) on a free port.
  */
 export const startNotifier = async (
   { redis, keys, tokens, logger }: Deps,
   options: {
     origins: string[];
-    services?: NotifierAppDeps['services'];
     maxReplay?: number;
     connectTimeoutMs?: number;
   },
@@ -140,7 +131,6 @@ export const startNotifier = async (
     logger,
     metrics,
     frontendOrigins: options.origins,
-    services: options.services ?? NO_SERVICES,
   });
   const server = app.listen(0, '127.0.0.1');
   io.attach(server);

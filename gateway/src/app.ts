@@ -100,6 +100,9 @@ export const buildGateway = (deps: GatewayDeps) => {
    * through the express app above.
    */
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    // An absolute-form target (RFC 9112 §3.2.2) is taken as its path and query:
+    // the door routes by path alone, and only ever to the services configured.
+    if (req.url && !req.url.startsWith('/')) req.url = pathOf(req.url);
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const found = route(req.method ?? 'GET', query < 0 ? url : url.slice(0, query)).route;
@@ -115,6 +118,16 @@ export const buildGateway = (deps: GatewayDeps) => {
   const finished = finishApp(app);
 
   return { app: finished, handle, upgrade, drain: forward.endUpgraded, close: forward.close };
+};
+
+/** The path and query of an absolute-form request target (`/` if it is not a URL). */
+const pathOf = (target: string) => {
+  try {
+    const url = new URL(target);
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return '/';
+  }
 };
 
 /** `/health`, `/ready` (every service ready), `/metrics` and the merged `/openapi.json`. */

@@ -79,17 +79,13 @@ export const ROUTES: readonly Route[] = [
   query('/projects'),
   query('/projects/{id}'),
   query('/projects/{id}/members'),
-  // notifier: the live feed and the board, with the board's own API proxy (`/api/<service>/…`),
-  // which its page still calls (the board moves to the door's own paths in a later change)
+  // notifier: the live feed and the board's files (the board calls the API through the door)
   { method: 'GET', path: '/socket.io/*', to: 'notifier', websocket: true },
   { method: 'POST', path: '/socket.io/*', to: 'notifier' },
   { method: 'GET', path: '/', to: 'notifier' },
   { method: 'GET', path: '/index.html', to: 'notifier' },
   { method: 'GET', path: '/board.js', to: 'notifier' },
   { method: 'GET', path: '/board.css', to: 'notifier' },
-  ...(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const).map(
-    (method): Route => ({ method, path: '/api/*', to: 'notifier' }),
-  ),
   // the door's own
   { method: 'GET', path: '/openapi.json', to: 'door' },
   { method: 'GET', path: '/docs', to: 'door' },

@@ -1,9 +1,12 @@
 import type { ProblemDetails } from '@tasksync/contracts';
 
-/** The services, through the notifier's same-origin proxy (notifier/src/board/api-proxy.ts). */
-export const IDENTITY = '/api/identity';
-export const COMMAND = '/api/command';
-export const QUERY = '/api/query';
+/**
+ * The services, at the page's own origin: the board is served by the front
+ * door (design §12), which routes each API path to its service.
+ */
+export const IDENTITY = '';
+export const COMMAND = '';
+export const QUERY = '';
 const PAGE_SIZE = 200;
 
 export class ApiError extends Error {

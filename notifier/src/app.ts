@@ -10,7 +10,6 @@ import {
 } from '@tasksync/platform';
 import express, { type RequestHandler } from 'express';
 import { Server } from 'socket.io';
-import { apiProxy } from './board/api-proxy';
 import { serveBoardBundle } from './board/bundle';
 import { coalesceWebSocketWrites } from './live/coalesce';
 import { originAllowed } from './live/origins';
@@ -23,13 +22,12 @@ export interface NotifierAppDeps {
   metrics: ServiceMetrics;
   /** FRONTEND_URL: origins whose pages may call this service (CORS, design §12). */
   frontendOrigins?: readonly string[] | undefined;
-  /** Where the board's calls go: identity-service, command-service, query-service. */
-  services: { identity: string; command: string; query: string };
 }
 
 /**
- * The board page may load only what the notifier serves, and talk only to it
- * (the API proxy and Socket.IO, same origin). No inline script or style.
+ * The board page may load only what its origin serves, and talk only to it:
+ * the front door, which routes its API calls and Socket.IO (design §12). No
+ * inline script or style.
  */
 const boardHeaders: RequestHandler = (_req, res, next) => {
   res.setHeader(
@@ -42,7 +40,7 @@ const boardHeaders: RequestHandler = (_req, res, next) => {
 };
 
 /**
- * The notifier's HTTP face: the live board (`GET /`), the board's API proxy,
+ * The notifier's HTTP face: the live board's files (`GET /`; the page runs behind the front door),
  * `/health`, `/ready` and `/metrics`. Socket.IO attaches to the same server.
  */
 export const buildNotifierApp = (deps: NotifierAppDeps) => {
@@ -54,9 +52,6 @@ export const buildNotifierApp = (deps: NotifierAppDeps) => {
       ready: async () => ({ redis: await isRedisReady(deps.redis) }),
     }),
   );
-  app.use('/api/identity', apiProxy(deps.services.identity, 'identity'));
-  app.use('/api/command', apiProxy(deps.services.command, 'command'));
-  app.use('/api/query', apiProxy(deps.services.query, 'query'));
   app.use(
     boardHeaders,
     serveBoardBundle(deps.logger),

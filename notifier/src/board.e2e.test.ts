@@ -90,11 +90,11 @@ const latestPerLog = (positions: string[]) => {
   return [...latest].map(([log, entryId]) => formatPosition(log, entryId)).sort();
 };
 
-/** The board reads its snapshot with `GET /api/query/tasks?…`; each such read's X-Min-Position. */
+/** The board reads its snapshot with `GET /tasks?…` (through the door); each such read's X-Min-Position. */
 const watchSnapshotReads = (page: Page) => {
   const reads: (string | null)[] = [];
   page.on('request', (request) => {
-    if (new URL(request.url()).pathname !== '/api/query/tasks') return;
+    if (new URL(request.url()).pathname !== '/tasks') return;
     reads.push(request.headers()['x-min-position'] ?? null);
   });
   return reads;
@@ -168,6 +168,7 @@ const sessionOf = (page: Page) =>
 
 describe('the live board in Chromium', () => {
   let boardUrl: string;
+  let notifierUrl: string;
   let env: NodeJS.ProcessEnv;
   let commandUrl: string;
   let notifier: RunningProcess;
@@ -178,21 +179,29 @@ describe('the live board in Chromium', () => {
   const failures: string[] = [];
 
   beforeAll(async () => {
-    const [identityPort, notifierPort] = [await freePort(), await freePort()];
+    const [identityPort, notifierPort, gatewayPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const services = await serviceEnv(redis, {
       IDENTITY_PORT: String(identityPort),
       NOTIFIER_PORT: String(notifierPort),
+      GATEWAY_PORT: String(gatewayPort),
       BCRYPT_COST: '4',
       CACHE_TTL_SECONDS: '0',
     });
     env = services.env;
     commandUrl = services.urls.command;
-    boardUrl = `http://127.0.0.1:${notifierPort}`;
+    // The board is opened where users open it: the front door (design §12).
+    boardUrl = `http://127.0.0.1:${gatewayPort}`;
+    notifierUrl = `http://127.0.0.1:${notifierPort}`;
     await start('identity-service/src/main.ts', env, `http://127.0.0.1:${identityPort}`);
     await start('command-service/src/main.ts', env, services.urls.command);
     await start('projector/src/main.ts', env, services.urls.projector);
     await start('query-service/src/main.ts', env, services.urls.query);
-    notifier = await start('notifier/src/main.ts', env, boardUrl);
+    notifier = await start('notifier/src/main.ts', env, notifierUrl);
+    await start('gateway/src/main.ts', env, boardUrl);
 
     browser = await launchChromium(userDataDir);
     [alice, bob] = [await browser.newPage(), await browser.newPage()];
@@ -212,7 +221,7 @@ describe('the live board in Chromium', () => {
   };
 
   const startNotifier = async (extra: Record<string, string> = {}) => {
-    notifier = await start('notifier/src/main.ts', { ...env, ...extra }, boardUrl);
+    notifier = await start('notifier/src/main.ts', { ...env, ...extra }, notifierUrl);
   };
 
   /** Commands sent straight to the command-service as Alice, while no notifier runs. */

@@ -18,14 +18,7 @@ const main = async () => {
     maxReplay: config.NOTIFIER_MAX_REPLAY,
     taskCacheSize: config.NOTIFIER_TASK_CACHE,
   });
-  const app = buildNotifierApp({
-    ...runtime,
-    services: {
-      identity: config.IDENTITY_URL,
-      command: config.COMMAND_URL,
-      query: config.QUERY_URL,
-    },
-  });
+  const app = buildNotifierApp(runtime);
   const server = serve(app, runtime, {
     name: 'notifier',
     port: config.NOTIFIER_PORT,
@@ -37,7 +30,9 @@ const main = async () => {
     beforeClose: () => feed.stop(),
   });
   io.attach(server);
-  runtime.logger.info(`live board on http://localhost:${config.NOTIFIER_PORT}/`);
+  runtime.logger.info(
+    `live feed on http://localhost:${config.NOTIFIER_PORT}/socket.io; open the board through the front door`,
+  );
 };
 
 void runMain(main);

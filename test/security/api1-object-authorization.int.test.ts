@@ -35,18 +35,18 @@ const ownerAssigneeStranger = async () => {
   return { owner, assignee, stranger, task, stream: sys.keys.taskStream(task.id) };
 };
 
-/** A command request, directly to the command-service and through the board's proxy. */
+/** A command request, directly to the command-service and through the front door. */
 const everyWay = (request: ApiRequest) =>
   (
     [
       ['command', ''],
-      ['board', '/api/command'],
+      ['door', ''],
     ] as const
   ).map(([via, prefix]) => ({ via, request: { ...request, path: `${prefix}${request.path}` } }));
 
 /**
- * A write by someone it does not belong to, directly and through the board's
- * proxy: `status` (403 forbidden unless said otherwise), and nothing appended
+ * A write by someone it does not belong to, directly and through the front
+ * door: `status` (403 forbidden unless said otherwise), and nothing appended
  * to any log or to the streams given.
  */
 const refusedEverywhere = async (
@@ -89,10 +89,7 @@ const hiddenEverywhere = async (
 ) => {
   for (const { via, request: sent } of everyWay(request)) {
     const hidden = await sys.spec[via].given(...given).when(sent);
-    const prefix = via === 'board' ? '/api/command' : '';
-    const unknown = await sys.spec[via]
-      .given(...given)
-      .when({ ...sent, path: `${prefix}${unknownPath}` });
+    const unknown = await sys.spec[via].given(...given).when({ ...sent, path: unknownPath });
     expect({ label, via, ...shown(hidden.answer) }).toEqual({
       label,
       via,
@@ -122,7 +119,7 @@ const expectSharedRead = async (owner: Member, stranger: Member, path: string) =
 };
 
 /**
- * A read of something `who` may not see, directly and through the board:
+ * A read of something `who` may not see, directly and through the front door:
  * exactly the answer for an id nobody has (404), X-Read-Position included,
  * both read at the same model state.
  */
@@ -134,7 +131,7 @@ const expectHiddenRead = async (
 ) => {
   for (const [via, prefix] of [
     ['query', ''],
-    ['board', '/api/query'],
+    ['door', ''],
   ] as const) {
     const headers = { 'x-min-position': await sys.headPositions() };
     const hidden = await sys.api[via].get(`${prefix}${path}`, { token: who.token, headers });

@@ -29,7 +29,7 @@ describe('API4 unrestricted resource consumption', () => {
     return body;
   };
 
-  it('answers 413 for a body over 100 kB on every write, with or without Content-Length, and through the proxy, appending nothing', async () => {
+  it('answers 413 for a body over 100 kB on every write, with or without Content-Length, and through the front door, appending nothing', async () => {
     const member = await sys.register('member');
     const task = await sys.createTask(member.token);
     const project = await sys.createProject(member.token);
@@ -74,7 +74,7 @@ describe('API4 unrestricted resource consumption', () => {
     for (const [service, method, path, fields, field, token] of writes) {
       for (const [base, prefix] of [
         [sys.urls[service], ''],
-        [sys.urls.notifier, `/api/${service}`],
+        [sys.urls.door, ''],
       ] as const) {
         const send = (size: number, chunked = false) =>
           rawRequest(base, {

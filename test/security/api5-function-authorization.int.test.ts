@@ -21,11 +21,11 @@ afterEach(async () => {
   await sys.stop();
 });
 
-/** A command refused with this status, directly and through the board, appending nothing. */
+/** A command refused with this status, directly and through the front door, appending nothing. */
 const refused = async (given: string[], request: ApiRequest, status: number, slug: string) => {
   for (const [via, prefix] of [
     ['command', ''],
-    ['board', '/api/command'],
+    ['door', ''],
   ] as const) {
     (await sys.spec[via].given(...given).when({ ...request, path: `${prefix}${request.path}` }))
       .thenFails(status, slug)
@@ -308,7 +308,7 @@ describe('API5 broken function level authorization', () => {
     ] as const) {
       for (const [via, prefix] of [
         ['identity', ''],
-        ['board', '/api/identity'],
+        ['door', ''],
       ] as const) {
         (
           await sys.spec[via].given(...streams).when({

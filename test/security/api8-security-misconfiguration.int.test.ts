@@ -59,8 +59,10 @@ describe('API8 security misconfiguration', () => {
         [sys.urls.notifier, 'GET', '/board.js'],
         [sys.urls.notifier, 'GET', '/metrics'],
         [sys.urls.notifier, 'GET', '/nowhere'],
-        [sys.urls.notifier, 'GET', '/api/query/tasks', member.token],
-        [sys.urls.notifier, 'OPTIONS', '/api/command/tasks'],
+        [sys.urls.door, 'GET', '/tasks', member.token],
+        [sys.urls.door, 'OPTIONS', '/tasks'],
+        [sys.urls.door, 'GET', '/docs'],
+        [sys.urls.door, 'GET', '/nowhere'],
         [projectorServer.url, 'GET', '/ready'],
         [projectorServer.url, 'GET', '/nowhere'],
       ];
@@ -156,9 +158,19 @@ describe('API8 security misconfiguration', () => {
         });
       }
     }
-    // The board's own HTTP answers (its page, its proxy) grant the same origins.
-    const board = await rawRequest(sys.urls.notifier, { path: '/', headers: { origin: FRONTEND } });
-    expect(corsHeaders(board.headers)).toEqual(granted);
+    // The board's page, and the front door's own answers, grant the same origins.
+    for (const [base, path] of [
+      [sys.urls.notifier, '/'],
+      [sys.urls.door, '/'],
+      [sys.urls.door, '/openapi.json'],
+    ] as const) {
+      const answer = await rawRequest(base, { path, headers: { origin: FRONTEND } });
+      expect({ base, path, cors: corsHeaders(answer.headers) }).toEqual({
+        base,
+        path,
+        cors: granted,
+      });
+    }
   });
 
   it('serves the board under a Content-Security-Policy that allows only its own scripts, and no inline code', async () => {
@@ -289,7 +301,10 @@ describe('API8 security misconfiguration', () => {
       [sys.urls.notifier, 'GET', '/../../package.json', {}, undefined, 404],
       [sys.urls.notifier, 'GET', '/%2e%2e/%2e%2e/package.json', {}, undefined, 404],
       [sys.urls.notifier, 'GET', '/..%2f..%2fpackage.json', {}, undefined, 404],
-      [sys.urls.notifier, 'GET', '/api/identity/users/me', {}, undefined, 401],
+      [sys.urls.door, 'GET', '/users/me', {}, undefined, 401],
+      [sys.urls.door, 'GET', '/../../package.json', {}, undefined, 404],
+      [sys.urls.door, 'GET', '/nowhere', {}, undefined, 404],
+      [sys.urls.door, 'DELETE', '/tasks', {}, undefined, 405],
     ];
     for (const [base, method, path, headers, body, status] of cases) {
       const answer = await rawRequest(base, { method, path, headers, ...(body ? { body } : {}) });

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { newId, type ProjectRole, type Visibility } from '@tasksync/contracts';
 import {
   createLogger,
@@ -9,6 +11,7 @@ import {
 } from '@tasksync/platform';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { expect } from 'vitest';
+import { buildGateway } from '../../gateway/src/app';
 import { buildIdentityApp } from '../../identity-service/src/app';
 import { bootstrapAdmin } from '../../identity-service/src/users/bootstrap';
 import {
@@ -193,33 +196,45 @@ export const startSystem = async () => {
     { retryDelayMs: 5, maxDeliveries: 2 },
   );
   const { db, readModelPath } = readSide;
-  const notifier = await startNotifier(
-    { redis, keys, tokens, logger },
-    {
-      origins: [FRONTEND],
-      services: { identity: identityServer.url, command: commandServer.url, query: readSide.url },
-    },
-  );
+  const notifier = await startNotifier({ redis, keys, tokens, logger }, { origins: [FRONTEND] });
   const notifierMetrics = notifier.metrics;
-  const urls = {
+  const services = {
     identity: identityServer.url,
     command: commandServer.url,
     query: readSide.url,
     notifier: notifier.url,
   };
+  // The front door (design §12) in front of them all, as the board and clients reach them.
+  const gateway = buildGateway({
+    upstreams: services,
+    redis,
+    prefix: keys.prefix,
+    logger,
+    metrics: createMetrics('gateway'),
+    frontendOrigins,
+    rates: undefined,
+    timeoutMs: 10_000,
+  });
+  const doorServer = http.createServer(gateway.handle).listen(0, '127.0.0.1');
+  doorServer.on('upgrade', gateway.upgrade);
+  await once(doorServer, 'listening');
+  const urls = {
+    ...services,
+    door: `http://127.0.0.1:${(doorServer.address() as AddressInfo).port}`,
+  };
   const api = {
     identity: recordingClient(urls.identity, answers),
     command: recordingClient(urls.command, answers),
     query: recordingClient(urls.query, answers),
-    /** The board's proxy: `/api/<service>/…`. */
-    board: recordingClient(urls.notifier, answers),
+    /** The front door: every service's routes on one origin, as the board calls them. */
+    door: recordingClient(urls.door, answers),
   };
   /** Given/When/Then against each service (test/api-spec.ts), its answers recorded too. */
   const spec = {
     identity: apiSpec({ redis, keys, api: api.identity }),
     command: apiSpec({ redis, keys, api: api.command }),
     query: apiSpec({ redis, keys, api: api.query }),
-    board: apiSpec({ redis, keys, api: api.board }),
+    door: apiSpec({ redis, keys, api: api.door }),
   };
   const sockets: Socket[] = [];
 
@@ -435,6 +450,9 @@ export const startSystem = async () => {
 
   const stop = async () => {
     for (const socket of sockets) socket.disconnect();
+    doorServer.closeAllConnections();
+    gateway.close();
+    await new Promise((resolve) => doorServer.close(resolve));
     await notifier.close();
     await readSide.close();
     await commandServer.close();
