@@ -7,6 +7,7 @@
  * members), the bench user a member of 20 of them; the open General project
  * holds the warm-up's 1,000 tasks (and later the live side's).
  */
+import { createTaskSyncClient } from '@tasksync/client';
 import { type KeyLayout, type NewEvent, newId } from '@tasksync/contracts';
 import { appendToStream, type RedisClient } from '@tasksync/platform';
 import { appendTasks, seededTask } from './seed';
@@ -20,16 +21,14 @@ const OTHER_MEMBERS = 4;
 /** Users the seeded projects' owners and members are drawn from (ids only: reads need no more). */
 const USER_POOL = 500;
 
-const json = { 'content-type': 'application/json' };
-
-const post = async (url: string, body: unknown, token?: string, method = 'POST') => {
-  const res = await fetch(url, {
-    method,
-    headers: token ? { ...json, authorization: `Bearer ${token}` } : json,
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, unknown>;
+/** The data of a typed client call's answer, or an error naming what failed. */
+const ok = async <T>(
+  what: string,
+  call: Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<T> => {
+  const { data, error, response } = await call;
+  if (data === undefined) throw new Error(`${what}: ${response.status} ${JSON.stringify(error)}`);
+  return data;
 };
 
 const event = (type: string, data: unknown, actor: string) =>
@@ -37,20 +36,32 @@ const event = (type: string, data: unknown, actor: string) =>
 
 export const projects: Tenancy = {
   setUpWrites: async ({ identityUrl, commandsUrl, token }) => {
-    const { id: projectId } = (await post(
-      `${commandsUrl}/projects`,
-      { name: 'Bench writes', visibility: 'private' },
-      token,
-    )) as { id: string };
+    // The typed client (client/), at each service's own URL: the write rows run without a door.
+    const identity = createTaskSyncClient(identityUrl);
+    const commands = createTaskSyncClient(commandsUrl, { token });
+    const { id: projectId } = await ok(
+      'POST /projects',
+      commands.POST('/projects', { body: { name: 'Bench writes', visibility: 'private' } }),
+    );
     const socketTokens = [token];
     for (let i = 0; i < OTHER_MEMBERS; i++) {
       const credentials = { email: `bench-member-${i}@example.com`, password: 'bench-password' };
-      const { user } = (await post(`${identityUrl}/auth/register`, credentials)) as {
-        user: { id: string };
-      };
-      const login = (await post(`${identityUrl}/auth/login`, credentials)) as { token: string };
+      const { user } = await ok(
+        'POST /auth/register',
+        identity.POST('/auth/register', { body: credentials }),
+      );
+      const login = await ok(
+        'POST /auth/login',
+        identity.POST('/auth/login', { body: credentials }),
+      );
       const role = i % 2 === 0 ? 'editor' : 'viewer';
-      await post(`${commandsUrl}/projects/${projectId}/members/${user.id}`, { role }, token, 'PUT');
+      await ok(
+        'PUT /projects/{id}/members/{userId}',
+        commands.PUT('/projects/{id}/members/{userId}', {
+          params: { path: { id: projectId, userId: user.id } },
+          body: { role },
+        }),
+      );
       socketTokens.push(login.token);
     }
     return { projectId, socketTokens };
