@@ -87,6 +87,13 @@ describe('the front door', () => {
       type: 'urn:tasksync:problem:method-not-allowed',
     });
 
+    // What it forwards is in its metrics, by the table's route.
+    expect((await client(door).get('/tasks/some-id')).status).toBe(401);
+    const metrics = await rawRequest(door, { path: '/metrics' });
+    expect(metrics.text).toMatch(
+      /http_request_duration_seconds_count\{[^}]*route="\/tasks\/\{id\}"[^}]*status="401"[^}]*\} 1\n/,
+    );
+
     const head = await rawRequest(door, { method: 'HEAD', path: '/health' });
     expect(head.status).toBe(200);
     expect(head.text).toBe('');

@@ -110,6 +110,14 @@ export const buildGateway = (deps: GatewayDeps) => {
       const given = req.headers['x-request-id'];
       const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
       res.setHeader('X-Request-Id', requestId);
+      // Measured by the table's route, as the express path measures its own.
+      const started = process.hrtime.bigint();
+      res.once('finish', () =>
+        deps.metrics.httpDuration.observe(
+          { method: req.method ?? 'GET', route: found.path, status: String(res.statusCode) },
+          Number(process.hrtime.bigint() - started) / 1e9,
+        ),
+      );
       forward.web(req, res, found.to, requestId);
       return;
     }
