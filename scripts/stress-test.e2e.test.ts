@@ -19,6 +19,20 @@ const stressEnv = (extra: Record<string, string>) => {
   return { ...env, ...extra };
 };
 
+/**
+ * The front door on `port`, up once it answers /health: its /ready waits for
+ * every service, and these tests run only identity and command.
+ */
+const startDoor = async (env: NodeJS.ProcessEnv, port: number) => {
+  const door = track(runTs('gateway/src/main.ts', env));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(
+    async () => ((await fetch(`${url}/health`).catch(() => undefined))?.ok ? true : undefined),
+    { message: `the door on ${url}: ${door.output()}` },
+  );
+  return url;
+};
+
 /** The summary's table: per step, its ok, errors and skipped columns. */
 const stepRows = (output: string) =>
   Object.fromEntries(
@@ -47,14 +61,7 @@ describe('npm run stress-test', () => {
       start('identity-service/src/main.ts', env, identityUrl),
       start('command-service/src/main.ts', env, urls.command),
     ]);
-    // The door is up once it answers /health (its /ready waits for services this test does not run).
-    const door = track(runTs('gateway/src/main.ts', env));
-    const doorUrl = `http://127.0.0.1:${gatewayPort}`;
-    await waitFor(
-      async () =>
-        (await fetch(`${doorUrl}/health`).catch(() => undefined))?.ok ? true : undefined,
-      { message: `the door on ${doorUrl}: ${door.output()}` },
-    );
+    const doorUrl = await startDoor(env, gatewayPort);
 
     const stress = runTs(
       'scripts/stress-test.ts',
@@ -131,13 +138,7 @@ describe('npm run stress-test', () => {
     });
     const identityUrl = `http://127.0.0.1:${identityPort}`;
     await start('identity-service/src/main.ts', env, identityUrl);
-    const door = track(runTs('gateway/src/main.ts', env));
-    const doorUrl = `http://127.0.0.1:${gatewayPort}`;
-    await waitFor(
-      async () =>
-        (await fetch(`${doorUrl}/health`).catch(() => undefined))?.ok ? true : undefined,
-      { message: `the door on ${doorUrl}: ${door.output()}` },
-    );
+    const doorUrl = await startDoor(env, gatewayPort);
     const stress = runTs(
       'scripts/stress-test.ts',
       stressEnv({ TASKSYNC_URL: doorUrl, STRESS_TASKS: '5' }),
