@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger, createMetrics } from '@tasksync/platform';
+import { CORS_EXPOSED_HEADERS, createLogger, createMetrics } from '@tasksync/platform';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildGateway, type GatewayDeps } from '../gateway/src/app';
 import type { RateLimits } from '../gateway/src/limits';
@@ -148,6 +148,95 @@ describe('the front door', () => {
       body: '{}',
     });
     expect(received['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers CORS by its own FRONTEND_URL, whatever the service behind it sends', async () => {
+    // One stand-in sends no CORS at all, the other a policy of its own (any origin).
+    const bare = await startStandIn((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', vary: 'Accept-Encoding' });
+      res.end('{}');
+    });
+    const lax = await startStandIn((_req, res) => {
+      res.writeHead(201, {
+        'content-type': 'application/json',
+        'access-control-allow-origin': '*',
+        'access-control-expose-headers': 'X-Secret',
+      });
+      res.end('{}');
+    });
+    const rates: RateLimits = {
+      register: { limit: 100, windowMs: 60_000 },
+      login: { limit: 100, windowMs: 60_000 },
+      write: { limit: 100, windowMs: 60_000 },
+    };
+    const cases = [
+      { rates: undefined, limited: false },
+      { rates, limited: true }, // writes go through express and the rate limit
+    ];
+    for (const { rates, limited } of cases) {
+      const door = await startDoor({
+        upstreams: { ...sys.urls, query: bare, command: lax },
+        rates,
+        prefix: `${sys.keys.prefix}:cors`,
+      });
+      const corsOf = (headers: Headers) =>
+        Object.fromEntries(
+          [...headers].filter(([name]) => name.startsWith('access-control-') || name === 'vary'),
+        );
+      const exposed = CORS_EXPOSED_HEADERS.join(',');
+      const asked = [
+        ['GET', '/tasks/x', FRONTEND],
+        ['POST', '/tasks', FRONTEND],
+        ['GET', '/tasks/x', 'http://elsewhere.example'],
+        ['POST', '/tasks', 'http://elsewhere.example'],
+      ] as const;
+      const answers = [];
+      for (const [method, path, origin] of asked) {
+        const answer = await fetch(`${door}${path}`, {
+          method,
+          headers: { origin, authorization: 'Bearer t', 'content-type': 'application/json' },
+          ...(method === 'POST' ? { body: '{}' } : {}),
+        });
+        answers.push({ method, origin, status: answer.status, cors: corsOf(answer.headers) });
+      }
+      expect({ limited, answers }).toEqual({
+        limited,
+        answers: [
+          {
+            method: 'GET',
+            origin: FRONTEND,
+            status: 200,
+            cors: {
+              'access-control-allow-origin': FRONTEND,
+              'access-control-expose-headers': exposed,
+              vary: 'Origin, Accept-Encoding',
+            },
+          },
+          {
+            method: 'POST',
+            origin: FRONTEND,
+            status: 201,
+            cors: {
+              'access-control-allow-origin': FRONTEND,
+              'access-control-expose-headers': exposed,
+              vary: 'Origin',
+            },
+          },
+          {
+            method: 'GET',
+            origin: 'http://elsewhere.example',
+            status: 200,
+            cors: { vary: 'Origin, Accept-Encoding' },
+          },
+          {
+            method: 'POST',
+            origin: 'http://elsewhere.example',
+            status: 201,
+            cors: { vary: 'Origin' },
+          },
+        ],
+      });
+    }
   });
 
   it('answers 503 for a service that is down, 502 for one that breaks off, 504 for one too slow', async () => {

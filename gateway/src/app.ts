@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { newId, ProblemError, problems } from '@tasksync/contracts';
 import {
+  corsAnswerHeaders,
   createBaseApp,
   finishApp,
   type Logger,
@@ -51,6 +52,7 @@ export const buildGateway = (deps: GatewayDeps) => {
     ? createRateLimits({ redis: deps.redis, prefix: deps.prefix, rates: deps.rates })
     : undefined;
   const app = createBaseApp({ ...deps, bodies: false });
+  const corsHeaders = corsAnswerHeaders(deps.frontendOrigins ?? []);
 
   app.use((req, res, next) => {
     const found = route(req.method, req.path);
@@ -94,7 +96,7 @@ export const buildGateway = (deps: GatewayDeps) => {
 
   /**
    * The door's request handler. A request the door only forwards (no rate
-   * limit applies, no CORS preflight: the service answers CORS itself) skips
+   * limit applies, not a CORS preflight) skips
    * express and goes straight to the proxy, with its request id; the rest
    * (limited routes, preflights, the door's own routes, 404 and 405) goes
    * through the express app above.
@@ -110,6 +112,10 @@ export const buildGateway = (deps: GatewayDeps) => {
       const given = req.headers['x-request-id'];
       const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
       res.setHeader('X-Request-Id', requestId);
+      // The door's CORS, as the express path's: the service's own is not passed on.
+      res.setHeader('Vary', 'Origin');
+      const cors = corsHeaders(req.headers.origin);
+      if (cors) for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
       // Measured by the table's route, as the express path measures its own.
       const started = process.hrtime.bigint();
       res.once('finish', () =>

@@ -4,6 +4,7 @@ import { ProblemError } from '@tasksync/contracts';
 import type { Logger } from '@tasksync/platform';
 import { ProxyServer } from 'http-proxy-3';
 import { type Dispatcher, Agent as UndiciAgent } from 'undici';
+import vary from 'vary';
 import type { Upstream } from './routes';
 
 /** Codes of a connection that could not be made: the service is down (503). */
@@ -63,7 +64,8 @@ const TIMED_OUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
  * Forwards requests to the services with undici (Node's own HTTP client, a
  * pool of kept-alive connections per service), and WebSocket upgrades with
  * http-proxy-3. Bodies stream both ways unread; end-to-end headers pass both
- * ways (Host kept, so a service sees the origin the browser used),
+ * ways (Host kept, so a service sees the origin the browser used) but the
+ * service's CORS headers: the door answers CORS by its own FRONTEND_URL,
  * `X-Forwarded-For/-Host/-Proto` added, and the door's request id sent on. A
  * service that is down, breaks off or is slow is answered 503, 502 or 504
  * problem+json.
@@ -111,7 +113,11 @@ export const createForwarder = (options: {
         },
         ({ statusCode, headers: answer }) => {
           for (const [name, value] of Object.entries(answer)) {
-            if (value !== undefined && !HOP_BY_HOP.has(name)) res.setHeader(name, value);
+            if (value === undefined || HOP_BY_HOP.has(name) || name.startsWith('access-control-'))
+              continue;
+            // The door's Vary (Origin) and the service's are both kept.
+            if (name === 'vary') vary(res, String(value));
+            else res.setHeader(name, value);
           }
           res.statusCode = statusCode;
           return res;

@@ -53,3 +53,18 @@ export const corsFor = (origins: readonly string[]): RequestHandler | undefined 
     handler(req, res, next);
   };
 };
+
+/**
+ * The CORS headers of an actual (not preflight) answer to a page of `origin`,
+ * as `corsFor` sets them: for a proxy that answers without express (the front
+ * door's forwarding path), so its policy, not the service's, is what the
+ * browser sees. Undefined for an origin not allowed.
+ */
+export const corsAnswerHeaders = (origins: readonly string[]) => {
+  const allowed = new Set(origins);
+  const exposed = CORS_EXPOSED_HEADERS.join(',');
+  return (origin: string | undefined): Record<string, string> | undefined =>
+    origin && allowed.has(origin)
+      ? { 'access-control-allow-origin': origin, 'access-control-expose-headers': exposed }
+      : undefined;
+};
