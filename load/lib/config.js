@@ -1,4 +1,4 @@
-// Shared by every scenario: where the services are, who the virtual user is,
+// Shared by every scenario: where the API is, who the virtual user is,
 // and how a request is made and judged. Plain ES module for k6 >= 0.47.
 import { check } from 'k6';
 import http from 'k6/http';
@@ -7,11 +7,21 @@ import { Counter } from 'k6/metrics';
 /** @param {string} url */
 const withoutTrailingSlash = (url) => url.replace(/\/+$/, '');
 
+/**
+ * Where the API is: the front door (design §12, `TASKSYNC_URL`), which routes
+ * every path to its service. `IDENTITY_URL`, `COMMAND_URL`, `QUERY_URL` and
+ * `NOTIFIER_URL` send one API straight to its service instead (to measure a
+ * service without the door in front).
+ */
+const door = withoutTrailingSlash(__ENV.TASKSYNC_URL || 'http://localhost:3000');
+/** @param {string | undefined} url */
+const serviceOr = (url) => (url ? withoutTrailingSlash(url) : door);
+
 export const urls = {
-  identity: withoutTrailingSlash(__ENV.IDENTITY_URL || 'http://localhost:3003'),
-  command: withoutTrailingSlash(__ENV.COMMAND_URL || 'http://localhost:3002'),
-  query: withoutTrailingSlash(__ENV.QUERY_URL || 'http://localhost:3004'),
-  notifier: withoutTrailingSlash(__ENV.NOTIFIER_URL || 'http://localhost:3001'),
+  identity: serviceOr(__ENV.IDENTITY_URL),
+  command: serviceOr(__ENV.COMMAND_URL),
+  query: serviceOr(__ENV.QUERY_URL),
+  notifier: serviceOr(__ENV.NOTIFIER_URL),
 };
 
 /**
