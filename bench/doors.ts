@@ -21,6 +21,8 @@ const NOWHERE = 'http://127.0.0.1:9';
 
 export interface Doors {
   node: string;
+  /** A bare Node proxy to the one service the bench gave (bench/bare-proxy.ts): the floor. */
+  bare: string;
   /** Undefined where nginx is not installed. */
   nginx: string | undefined;
   stop(): Promise<void>;
@@ -34,9 +36,14 @@ const answering = async (url: string, what: string) => {
   throw new Error(`${what} did not answer on ${url}`);
 };
 
+/**
+ * Starts the doors in front of `upstreams` (what the bench does not run goes
+ * nowhere); the bare Node proxy sends everything to the `measured` service.
+ */
 export const startDoors = async (
   env: NodeJS.ProcessEnv,
   upstreams: Partial<Record<Upstream, string>>,
+  measured: Upstream,
 ): Promise<Doors> => {
   const url = (service: Upstream) => upstreams[service] ?? NOWHERE;
   const nodePort = await freePort();
@@ -54,6 +61,10 @@ export const startDoors = async (
   });
   const node = `http://127.0.0.1:${nodePort}`;
   await answering(node, 'the Node door');
+  const barePort = await freePort();
+  const bareProxy = runTs('bench/bare-proxy.ts', env, [String(barePort), url(measured)]);
+  await bareProxy.waitForOutput(/^listening$/m);
+  const bare = `http://127.0.0.1:${barePort}`;
 
   let nginx: ChildProcess | undefined;
   let nginxUrl: string | undefined;
@@ -91,17 +102,21 @@ export const startDoors = async (
   }
   return {
     node,
+    bare,
     nginx: nginxUrl,
     stop: async () => {
       nginx?.kill('SIGQUIT');
+      await bareProxy.stop('SIGTERM');
       await gateway.stop('SIGTERM');
     },
   };
 };
 
+/** The doors rows go through, in the order they are measured. */
+export const DOOR_NAMES = ['the Node door', 'a bare Node proxy', 'nginx'] as const;
+
 /** The doors a row goes through, by name. */
-export const doorsOf = (doors: Doors) =>
-  [
-    ['the Node door', doors.node],
-    ['nginx', doors.nginx],
-  ].filter((door): door is [string, string] => door[1] !== undefined);
+export const doorsOf = (doors: Doors): [string, string][] =>
+  [doors.node, doors.bare, doors.nginx].flatMap((url, i) =>
+    url === undefined ? [] : [[DOOR_NAMES[i]!, url] as [string, string]],
+  );

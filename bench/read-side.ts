@@ -20,7 +20,7 @@ import { rebuildReadModel } from '../projector/src/rebuild';
 import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
 import type { LatencyRow } from './chart';
-import { doorsOf, startDoors } from './doors';
+import { DOOR_NAMES, doorsOf, startDoors } from './doors';
 import { type Measured, measurePair } from './pair';
 import type { PlannedPhase, Progress } from './progress';
 import { seededTask } from './seed';
@@ -80,7 +80,7 @@ export const readSidePhases = (duration: number): PlannedPhase[] => [
         { name: reads.task, seconds: 6 + 2 * duration },
         ...(beforeProjects
           ? []
-          : ['the Node door', 'nginx'].map((door) => ({
+          : DOOR_NAMES.map((door) => ({
               name: reads.throughDoor(door),
               seconds: 6 + 2 * duration,
             }))),
@@ -384,7 +384,7 @@ export const benchReadSide = async (options: {
       // The front doors' cost (design §12): GET /tasks/:id through each, interleaved
       // with the same reads straight to the query-service.
       if (!beforeProjects) {
-        const doors = await startDoors(env, { query: queryUrl });
+        const doors = await startDoors(env, { query: queryUrl }, 'query');
         try {
           for (const [door, url] of doorsOf(doors)) {
             const name = reads.throughDoor(door);

@@ -18,7 +18,7 @@ import autocannon from 'autocannon';
 import { type RunningProcess, runTs, waitUntilReady } from '../scripts/processes';
 import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-server';
 import { type LatencyRow, renderLatencyChart } from './chart';
-import { doorsOf, startDoors } from './doors';
+import { DOOR_NAMES, doorsOf, startDoors } from './doors';
 import {
   benchLiveSide,
   connectSocketClients,
@@ -103,7 +103,7 @@ const plannedPhases = (): PlannedPhase[] => [
     ? []
     : [
         { name: phaseName.doorStart, seconds: 3 },
-        ...['the Node door', 'nginx'].map((door) => ({
+        ...DOOR_NAMES.map((door) => ({
           name: phaseName.throughDoor(door),
           seconds: 3 + 2 * DURATION,
         })),
@@ -469,7 +469,7 @@ const main = async (progress: Progress) => {
     // the same requests straight to the command-service. The code before projects has none.
     if (!beforeProjects) {
       progress.phase(phaseName.doorStart);
-      const doors = await startDoors(env, { identity, command: commands });
+      const doors = await startDoors(env, { identity, command: commands }, 'command');
       try {
         for (const [door, url] of doorsOf(doors)) {
           progress.phase(

@@ -124,7 +124,8 @@ export const createForwarder = (options: {
         },
       )
       .catch((error: NodeJS.ErrnoException) => {
-        if (res.headersSent) {
+        // Begun already, or the client is gone (then it is no failure of the service's).
+        if (res.headersSent || res.destroyed) {
           res.destroy();
           return;
         }
