@@ -1,12 +1,9 @@
+import { createTaskSyncClient, type paths, type TaskSyncClient } from '@tasksync/client';
 import type { ProblemDetails } from '@tasksync/contracts';
+import type { BoardUser, Comment, TaskView } from './fold';
 
-/**
- * The services, at the page's own origin: the board is served by the front
- * door (design §12), which routes each API path to its service.
- */
-export const IDENTITY = '';
-export const COMMAND = '';
-export const QUERY = '';
+export type { TaskSyncClient };
+
 const PAGE_SIZE = 200;
 
 export class ApiError extends Error {
@@ -39,11 +36,47 @@ const parseJson = (text: string): unknown => {
   }
 };
 
-export interface CallOptions {
-  method?: string;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
+/**
+ * Never a cached answer: the feed resumes from the read position the answer reports.
+ * A constant spread in, since Node's RequestInit type (the unit tests compile this
+ * module without the DOM) has no `cache`.
+ */
+const NO_STORE = { cache: 'no-store' } as const;
+
+/**
+ * The typed client (`@tasksync/client`) as the board uses it: paths, parameters and
+ * bodies are checked against the merged OpenAPI document, and every call fails the
+ * same way, here rather than at each call: a non-2xx answer throws `ApiError` with
+ * its problem, a network failure `ApiError(0)`. With a session's token, a 401 means
+ * the token expired or was revoked: `onUnauthorized` ends the session. Without one
+ * it is a bad login, which the caller reports.
+ */
+export const createBoardClient = ({
+  baseUrl,
+  token,
+  onUnauthorized,
+}: {
+  /** The page's own origin: the front door routes each API path to its service (design §12). */
+  baseUrl: string;
+  token?: string;
+  onUnauthorized?: () => void;
+}): TaskSyncClient => {
+  const client = createTaskSyncClient(baseUrl, {
+    token,
+    ...NO_STORE,
+    headers: { Accept: 'application/json' },
+  });
+  client.use({
+    onError: () => new ApiError(0, { detail: 'The server cannot be reached.' }),
+    async onResponse({ response }) {
+      if (response.ok) return undefined;
+      if (response.status === 401 && token) onUnauthorized?.();
+      const text = await response.text();
+      throw new ApiError(response.status, text ? parseJson(text) : null);
+    },
+  });
+  return client;
+};
 
 /** An answer's body and the read position it reflects (`X-Read-Position`, empty if none). */
 export interface Answer<T> {
@@ -51,63 +84,77 @@ export interface Answer<T> {
   readPosition: string;
 }
 
-export type Api = <T>(path: string, options?: CallOptions) => Promise<Answer<T>>;
+/** The body the document gives a 2xx answer; `unknown` where it gives none. */
+type Documented<D> = [Exclude<D, undefined>] extends [never] ? unknown : Exclude<D, undefined>;
 
-/**
- * JSON calls through the proxy. With a session's token, a 401 means the token
- * expired or was revoked: `onUnauthorized` ends the session. Without one it is
- * a bad login, which the caller reports. Bodies are the services' own answers,
- * trusted as their contracts describe them.
- */
-export const createApi =
-  ({ token, onUnauthorized }: { token?: string; onUnauthorized?: () => void } = {}): Api =>
-  async <T>(path: string, { method = 'GET', body, headers = {} }: CallOptions = {}) => {
-    let response: Response;
-    try {
-      response = await fetch(path, {
-        method,
-        // Never a cached answer: the feed resumes from the read position the answer reports.
-        cache: 'no-store',
-        headers: {
-          Accept: 'application/json',
-          ...(body !== undefined && { 'Content-Type': 'application/json' }),
-          ...(token && { Authorization: `Bearer ${token}` }),
-          ...headers,
-        },
-        body: body === undefined ? null : JSON.stringify(body),
-      });
-    } catch {
-      throw new ApiError(0, { detail: 'The server cannot be reached.' });
-    }
-    const text = await response.text();
-    const data = text ? parseJson(text) : null;
-    if (!response.ok) {
-      if (response.status === 401 && token) onUnauthorized?.();
-      throw new ApiError(response.status, data);
-    }
-    return { data: data as T, readPosition: response.headers.get('X-Read-Position') ?? '' };
+/** A call's answer: it resolves only for a 2xx (the client throws otherwise), so its body is there. */
+export const answer = async <D>(
+  call: Promise<{ data?: D; response: Response }>,
+): Promise<Answer<Documented<D>>> => {
+  const { data, response } = await call;
+  return {
+    data: data as Documented<D>,
+    readPosition: response.headers.get('X-Read-Position') ?? '',
   };
+};
+
+/*
+ * The query-service's document gives GET /tasks, /tasks/{id} and /users no answer
+ * schema, so the board states what it reads of them, here and nowhere else.
+ */
+
+/** A task with its comments, as GET /tasks/{id} answers it. */
+export const readTask = async (
+  client: TaskSyncClient,
+  id: string,
+  headers: Record<string, string> = {},
+) => {
+  const { data } = await answer(client.GET('/tasks/{id}', { params: { path: { id } }, headers }));
+  return data as TaskView & { comments: Comment[] };
+};
+
+type ProjectPage = paths['/projects']['get']['responses'][200]['content']['application/json'];
+
+/** What the pages of each list path the board reads hold. */
+interface ListItems {
+  '/tasks': TaskView;
+  '/users': BoardUser;
+  '/projects': ProjectPage['items'][number];
+}
+type ListPath = keyof ListItems;
+type ListQuery<P extends ListPath> = Omit<
+  NonNullable<paths[P]['get']['parameters']['query']>,
+  'limit' | 'cursor'
+>;
+
+/** GET of a list path, for the paths as one union (openapi-fetch types one path per call). */
+type ListGet = (
+  path: ListPath,
+  init: { params: { query: Record<string, unknown> }; headers: Record<string, string> },
+) => Promise<{ data?: unknown; response: Response }>;
 
 /** Follows nextCursor to the end; `headers` go with the first page, the read that sets the position. */
-export const fetchAllPages = async <T>(
-  api: Api,
-  path: string,
-  params: Record<string, string>,
+export const fetchAllPages = async <P extends ListPath>(
+  client: TaskSyncClient,
+  path: P,
+  query: ListQuery<P>,
   headers: Record<string, string>,
 ) => {
-  const items: T[] = [];
+  const get: ListGet = client.GET;
+  const items: ListItems[P][] = [];
   let cursor: string | null = null;
   let firstPosition: string | null = null;
   do {
-    const query = new URLSearchParams({ ...params, limit: String(PAGE_SIZE) });
-    if (cursor) query.set('cursor', cursor);
-    const { data, readPosition }: Answer<{ items: T[]; nextCursor?: string | null }> = await api(
-      `${path}?${query}`,
-      { headers: firstPosition === null ? headers : {} },
+    const { data, readPosition }: Answer<unknown> = await answer(
+      get(path, {
+        params: { query: { ...query, limit: PAGE_SIZE, ...(cursor && { cursor }) } },
+        headers: firstPosition === null ? headers : {},
+      }),
     );
+    const page = data as { items: ListItems[P][]; nextCursor?: string | null };
     firstPosition ??= readPosition;
-    items.push(...data.items);
-    cursor = data.nextCursor ?? null;
+    items.push(...page.items);
+    cursor = page.nextCursor ?? null;
   } while (cursor);
   return { items, position: firstPosition };
 };

@@ -3,6 +3,7 @@ import {
   evolveTask,
   type ProjectEvent,
   projectEventTypes,
+  type Role,
   type StoredEvent,
   type Task,
   type TaskEvent,
@@ -35,6 +36,13 @@ export interface Comment {
   authorId: string;
   text: string;
   createdAt: string;
+}
+
+/** A person as the board knows them: a public profile. */
+export interface BoardUser {
+  id: string;
+  name: string;
+  role: Role;
 }
 
 /** Event types by aggregate, as the contracts list them (no schema needed in the page). */

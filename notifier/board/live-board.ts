@@ -1,9 +1,10 @@
-import type { Task, TaskStatus } from '@tasksync/contracts';
-import { ApiError, COMMAND, createApi, fetchAllPages, QUERY } from './api';
+import type { Priority, Task, TaskStatus } from '@tasksync/contracts';
+import { ApiError, createBoardClient, fetchAllPages, readTask } from './api';
 import { control, errorMessage, sleep } from './dom';
 import { connectFeed, type Feed, type MembershipNotice, SESSION_ENDED } from './feed';
 import {
   type AssignedNotice,
+  type BoardUser,
   type Comment,
   type FeedEvent,
   foldTaskMessage,
@@ -19,13 +20,7 @@ import { notify, setConnection, showBoardView } from './page';
 import { createPositionTracker, readAfter } from './positions';
 import { createProjectSync } from './project-sync';
 import type { ProjectView } from './projects';
-import {
-  type BoardState,
-  type BoardUser,
-  createBoardView,
-  flashCard,
-  updateCounts,
-} from './render';
+import { type BoardState, createBoardView, flashCard, updateCounts } from './render';
 import { type Session, saveSession } from './session';
 
 const DELETE_CONFIRM_MS = 4_000;
@@ -60,7 +55,11 @@ export const startLiveBoard = (
   const endSession = (message: string) => {
     if (current) signOut(message);
   };
-  const api = createApi({ token: session.token, onUnauthorized: () => endSession(SESSION_ENDED) });
+  const client = createBoardClient({
+    baseUrl: location.origin,
+    token: session.token,
+    onUnauthorized: () => endSession(SESSION_ENDED),
+  });
   const me = () => session.user;
   const positions = createPositionTracker();
   const state: BoardState = {
@@ -89,12 +88,11 @@ export const startLiveBoard = (
   /** Sends a command with its control disabled meanwhile; failures become a notice. */
   const sendCommand = async (
     control: HTMLButtonElement | HTMLSelectElement,
-    path: string,
-    options: { method: string; body?: unknown },
+    command: () => Promise<unknown>,
   ) => {
     control.disabled = true;
     try {
-      await api(path, options);
+      await command();
       return true;
     } catch (error) {
       notify(errorMessage(error), 'error');
@@ -104,18 +102,19 @@ export const startLiveBoard = (
     }
   };
 
-  const taskPath = (id: string) => `${COMMAND}/tasks/${encodeURIComponent(id)}`;
+  const task = (id: string) => ({ params: { path: { id } } });
 
   const actions = {
     move: (id: string, to: TaskStatus, button: HTMLButtonElement) =>
-      void sendCommand(button, taskPath(id), { method: 'PATCH', body: { status: to } }),
+      void sendCommand(button, () =>
+        client.PATCH('/tasks/{id}', { ...task(id), body: { status: to } }),
+      ),
 
     assign: async (id: string, select: HTMLSelectElement) => {
       const assigneeId = select.value || null;
-      const done = await sendCommand(select, taskPath(id), {
-        method: 'PATCH',
-        body: { assigneeId },
-      });
+      const done = await sendCommand(select, () =>
+        client.PATCH('/tasks/{id}', { ...task(id), body: { assigneeId } }),
+      );
       // Put the select back to what the board knows; a success will arrive as an event.
       if (!done) select.value = state.tasks.get(id)?.assigneeId ?? '';
     },
@@ -131,7 +130,7 @@ export const startLiveBoard = (
         }, DELETE_CONFIRM_MS);
         return;
       }
-      void sendCommand(button, taskPath(id), { method: 'DELETE' });
+      void sendCommand(button, () => client.DELETE('/tasks/{id}', task(id)));
     },
 
     comment: async (id: string, form: HTMLFormElement) => {
@@ -140,7 +139,9 @@ export const startLiveBoard = (
       const submit = form.querySelector<HTMLButtonElement>('[type=submit]');
       if (!submit) return;
       if (
-        await sendCommand(submit, `${taskPath(id)}/comments`, { method: 'POST', body: { text } })
+        await sendCommand(submit, () =>
+          client.POST('/tasks/{id}/comments', { ...task(id), body: { text } }),
+        )
       ) {
         form.reset();
       }
@@ -150,7 +151,9 @@ export const startLiveBoard = (
       const projectId = select.value;
       if (!projectId) return;
       // One TaskMoved; the card leaves this project's columns when it arrives.
-      await sendCommand(select, taskPath(id), { method: 'PATCH', body: { projectId } });
+      await sendCommand(select, () =>
+        client.PATCH('/tasks/{id}', { ...task(id), body: { projectId } }),
+      );
       select.value = '';
     },
 
@@ -163,12 +166,9 @@ export const startLiveBoard = (
       state.comments.set(id, new Map());
       view.renderComments(id);
       try {
-        const { data } = await api<TaskView & { comments: Comment[] }>(
-          `${QUERY}/tasks/${encodeURIComponent(id)}`,
-        );
+        const { comments, ...fields } = await readTask(client, id);
         if (!isCurrent()) return;
-        const { comments, ...task } = data;
-        showIfNewer(fromView(task));
+        showIfNewer(fromView(fields));
         addComments(id, comments);
       } catch (error) {
         if (isCurrent()) notify(`Could not load the comments: ${errorMessage(error)}`, 'error');
@@ -178,7 +178,7 @@ export const startLiveBoard = (
 
   const view = createBoardView(state, me, actions);
   const projects = createProjectSync({
-    api,
+    client,
     state,
     view,
     positions,
@@ -194,22 +194,24 @@ export const startLiveBoard = (
   const createTask = async (form: HTMLFormElement) => {
     const fields = new FormData(form);
     const field = (name: string) => String(fields.get(name) ?? '');
-    const body: Record<string, unknown> = {
-      title: field('title').trim(),
-      priority: field('priority'),
-    };
-    // Into the project shown (without one, the API puts it in General).
-    if (state.currentProjectId) body.projectId = state.currentProjectId;
     const description = field('description').trim();
     const labels = field('labels')
       .split(',')
       .map((label) => label.trim())
       .filter(Boolean);
-    if (description) body.description = description;
-    if (field('assigneeId')) body.assigneeId = field('assigneeId');
-    if (field('dueDate')) body.dueDate = field('dueDate');
-    if (labels.length > 0) body.labels = labels;
-    await api(`${COMMAND}/tasks`, { method: 'POST', body });
+    await client.POST('/tasks', {
+      body: {
+        title: field('title').trim(),
+        // The form's select offers exactly the priorities there are.
+        priority: field('priority') as Priority,
+        // Into the project shown (without one, the API puts it in General).
+        ...(state.currentProjectId && { projectId: state.currentProjectId }),
+        ...(description && { description }),
+        ...(field('assigneeId') && { assigneeId: field('assigneeId') }),
+        ...(field('dueDate') && { dueDate: field('dueDate') }),
+        ...(labels.length > 0 && { labels }),
+      },
+    });
     form.reset();
     control<HTMLInputElement>(form, 'title').focus();
   };
@@ -270,14 +272,14 @@ export const startLiveBoard = (
    * Tasks sort by creation time, which never changes, so no task moves between pages.
    */
   const loadSnapshot = async (minPosition: string | null): Promise<Snapshot> => {
-    const tasks = await fetchAllPages<TaskView>(
-      api,
-      `${QUERY}/tasks`,
+    const tasks = await fetchAllPages(
+      client,
+      '/tasks',
       { sort: 'createdAt' },
       readAfter(minPosition),
     );
     const visible = await projects.readProjects({});
-    const users = await fetchAllPages<BoardUser>(api, `${QUERY}/users`, {}, {});
+    const users = await fetchAllPages(client, '/users', {}, {});
     return {
       // A task of a project not listed a moment later: the person left it in between.
       tasks: new Map(
@@ -426,11 +428,11 @@ export const startLiveBoard = (
     fetching.set(id, [event]);
     let task: TaskView | null = null;
     try {
-      const { data } = await api<TaskView & { comments: Comment[] }>(
-        `${QUERY}/tasks/${encodeURIComponent(id)}`,
-        { headers: readAfter(event.position) },
+      const { comments: _comments, ...fields } = await readTask(
+        client,
+        id,
+        readAfter(event.position),
       );
-      const { comments: _comments, ...fields } = data;
       task = fields;
     } catch (error) {
       if (!isCurrent()) return;

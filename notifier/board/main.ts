@@ -3,16 +3,16 @@
  * the notifier (notifier/src/board/bundle.ts). It signs people in and out; a
  * signed-in session's board is live-board.ts.
  */
-import { createApi, IDENTITY } from './api';
+import { answer, createBoardClient } from './api';
 import { $, control } from './dom';
 import { type LiveBoard, startLiveBoard } from './live-board';
 import { onSubmit, setConnection, showAuthView } from './page';
 import { bindProjectControls, clearProjects } from './projects-view';
 import { clearColumns } from './render';
-import { forgetSession, loadSession, type Session, type SessionUser, saveSession } from './session';
+import { forgetSession, loadSession, type Session, saveSession } from './session';
 
 /** Calls made signed out (login, register): no token, so a 401 is a bad login. */
-const anonymousApi = createApi();
+const anonymous = createBoardClient({ baseUrl: location.origin });
 let board: LiveBoard | null = null;
 
 const startBoard = (session: Session) => {
@@ -21,10 +21,7 @@ const startBoard = (session: Session) => {
 };
 
 const signIn = async (email: string, password: string) => {
-  const { data } = await anonymousApi<{ token: string; user: SessionUser }>(
-    `${IDENTITY}/auth/login`,
-    { method: 'POST', body: { email, password } },
-  );
+  const { data } = await answer(anonymous.POST('/auth/login', { body: { email, password } }));
   const session = { token: data.token, user: data.user };
   saveSession(session);
   startBoard(session);
@@ -34,10 +31,7 @@ const register = async (form: HTMLFormElement) => {
   const name = control(form, 'name').value.trim();
   const email = control(form, 'email').value.trim();
   const password = control(form, 'password').value;
-  await anonymousApi(`${IDENTITY}/auth/register`, {
-    method: 'POST',
-    body: { email, password, ...(name && { name }) },
-  });
+  await anonymous.POST('/auth/register', { body: { email, password, ...(name && { name }) } });
   form.reset();
   await signIn(email, password);
 };

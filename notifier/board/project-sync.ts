@@ -1,4 +1,4 @@
-import { type Api, ApiError, COMMAND, fetchAllPages, QUERY } from './api';
+import { ApiError, answer, fetchAllPages, type TaskSyncClient } from './api';
 import { control, errorMessage, sleep } from './dom';
 import type { MembershipNotice } from './feed';
 import type { ProjectMessage, TaskView } from './fold';
@@ -20,7 +20,7 @@ const LEAVE_CONFIRM_MS = 4_000;
 
 /** What the project side needs of the board that holds it. */
 export interface ProjectSyncDeps {
-  api: Api;
+  client: TaskSyncClient;
   state: BoardState;
   view: BoardView;
   positions: PositionTracker;
@@ -33,12 +33,12 @@ export interface ProjectSyncDeps {
   /** Sends a command with its control disabled meanwhile; false (and a notice) when it failed. */
   sendCommand(
     control: HTMLButtonElement | HTMLSelectElement,
-    path: string,
-    options: { method: string; body?: unknown },
+    command: () => Promise<unknown>,
   ): Promise<boolean>;
 }
 
-const projectPath = (id: string) => `/projects/${encodeURIComponent(id)}`;
+const projectPath = (id: string) => ({ params: { path: { id } } });
+const memberPath = (id: string, userId: string) => ({ params: { path: { id, userId } } });
 
 /** A failure that may pass: the network, the service, or the read side behind (503). */
 const isTransient = (error: unknown) =>
@@ -58,7 +58,7 @@ interface ProjectLoad {
  * changes reach the page as events only; commands never touch what is shown.
  */
 export const createProjectSync = (deps: ProjectSyncDeps) => {
-  const { api, state, view, positions, me, isCurrent } = deps;
+  const { client, state, view, positions, me, isCurrent } = deps;
 
   /**
    * Projects being read (joined, or made here), with the project events that arrived
@@ -127,8 +127,8 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
   /** Every page of GET /projects, the active ones and the archived ones (a second list). */
   const readProjects = async (headers: Record<string, string>) => {
     const [active, archived] = await Promise.all([
-      fetchAllPages<ProjectView>(api, `${QUERY}/projects`, {}, headers),
-      fetchAllPages<ProjectView>(api, `${QUERY}/projects`, { archived: 'true' }, headers),
+      fetchAllPages(client, '/projects', {}, headers),
+      fetchAllPages(client, '/projects', { archived: 'true' }, headers),
     ]);
     return new Map([...active.items, ...archived.items].map((project) => [project.id, project]));
   };
@@ -157,13 +157,13 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
     const after = readAfter(latestOf(position, positions.since()));
     for (let attempt = 1; ; attempt++) {
       try {
-        const { data: project } = await api<ProjectView>(`${QUERY}${projectPath(projectId)}`, {
-          headers: after,
-        });
+        const { data: project } = await answer(
+          client.GET('/projects/{id}', { ...projectPath(projectId), headers: after }),
+        );
         if (!stillWanted()) return superseded();
-        const tasks = await fetchAllPages<TaskView>(
-          api,
-          `${QUERY}/tasks`,
+        const tasks = await fetchAllPages(
+          client,
+          '/tasks',
           { projectId, sort: 'createdAt' },
           after,
         );
@@ -196,9 +196,9 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
   /** Reads a project again, when an event leaves the person's access to it unclear. */
   const reloadProject = async (projectId: string, position: string) => {
     try {
-      const { data } = await api<ProjectView>(`${QUERY}${projectPath(projectId)}`, {
-        headers: readAfter(position),
-      });
+      const { data } = await answer(
+        client.GET('/projects/{id}', { ...projectPath(projectId), headers: readAfter(position) }),
+      );
       const known = state.projects.get(projectId);
       if (!isCurrent() || !known || loading.has(projectId)) return;
       putProject(data.revision >= known.revision ? data : { ...known, access: data.access });
@@ -217,9 +217,11 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
     const read = { projectId, held: [] as ProjectMessage[] };
     membersRead = read;
     try {
-      const { data, readPosition } = await api<{ items: MemberView[] }>(
-        `${QUERY}${projectPath(projectId)}/members`,
-        { headers: readAfter(positions.since()) },
+      const { data, readPosition } = await answer(
+        client.GET('/projects/{id}/members', {
+          ...projectPath(projectId),
+          headers: readAfter(positions.since()),
+        }),
       );
       if (!isCurrent() || membersRead !== read) return;
       let members = new Map(data.items.map((member) => [member.userId, member]));
@@ -281,11 +283,14 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
     createProject: async (form) => {
       const name = control(form, 'name').value.trim();
       const description = control(form, 'description').value.trim();
-      const visibility = control<HTMLSelectElement>(form, 'visibility').value;
-      const { data } = await api<{ id: string; position: string }>(`${COMMAND}/projects`, {
-        method: 'POST',
-        body: { name, visibility, ...(description && { description }) },
-      });
+      // The form's select offers exactly the visibilities there are.
+      const visibility = control<HTMLSelectElement>(form, 'visibility')
+        .value as ProjectView['visibility'];
+      const { data } = await answer(
+        client.POST('/projects', {
+          body: { name, visibility, ...(description && { description }) },
+        }),
+      );
       form.reset();
       // Shown as soon as the read side has it; the feed's project-joined may come first.
       if ((await loadProject(data.id, data.position)) && isCurrent()) showProject(data.id);
@@ -294,15 +299,16 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
     saveProject: async (form) => {
       const project = current();
       if (!project) return;
-      const changes: Record<string, string> = {};
+      const changes: Partial<Pick<ProjectView, 'name' | 'description' | 'visibility'>> = {};
       const name = control(form, 'name').value.trim();
       const description = control(form, 'description').value.trim();
-      const visibility = control<HTMLSelectElement>(form, 'visibility').value;
+      const visibility = control<HTMLSelectElement>(form, 'visibility')
+        .value as ProjectView['visibility'];
       if (name !== project.name) changes.name = name;
       if (description !== project.description) changes.description = description;
       if (visibility !== project.visibility) changes.visibility = visibility;
       if (Object.keys(changes).length > 0) {
-        await api(`${COMMAND}${projectPath(project.id)}`, { method: 'PATCH', body: changes });
+        await client.PATCH('/projects/{id}', { ...projectPath(project.id), body: changes });
       }
       projectsView.closeSettings();
     },
@@ -310,10 +316,12 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
     toggleArchived: (button) => {
       const project = current();
       if (!project) return;
-      void deps.sendCommand(button, `${COMMAND}${projectPath(project.id)}`, {
-        method: 'PATCH',
-        body: { archived: !project.archived },
-      });
+      void deps.sendCommand(button, () =>
+        client.PATCH('/projects/{id}', {
+          ...projectPath(project.id),
+          body: { archived: !project.archived },
+        }),
+      );
     },
 
     /** Leaving may not be undone by oneself, so the first click only arms the button. */
@@ -329,9 +337,9 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
         }, LEAVE_CONFIRM_MS);
         return;
       }
-      void deps.sendCommand(button, `${COMMAND}${projectPath(project.id)}/members/${me().id}`, {
-        method: 'DELETE',
-      });
+      void deps.sendCommand(button, () =>
+        client.DELETE('/projects/{id}/members/{userId}', memberPath(project.id, me().id)),
+      );
     },
 
     toggleMembers: () => {
@@ -345,9 +353,10 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
       const project = current();
       if (!project) return;
       const email = control(form, 'email').value.trim();
-      const role = control<HTMLSelectElement>(form, 'role').value;
-      await api(`${COMMAND}${projectPath(project.id)}/members`, {
-        method: 'POST',
+      // The form's select offers exactly the project roles there are.
+      const role = control<HTMLSelectElement>(form, 'role').value as MemberView['role'];
+      await client.POST('/projects/{id}/members', {
+        ...projectPath(project.id),
         body: { email, role },
       });
       form.reset();
@@ -357,10 +366,11 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
     setMemberRole: async (userId, select) => {
       const project = current();
       if (!project) return;
-      const done = await deps.sendCommand(
-        select,
-        `${COMMAND}${projectPath(project.id)}/members/${encodeURIComponent(userId)}`,
-        { method: 'PUT', body: { role: select.value } },
+      const done = await deps.sendCommand(select, () =>
+        client.PUT('/projects/{id}/members/{userId}', {
+          ...memberPath(project.id, userId),
+          body: { role: select.value as MemberView['role'] },
+        }),
       );
       // Back to what the board knows; a success arrives as an event.
       if (!done) select.value = state.members?.get(userId)?.role ?? select.value;
@@ -369,10 +379,8 @@ export const createProjectSync = (deps: ProjectSyncDeps) => {
     removeMember: (userId, button) => {
       const project = current();
       if (!project) return;
-      void deps.sendCommand(
-        button,
-        `${COMMAND}${projectPath(project.id)}/members/${encodeURIComponent(userId)}`,
-        { method: 'DELETE' },
+      void deps.sendCommand(button, () =>
+        client.DELETE('/projects/{id}/members/{userId}', memberPath(project.id, userId)),
       );
     },
   };

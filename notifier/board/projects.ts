@@ -23,7 +23,7 @@ export interface Viewer {
 
 /**
  * The General project is the one `system` owns (design §10). Told by its owner, not
- * by GENERAL_PROJECT_ID: computing that uuid v5 would bundle a package into the page.
+ * by GENERAL_PROJECT_ID: computing that uuid v5 would bundle the uuid package into the page.
  */
 export const isGeneral = (project: Pick<ProjectView, 'ownerId'>) => project.ownerId === 'system';
 

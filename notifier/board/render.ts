@@ -1,12 +1,6 @@
-import {
-  allowedStatusMoves,
-  type Priority,
-  type Role,
-  type Task,
-  type TaskStatus,
-} from '@tasksync/contracts';
+import { allowedStatusMoves, type Priority, type Task, type TaskStatus } from '@tasksync/contracts';
 import { $, el } from './dom';
-import type { Comment } from './fold';
+import type { BoardUser, Comment } from './fold';
 import {
   assignableIn,
   type MemberView,
@@ -15,13 +9,6 @@ import {
   taskPermissions,
 } from './projects';
 import type { SessionUser } from './session';
-
-/** A person as the board knows them: a public profile. */
-export interface BoardUser {
-  id: string;
-  name: string;
-  role: Role;
-}
 
 /** What the board shows, and the cards it shows it with. */
 export interface BoardState {

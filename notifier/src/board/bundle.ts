@@ -28,10 +28,10 @@ interface Asset {
 }
 
 /**
- * Bundles the board (notifier/board/*.ts and what it imports of the contracts)
- * in memory: `/board.js` and its source map. Minified, since zod comes along
- * with the contracts. Source paths in the map are relative to the public
- * folder, so it names no path of this machine.
+ * Bundles the board (notifier/board/*.ts, what it imports of the contracts, and
+ * the typed client with its one npm package, openapi-fetch) in memory:
+ * `/board.js` and its source map. Minified. Source paths in the map are relative
+ * to the public folder, so it names no path of this machine.
  */
 export const bundleBoard = async (): Promise<Map<string, Asset>> => {
   const { outputFiles } = await build({

@@ -10,10 +10,10 @@ import { browserBundle, bundleBoard } from './bundle';
 const CONTRACTS = fileURLToPath(new URL('../../../contracts/src/index.ts', import.meta.url));
 
 /**
- * Packages known to run in browsers. A new dependency of the contracts fails
- * the test until someone has checked that and added it here.
+ * Packages known to run in browsers. A new dependency of the contracts or of the
+ * typed client fails the test until someone has checked that and added it here.
  */
-const BROWSER_PACKAGES = ['uuid', 'zod'];
+const BROWSER_PACKAGES = ['openapi-fetch', 'uuid', 'zod'];
 
 /** What a browser offers besides the language itself; no process, Buffer, require or global. */
 const browserGlobals = () => ({
@@ -84,6 +84,13 @@ describe('browser bundles', () => {
     expect(await browserProblems({ file: CONTRACTS })).toEqual([]);
   });
 
+  it('bundles the typed client for the browser, and makes a client, without any Node built-in, Node-only package or Node global', async () => {
+    // Made, not only loaded: openapi-fetch looks at Node's `process` when a client is created.
+    const makeClient =
+      "import { createTaskSyncClient } from '@tasksync/client'; createTaskSyncClient('https://tasksync.test', { token: 't' });";
+    expect(await browserProblems({ source: makeClient })).toEqual([]);
+  });
+
   it('reports what would not run in a browser: a built-in, a Node-only package, a Node global', async () => {
     expect(await browserProblems({ source: "export { createHash } from 'node:crypto';" })).toEqual([
       'Node built-in node:crypto, imported by <stdin>',
@@ -110,9 +117,12 @@ describe('browser bundles', () => {
     };
     expect(sources).toContain('../board/main.ts');
     expect(sources.filter((source) => !source.startsWith('../'))).toEqual([]);
-    // The page takes the contracts' folds, move table and positions, never their
-    // schemas: zod would multiply the page's size and probes `new Function`,
-    // which the board's CSP forbids. contracts is `sideEffects: false` for this.
-    expect(sources.filter((source) => source.includes('node_modules/'))).toEqual([]);
+    // One package, the typed client's openapi-fetch. The page takes the contracts'
+    // folds, move table and positions, never their schemas: zod would multiply the
+    // page's size and probes `new Function`, which the board's CSP forbids.
+    // contracts is `sideEffects: false` for this.
+    expect(
+      new Set(sources.filter((source) => source.includes('node_modules/')).map(packageOf)),
+    ).toEqual(new Set(['openapi-fetch']));
   });
 });
