@@ -6,9 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../scripts/redis-server';
 import { launchChromium } from './chromium';
-import { client, connectTestRedis, serviceEnv, testProcesses } from './support';
+import { client, connectTestRedis, startWholeSystem, testProcesses } from './support';
 
 /*
  * The API as a front-end developer meets it (design §12), in Chromium: a page
@@ -18,7 +17,7 @@ import { client, connectTestRedis, serviceEnv, testProcesses } from './support';
  */
 
 const redis = connectTestRedis();
-const { start, stopAll } = testProcesses();
+const processes = testProcesses();
 const userDataDir = mkdtempSync(join(tmpdir(), 'chromium-'));
 let browser: BrowserContext | undefined;
 const servers: http.Server[] = [];
@@ -27,7 +26,7 @@ afterAll(async () => {
   await browser?.close();
   rmSync(userDataDir, { recursive: true, force: true });
   for (const server of servers) server.close();
-  await stopAll('SIGTERM');
+  await processes.stopAll('SIGTERM');
   await redis.quit();
 });
 
@@ -110,27 +109,10 @@ describe('the front door from a browser', () => {
 
   beforeAll(async () => {
     [listed, unlisted] = [await frontEnd(), await frontEnd()];
-    const [identityPort, notifierPort, gatewayPort] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
-    const services = await serviceEnv(redis, {
-      IDENTITY_PORT: String(identityPort),
-      NOTIFIER_PORT: String(notifierPort),
-      GATEWAY_PORT: String(gatewayPort),
-      BCRYPT_COST: '4',
-      FRONTEND_URL: listed,
-    });
-    identityLog = services.keys.identityLog;
-    taskLogs = services.keys.logs().map((log) => log.key);
-    door = `http://127.0.0.1:${gatewayPort}`;
-    await start('identity-service/src/main.ts', services.env, `http://127.0.0.1:${identityPort}`);
-    await start('command-service/src/main.ts', services.env, services.urls.command);
-    await start('projector/src/main.ts', services.env, services.urls.projector);
-    await start('query-service/src/main.ts', services.env, services.urls.query);
-    await start('notifier/src/main.ts', services.env, `http://127.0.0.1:${notifierPort}`);
-    await start('gateway/src/main.ts', services.env, door);
+    const system = await startWholeSystem(redis, processes, { FRONTEND_URL: listed });
+    identityLog = system.keys.identityLog;
+    taskLogs = system.keys.logs().map((log) => log.key);
+    door = system.urls.door;
     browser = await launchChromium(userDataDir);
   });
 

@@ -342,3 +342,43 @@ export const testProcesses = () => {
       Promise.all(running.map((process) => process.stop(signal))),
   };
 };
+
+/**
+ * The whole system as `npm start` runs it, each service a child process of
+ * `processes` started once the one before is ready: identity, command,
+ * projector, query, notifier and, in front of them, the door (design §12).
+ * `extra` adds to the environment (`serviceEnv`; bcrypt's cost is 4 here).
+ */
+export const startWholeSystem = async (
+  redis: RedisClient,
+  processes: ReturnType<typeof testProcesses>,
+  extra: Record<string, string> = {},
+) => {
+  const [identityPort, notifierPort, gatewayPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const services = await serviceEnv(redis, {
+    IDENTITY_PORT: String(identityPort),
+    NOTIFIER_PORT: String(notifierPort),
+    GATEWAY_PORT: String(gatewayPort),
+    BCRYPT_COST: '4',
+    ...extra,
+  });
+  const url = (port: number) => `http://127.0.0.1:${port}`;
+  const urls = {
+    ...services.urls,
+    identity: url(identityPort),
+    notifier: url(notifierPort),
+    door: url(gatewayPort),
+  };
+  const { start } = processes;
+  await start('identity-service/src/main.ts', services.env, urls.identity);
+  await start('command-service/src/main.ts', services.env, urls.command);
+  await start('projector/src/main.ts', services.env, urls.projector);
+  await start('query-service/src/main.ts', services.env, urls.query);
+  const notifier = await start('notifier/src/main.ts', services.env, urls.notifier);
+  await start('gateway/src/main.ts', services.env, urls.door);
+  return { ...services, urls, notifier };
+};

@@ -6,12 +6,12 @@ import { createTokenService, type RedisClient, repoRoot } from '@tasksync/platfo
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningProcess } from '../../scripts/processes';
-import { freePort } from '../../scripts/redis-server';
 import { launchChromium } from '../../test/chromium';
-import { client, connectTestRedis, serviceEnv, testProcesses } from '../../test/support';
+import { client, connectTestRedis, startWholeSystem, testProcesses } from '../../test/support';
 
 const redis: RedisClient = connectTestRedis();
-const { start, stopAll } = testProcesses();
+const processes = testProcesses();
+const { start, stopAll } = processes;
 let browser: BrowserContext | undefined;
 const userDataDir = mkdtempSync(join(tmpdir(), 'chromium-'));
 afterAll(async () => {
@@ -179,29 +179,13 @@ describe('the live board in Chromium', () => {
   const failures: string[] = [];
 
   beforeAll(async () => {
-    const [identityPort, notifierPort, gatewayPort] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
-    const services = await serviceEnv(redis, {
-      IDENTITY_PORT: String(identityPort),
-      NOTIFIER_PORT: String(notifierPort),
-      GATEWAY_PORT: String(gatewayPort),
-      BCRYPT_COST: '4',
-      CACHE_TTL_SECONDS: '0',
-    });
-    env = services.env;
-    commandUrl = services.urls.command;
+    const system = await startWholeSystem(redis, processes, { CACHE_TTL_SECONDS: '0' });
+    env = system.env;
+    commandUrl = system.urls.command;
     // The board is opened where users open it: the front door (design §12).
-    boardUrl = `http://127.0.0.1:${gatewayPort}`;
-    notifierUrl = `http://127.0.0.1:${notifierPort}`;
-    await start('identity-service/src/main.ts', env, `http://127.0.0.1:${identityPort}`);
-    await start('command-service/src/main.ts', env, services.urls.command);
-    await start('projector/src/main.ts', env, services.urls.projector);
-    await start('query-service/src/main.ts', env, services.urls.query);
-    notifier = await start('notifier/src/main.ts', env, notifierUrl);
-    await start('gateway/src/main.ts', env, boardUrl);
+    boardUrl = system.urls.door;
+    notifierUrl = system.urls.notifier;
+    notifier = system.notifier;
 
     browser = await launchChromium(userDataDir);
     [alice, bob] = [await browser.newPage(), await browser.newPage()];
