@@ -85,6 +85,11 @@ describe('the front door routing table (design §12)', () => {
     for (const { path, method, operation } of apiOperations) {
       const statuses = Object.keys(operation.responses);
       expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(['502', '503', '504']));
+      // Its own error answers, besides the door's: at least the refusal of a bad request.
+      expect(
+        statuses.filter((status) => status.startsWith('4') && status !== '429'),
+        `${method} ${path}`,
+      ).not.toEqual([]);
       const limited = ROUTES.find(
         (route) => route.method === method.toUpperCase() && route.path === path,
       )?.limit;
