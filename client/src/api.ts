@@ -1150,7 +1150,34 @@ export interface paths {
                         ETag?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: uuid */
+                                projectId: string;
+                                title: string;
+                                description: string;
+                                /** @enum {string} */
+                                status: "pending" | "in-progress" | "completed";
+                                assigneeId: string | null;
+                                /** @enum {string} */
+                                priority: "low" | "medium" | "high" | "urgent";
+                                dueDate: string | null;
+                                labels: string[];
+                                /** Format: uuid */
+                                createdBy: string;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                                revision: number;
+                                commentCount: number;
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
                 };
                 /** @description unchanged since If-None-Match */
                 304: {
@@ -1532,7 +1559,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A task with its comments; ?asOf=<ISO time or position> for its past */
+        /** A task with its comments; ?asOf=<ISO time or position> for its past (no comments, with deleted and asOf) */
         get: {
             parameters: {
                 query?: {
@@ -1560,7 +1587,64 @@ export interface paths {
                         ETag?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            projectId: string;
+                            title: string;
+                            description: string;
+                            /** @enum {string} */
+                            status: "pending" | "in-progress" | "completed";
+                            assigneeId: string | null;
+                            /** @enum {string} */
+                            priority: "low" | "medium" | "high" | "urgent";
+                            dueDate: string | null;
+                            labels: string[];
+                            /** Format: uuid */
+                            createdBy: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            revision: number;
+                            commentCount: number;
+                            comments: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: uuid */
+                                authorId: string;
+                                text: string;
+                                /** Format: date-time */
+                                createdAt: string;
+                            }[];
+                        } | {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            projectId: string;
+                            title: string;
+                            description: string;
+                            /** @enum {string} */
+                            status: "pending" | "in-progress" | "completed";
+                            assigneeId: string | null;
+                            /** @enum {string} */
+                            priority: "low" | "medium" | "high" | "urgent";
+                            dueDate: string | null;
+                            labels: string[];
+                            /** Format: uuid */
+                            createdBy: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            revision: number;
+                            commentCount: number;
+                            deleted: boolean;
+                            asOf: string;
+                        };
+                    };
                 };
                 /** @description unchanged since If-None-Match */
                 304: {
@@ -4612,7 +4696,115 @@ export interface paths {
                         ETag?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            items: ({
+                                position: string;
+                                /** @constant */
+                                type: "TaskCreated";
+                                revision: number;
+                                actor: string | "system";
+                                /** Format: date-time */
+                                at: string;
+                                data: {
+                                    title: string;
+                                    description: string;
+                                    /** @enum {string} */
+                                    status: "pending" | "in-progress" | "completed";
+                                    assigneeId: string | null;
+                                    /** @enum {string} */
+                                    priority: "low" | "medium" | "high" | "urgent";
+                                    dueDate: string | null;
+                                    labels: string[];
+                                    /** Format: uuid */
+                                    createdBy: string;
+                                    /** Format: uuid */
+                                    projectId: string;
+                                };
+                            } | {
+                                position: string;
+                                /** @constant */
+                                type: "TaskDetailsChanged";
+                                revision: number;
+                                actor: string | "system";
+                                /** Format: date-time */
+                                at: string;
+                                data: {
+                                    title?: string;
+                                    description?: string;
+                                    /** @enum {string} */
+                                    priority?: "low" | "medium" | "high" | "urgent";
+                                    dueDate?: string | null;
+                                    labels?: string[];
+                                };
+                            } | {
+                                position: string;
+                                /** @constant */
+                                type: "TaskStatusChanged";
+                                revision: number;
+                                actor: string | "system";
+                                /** Format: date-time */
+                                at: string;
+                                data: {
+                                    /** @enum {string} */
+                                    from: "pending" | "in-progress" | "completed";
+                                    /** @enum {string} */
+                                    to: "pending" | "in-progress" | "completed";
+                                };
+                            } | {
+                                position: string;
+                                /** @constant */
+                                type: "TaskAssigned";
+                                revision: number;
+                                actor: string | "system";
+                                /** Format: date-time */
+                                at: string;
+                                data: {
+                                    assigneeId: string | null;
+                                    previous: string | null;
+                                };
+                            } | {
+                                position: string;
+                                /** @constant */
+                                type: "CommentAdded";
+                                revision: number;
+                                actor: string | "system";
+                                /** Format: date-time */
+                                at: string;
+                                data: {
+                                    /** Format: uuid */
+                                    commentId: string;
+                                    text: string;
+                                    /** Format: uuid */
+                                    authorId: string;
+                                };
+                            } | {
+                                position: string;
+                                /** @constant */
+                                type: "TaskDeleted";
+                                revision: number;
+                                actor: string | "system";
+                                /** Format: date-time */
+                                at: string;
+                                data: Record<string, never>;
+                            } | {
+                                position: string;
+                                /** @constant */
+                                type: "TaskMoved";
+                                revision: number;
+                                actor: string | "system";
+                                /** Format: date-time */
+                                at: string;
+                                data: {
+                                    /** Format: uuid */
+                                    from: string;
+                                    /** Format: uuid */
+                                    to: string;
+                                };
+                            })[];
+                            nextCursor: string | null;
+                        };
+                    };
                 };
                 /** @description unchanged since If-None-Match */
                 304: {
@@ -4774,7 +4966,20 @@ export interface paths {
                         ETag?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                /** @enum {string} */
+                                role: "admin" | "member";
+                                createdAt: string;
+                                email?: string;
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
                 };
                 /** @description unchanged since If-None-Match */
                 304: {
@@ -4917,7 +5122,19 @@ export interface paths {
                         ETag?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            user: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                /** @enum {string} */
+                                role: "admin" | "member";
+                                createdAt: string;
+                                email?: string;
+                            };
+                        };
+                    };
                 };
                 /** @description unchanged since If-None-Match */
                 304: {
@@ -5078,7 +5295,19 @@ export interface paths {
                         ETag?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            byStatus: {
+                                pending: number;
+                                "in-progress": number;
+                                completed: number;
+                            };
+                            byAssignee: {
+                                assigneeId: string | null;
+                                count: number;
+                            }[];
+                        };
+                    };
                 };
                 /** @description unchanged since If-None-Match */
                 304: {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  Actor,
   CommentText,
   Description,
   DisplayName,
@@ -17,6 +18,7 @@ import {
   UserId,
   Visibility,
 } from './domain/fields';
+import { TaskEvent } from './events';
 import { compareEntryIds, type Position, parsePosition } from './positions';
 
 /** Request and response bodies of the HTTP APIs (design §3). Strict: unknown fields are 400. */
@@ -39,13 +41,16 @@ export const LoginRequest = z.strictObject({
 });
 export const ChangeRoleRequest = z.strictObject({ role: Role });
 
-export const UserProfile = z.object({
+/** What anyone may see of a user; `email` is absent (never null) unless the caller is an admin or the user. */
+export const UserProfile = z.strictObject({
   id: UserId,
   name: z.string(),
   role: Role,
   createdAt: z.string(),
   email: z.string().optional(),
 });
+/** GET /users/:id, GET /users/me: the profile, wrapped. */
+export const UserAnswer = z.strictObject({ user: UserProfile });
 export const RegisterResponse = z.object({ user: UserProfile, position: z.string() });
 export const LoginResponse = z.object({
   token: z.string(),
@@ -53,7 +58,7 @@ export const LoginResponse = z.object({
   expiresIn: z.number().int(),
   user: UserProfile,
 });
-export const MeResponse = z.object({ user: UserProfile });
+export const MeResponse = UserAnswer;
 
 export const CreateTaskRequest = z.strictObject({
   /** Without one, the task goes to the General project (design §10). */
@@ -166,6 +171,13 @@ export type ProjectCommand = z.infer<typeof ProjectCommand>;
 /** The caller's access to a project, as answers report it. */
 export const ProjectAccessName = z.enum(['admin', 'owner', 'editor', 'viewer']);
 
+/** Live tasks by status, every status named (0 included). */
+export const TaskCountsByStatus = z.strictObject({
+  pending: z.number().int().min(0),
+  'in-progress': z.number().int().min(0),
+  completed: z.number().int().min(0),
+});
+
 /** A project as GET /projects and GET /projects/:id answer it. */
 export const ProjectAnswer = z.object({
   id: ProjectId,
@@ -180,15 +192,98 @@ export const ProjectAnswer = z.object({
   /** What the caller may do here: their member role, `editor` in an open project, `admin`. */
   access: ProjectAccessName,
   memberCount: z.number().int(),
-  taskCounts: z.object({
-    pending: z.number().int(),
-    'in-progress': z.number().int(),
-    completed: z.number().int(),
-  }),
+  taskCounts: TaskCountsByStatus,
 });
 export const ProjectMember = z.object({
   userId: UserId,
   name: z.string(),
   role: ProjectRole,
   addedAt: z.string(),
+});
+
+/*
+ * The query-service's answers (design §6), exactly as it writes them: strict, so
+ * a field added to or dropped from an answer fails the test that checks every
+ * route's answers against its documented schema (query-service/src/answers.int.test.ts).
+ */
+
+/** An ISO time as the services write it (`Date#toISOString`). */
+const Timestamp = z.iso.datetime();
+/** A cursor to pass back for the next page; null (never absent) on the last page. */
+const NextCursor = z.string().nullable();
+const Revision = z.number().int().min(0);
+
+/** A task as GET /tasks lists it: `assigneeId` and `dueDate` are null (never absent) when unset. */
+export const TaskAnswer = z.strictObject({
+  id: z.uuid(),
+  projectId: ProjectId,
+  title: Title,
+  description: Description,
+  status: TaskStatus,
+  assigneeId: UserId.nullable(),
+  priority: Priority,
+  dueDate: DueDate.nullable(),
+  labels: Labels,
+  createdBy: UserId,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  revision: Revision,
+  commentCount: z.number().int().min(0),
+});
+export const CommentAnswer = z.strictObject({
+  id: z.uuid(),
+  authorId: UserId,
+  text: CommentText,
+  createdAt: Timestamp,
+});
+/** GET /tasks/:id: the task now, with its comments, oldest first. */
+export const TaskWithComments = TaskAnswer.extend({ comments: z.array(CommentAnswer) });
+/**
+ * GET /tasks/:id?asOf=…: the task folded from its stream up to then, without
+ * comments; `deleted` (a task deleted by then is still answered, 200) and
+ * `asOf` as the caller sent it.
+ */
+export const TaskAsOfAnswer = TaskAnswer.extend({ deleted: z.boolean(), asOf: z.string() });
+/** GET /tasks/:id answers one or the other, by whether `asOf` was given. */
+export const TaskReadAnswer = z.union([TaskWithComments, TaskAsOfAnswer]);
+export const TaskListAnswer = z.strictObject({
+  items: z.array(TaskAnswer),
+  nextCursor: NextCursor,
+});
+
+/** One event of a task's history, with that event type's data (as the events' schemas hold it). */
+const historyEntry = <E extends (typeof TaskEvent.options)[number]>(event: E) =>
+  z.strictObject({
+    position: z.string(),
+    type: event.shape.type as E['shape']['type'],
+    revision: Revision,
+    actor: Actor,
+    at: Timestamp,
+    data: event.shape.data as E['shape']['data'],
+  });
+type HistoryEntries<T extends readonly (typeof TaskEvent.options)[number][]> = {
+  -readonly [K in keyof T]: ReturnType<typeof historyEntry<T[K]>>;
+};
+export const TaskHistoryEntry = z.discriminatedUnion(
+  'type',
+  TaskEvent.options.map(historyEntry) as HistoryEntries<typeof TaskEvent.options>,
+);
+/** GET /tasks/:id/history: oldest first. */
+export const TaskHistoryAnswer = z.strictObject({
+  items: z.array(TaskHistoryEntry),
+  nextCursor: NextCursor,
+});
+
+/** GET /users: profiles in id order. */
+export const UserListAnswer = z.strictObject({
+  items: z.array(UserProfile),
+  nextCursor: NextCursor,
+});
+
+/** GET /stats: live tasks by status, and by assignee (`null`: unassigned; only counts above 0, most first). */
+export const StatsAnswer = z.strictObject({
+  byStatus: TaskCountsByStatus,
+  byAssignee: z.array(
+    z.strictObject({ assigneeId: UserId.nullable(), count: z.number().int().min(1) }),
+  ),
 });

@@ -1,6 +1,5 @@
 import { createTaskSyncClient, type paths, type TaskSyncClient } from '@tasksync/client';
 import type { ProblemDetails } from '@tasksync/contracts';
-import type { BoardUser, Comment, TaskView } from './fold';
 
 export type { TaskSyncClient };
 
@@ -98,28 +97,36 @@ export const answer = async <D>(
   };
 };
 
-/*
- * The query-service's document gives GET /tasks, /tasks/{id} and /users no answer
- * schema, so the board states what it reads of them, here and nowhere else.
- */
+/** The body the merged document gives the 200 answer of GET `P`. */
+type GetAnswer<P extends keyof paths> = paths[P] extends {
+  get: { responses: { 200: { content: { 'application/json': infer A } } } };
+}
+  ? A
+  : never;
+
+/** A task as the query-service lists it (GET /tasks). */
+export type TaskView = GetAnswer<'/tasks'>['items'][number];
+/** GET /tasks/{id} without `asOf` (which the board never sends): the task now, with its comments. */
+type TaskWithComments = Extract<GetAnswer<'/tasks/{id}'>, { comments: unknown }>;
+export type Comment = TaskWithComments['comments'][number];
+/** A person as the board knows them: the part of a profile the feed's user events carry too. */
+export type BoardUser = Pick<GetAnswer<'/users'>['items'][number], 'id' | 'name' | 'role'>;
 
 /** A task with its comments, as GET /tasks/{id} answers it. */
 export const readTask = async (
   client: TaskSyncClient,
   id: string,
   headers: Record<string, string> = {},
-) => {
+): Promise<TaskWithComments> => {
   const { data } = await answer(client.GET('/tasks/{id}', { params: { path: { id } }, headers }));
-  return data as TaskView & { comments: Comment[] };
+  return data as TaskWithComments;
 };
-
-type ProjectPage = paths['/projects']['get']['responses'][200]['content']['application/json'];
 
 /** What the pages of each list path the board reads hold. */
 interface ListItems {
   '/tasks': TaskView;
-  '/users': BoardUser;
-  '/projects': ProjectPage['items'][number];
+  '/users': GetAnswer<'/users'>['items'][number];
+  '/projects': GetAnswer<'/projects'>['items'][number];
 }
 type ListPath = keyof ListItems;
 type ListQuery<P extends ListPath> = Omit<
@@ -151,10 +158,10 @@ export const fetchAllPages = async <P extends ListPath>(
         headers: firstPosition === null ? headers : {},
       }),
     );
-    const page = data as { items: ListItems[P][]; nextCursor?: string | null };
+    const page = data as { items: ListItems[P][]; nextCursor: string | null };
     firstPosition ??= readPosition;
     items.push(...page.items);
-    cursor = page.nextCursor ?? null;
+    cursor = page.nextCursor;
   } while (cursor);
   return { items, position: firstPosition };
 };

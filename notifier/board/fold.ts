@@ -3,7 +3,6 @@ import {
   evolveTask,
   type ProjectEvent,
   projectEventTypes,
-  type Role,
   type StoredEvent,
   type Task,
   type TaskEvent,
@@ -12,6 +11,7 @@ import {
   userEventTypes,
 } from '@tasksync/contracts';
 import type { AssignedNotice, EventMessage } from '../src/live/messages';
+import type { Comment, TaskView } from './api';
 
 /** What the notifier sends of every event (design §7), one member per event type. */
 type Message<E extends DomainEvent> = E extends DomainEvent
@@ -28,23 +28,6 @@ export type ProjectMessage = Message<ProjectEvent>;
 export type FeedEvent = TaskMessage | UserMessage | ProjectMessage;
 export type { AssignedNotice };
 
-/** A task as the query-service answers it: the contracts' Task without the fold's `deleted`. */
-export type TaskView = Omit<Task, 'deleted'>;
-
-export interface Comment {
-  id: string;
-  authorId: string;
-  text: string;
-  createdAt: string;
-}
-
-/** A person as the board knows them: a public profile. */
-export interface BoardUser {
-  id: string;
-  name: string;
-  role: Role;
-}
-
 /** Event types by aggregate, as the contracts list them (no schema needed in the page). */
 const TASK_EVENTS = new Set<string>(taskEventTypes);
 const USER_EVENTS = new Set<string>(userEventTypes);
@@ -57,7 +40,7 @@ export const isTaskMessage = (event: FeedEvent): event is TaskMessage =>
 export const isProjectMessage = (event: FeedEvent): event is ProjectMessage =>
   PROJECT_EVENTS.has(event.type);
 
-/** A task read from the query-service, as the fold's state. */
+/** A task read from the query-service, as the fold's state (the fold adds `deleted`). */
 export const fromView = (task: TaskView): Task => ({ ...task, deleted: false });
 
 /** The feed's message as the stored event `evolveTask` folds. */

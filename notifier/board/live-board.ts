@@ -1,11 +1,17 @@
 import type { Priority, Task, TaskStatus } from '@tasksync/contracts';
-import { ApiError, createBoardClient, fetchAllPages, readTask } from './api';
+import {
+  ApiError,
+  type BoardUser,
+  type Comment,
+  createBoardClient,
+  fetchAllPages,
+  readTask,
+  type TaskView,
+} from './api';
 import { control, errorMessage, sleep } from './dom';
 import { connectFeed, type Feed, type MembershipNotice, SESSION_ENDED } from './feed';
 import {
   type AssignedNotice,
-  type BoardUser,
-  type Comment,
   type FeedEvent,
   foldTaskMessage,
   fromView,
@@ -13,7 +19,6 @@ import {
   isTaskMessage,
   isUserMessage,
   type TaskMessage,
-  type TaskView,
   type UserMessage,
 } from './fold';
 import { notify, setConnection, showBoardView } from './page';

@@ -1,7 +1,7 @@
-import { ApiError, answer, fetchAllPages, type TaskSyncClient } from './api';
+import { ApiError, answer, fetchAllPages, type TaskSyncClient, type TaskView } from './api';
 import { control, errorMessage, sleep } from './dom';
 import type { MembershipNotice } from './feed';
-import type { ProjectMessage, TaskView } from './fold';
+import type { ProjectMessage } from './fold';
 import { notify } from './page';
 import { isAfterRead, latestOf, type PositionTracker, readAfter } from './positions';
 import {

@@ -1,6 +1,6 @@
 import { allowedStatusMoves, type Priority, type Task, type TaskStatus } from '@tasksync/contracts';
+import type { BoardUser, Comment } from './api';
 import { $, el } from './dom';
-import type { BoardUser, Comment } from './fold';
 import {
   assignableIn,
   type MemberView,

@@ -1,4 +1,13 @@
-import { ProjectAnswer, ProjectMember } from '@tasksync/contracts';
+import {
+  ProjectAnswer,
+  ProjectMember,
+  StatsAnswer,
+  TaskHistoryAnswer,
+  TaskListAnswer,
+  TaskReadAnswer,
+  UserAnswer,
+  UserListAnswer,
+} from '@tasksync/contracts';
 import { type ApiRoute, buildOpenApi, operationalApiRoutes } from '@tasksync/platform';
 import { z } from 'zod';
 import { ListProjectsQuery } from './projects/read-projects';
@@ -62,27 +71,31 @@ const routes: ApiRoute[] = [
       '/tasks',
       'List the tasks of the projects the caller sees: filters, sort, cursor paging',
       unseenProject,
+      TaskListAnswer,
     ),
     query: ListTasksQuery,
   },
   {
-    ...read('/tasks/{id}', 'A task with its comments; ?asOf=<ISO time or position> for its past', {
-      ...unseenTask,
-      410: { description: 'deleted task' },
-    }),
+    ...read(
+      '/tasks/{id}',
+      'A task with its comments; ?asOf=<ISO time or position> for its past (no comments, with deleted and asOf)',
+      { ...unseenTask, 410: { description: 'deleted task' } },
+      TaskReadAnswer,
+    ),
     query: TaskQuery,
   },
   {
-    ...read('/tasks/{id}/history', 'A task history, oldest first', unseenTask),
+    ...read('/tasks/{id}/history', 'A task history, oldest first', unseenTask, TaskHistoryAnswer),
     query: TaskHistoryQuery,
   },
-  { ...read('/users', 'Public profiles'), query: ListUsersQuery },
-  read('/users/{id}', 'A public profile', { 404: { description: 'unknown user' } }),
+  { ...read('/users', 'Public profiles', {}, UserListAnswer), query: ListUsersQuery },
+  read('/users/{id}', 'A public profile', { 404: { description: 'unknown user' } }, UserAnswer),
   {
     ...read(
       '/stats',
       'Live tasks by status and by assignee, of one project or of every project the caller sees',
       unseenProject,
+      StatsAnswer,
     ),
     query: StatsQuery,
   },

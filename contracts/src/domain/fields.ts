@@ -14,10 +14,11 @@ export const Title = z.string().trim().min(1).max(200);
 export const Description = z.string().max(10_000);
 export const DueDate = z.iso.date();
 export const Label = z.string().trim().min(1).max(40);
+// An overwrite, not a transform: the output keeps its JSON Schema (answers document labels too).
 export const Labels = z
   .array(Label)
   .max(20)
-  .transform((labels) => [...new Set(labels)]);
+  .overwrite((labels) => [...new Set(labels)]);
 export const CommentText = z.string().trim().min(1).max(5_000);
 export const UserId = z.uuid();
 export const Email = z
@@ -37,6 +38,8 @@ export type Visibility = z.infer<typeof Visibility>;
 export const ProjectId = z.uuid();
 export const ProjectName = z.string().trim().min(1).max(100);
 export const ProjectDescription = z.string().max(2_000);
+/** Who caused an event: a user, or `system` (the process manager, bootstraps). */
+export const Actor = z.union([UserId, z.literal('system')]);
 /** Who owns a project: a user, or `system` for the General project. */
 export const OwnerId = z.union([UserId, z.literal('system')]);
 /** At most this many members per project (design §10). */

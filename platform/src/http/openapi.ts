@@ -53,7 +53,9 @@ export const buildOpenApi = (info: { title: string; version: string }, routes: A
     ];
     const responses: Record<string, unknown> = {};
     for (const [status, response] of Object.entries(route.responses)) {
-      const isProblem = Number(status) >= 400;
+      // An error answer is problem+json unless the route documents its own body
+      // (the readiness probe's 503 is its checks, as plain JSON).
+      const isProblem = Number(status) >= 400 && !response.schema;
       const schema = response.schema ?? (isProblem ? ProblemBody : undefined);
       responses[status] = {
         description: response.description,
@@ -101,6 +103,14 @@ export const buildOpenApi = (info: { title: string; version: string }, routes: A
   };
 };
 
+/** What `operationalRoutes` answers on /health and /ready. */
+const HealthAnswer = z.strictObject({ status: z.literal('ok') });
+const ReadyAnswer = z.strictObject({
+  status: z.enum(['ready', 'not-ready']),
+  /** Each dependency the service checked, and whether it is ready. */
+  checks: z.record(z.string(), z.boolean()),
+});
+
 /** Routes every service has (design §3). */
 export const operationalApiRoutes: ApiRoute[] = [
   {
@@ -108,14 +118,17 @@ export const operationalApiRoutes: ApiRoute[] = [
     path: '/health',
     summary: 'Liveness',
     auth: false,
-    responses: { 200: { description: 'alive' } },
+    responses: { 200: { description: 'alive', schema: HealthAnswer } },
   },
   {
     method: 'get',
     path: '/ready',
     summary: 'Readiness: Redis reachable',
     auth: false,
-    responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } },
+    responses: {
+      200: { description: 'ready', schema: ReadyAnswer },
+      503: { description: 'not ready: `checks` says which', schema: ReadyAnswer },
+    },
   },
   {
     method: 'get',
