@@ -1155,8 +1155,6 @@ export interface paths {
                             items: {
                                 /** Format: uuid */
                                 id: string;
-                                /** Format: uuid */
-                                projectId: string;
                                 title: string;
                                 description: string;
                                 /** @enum {string} */
@@ -1168,6 +1166,8 @@ export interface paths {
                                 labels: string[];
                                 /** Format: uuid */
                                 createdBy: string;
+                                /** Format: uuid */
+                                projectId: string;
                                 /** Format: date-time */
                                 createdAt: string;
                                 /** Format: date-time */
@@ -1591,8 +1591,6 @@ export interface paths {
                         "application/json": {
                             /** Format: uuid */
                             id: string;
-                            /** Format: uuid */
-                            projectId: string;
                             title: string;
                             description: string;
                             /** @enum {string} */
@@ -1604,6 +1602,8 @@ export interface paths {
                             labels: string[];
                             /** Format: uuid */
                             createdBy: string;
+                            /** Format: uuid */
+                            projectId: string;
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -1622,8 +1622,6 @@ export interface paths {
                         } | {
                             /** Format: uuid */
                             id: string;
-                            /** Format: uuid */
-                            projectId: string;
                             title: string;
                             description: string;
                             /** @enum {string} */
@@ -1635,6 +1633,8 @@ export interface paths {
                             labels: string[];
                             /** Format: uuid */
                             createdBy: string;
+                            /** Format: uuid */
+                            projectId: string;
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */

@@ -18,7 +18,7 @@ import {
   UserId,
   Visibility,
 } from './domain/fields';
-import { TaskEvent } from './events';
+import { TaskCreated, TaskEvent } from './events';
 import { compareEntryIds, type Position, parsePosition } from './positions';
 
 /** Request and response bodies of the HTTP APIs (design §3). Strict: unknown fields are 400. */
@@ -216,15 +216,8 @@ const Revision = z.number().int().min(0);
 /** A task as GET /tasks lists it: `assigneeId` and `dueDate` are null (never absent) when unset. */
 export const TaskAnswer = z.strictObject({
   id: z.uuid(),
-  projectId: ProjectId,
-  title: Title,
-  description: Description,
-  status: TaskStatus,
-  assigneeId: UserId.nullable(),
-  priority: Priority,
-  dueDate: DueDate.nullable(),
-  labels: Labels,
-  createdBy: UserId,
+  // The task's own fields, as TaskCreated carries them (design §2).
+  ...TaskCreated.shape.data.shape,
   createdAt: Timestamp,
   updatedAt: Timestamp,
   revision: Revision,
