@@ -382,3 +382,11 @@ export const startWholeSystem = async (
   await start('gateway/src/main.ts', services.env, urls.door);
   return { ...services, urls, notifier };
 };
+
+/**
+ * `X-Min-Position` for a read that must see every write of a test: the newest
+ * entry id per log (design §2: positions compare within one log only).
+ */
+export const minPositionHeader = (newestPerLog: ReadonlyMap<string, string>) => ({
+  'x-min-position': [...newestPerLog].map(([log, entryId]) => `${log}:${entryId}`).join(','),
+});

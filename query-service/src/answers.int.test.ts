@@ -13,6 +13,7 @@ import {
   client,
   connectTestRedis,
   type JsonAnswer,
+  minPositionHeader,
   testKeys,
 } from '../../test/support';
 
@@ -53,9 +54,7 @@ const wrote = (position: string | null) => {
   const [log, entryId] = position!.split(':') as [string, string];
   written.set(log, entryId);
 };
-const upToNow = () => ({
-  'x-min-position': [...written].map(([log, entryId]) => `${log}:${entryId}`).join(','),
-});
+const upToNow = () => minPositionHeader(written);
 
 const send = async (answer: Promise<JsonAnswer>, status: number) => {
   const done = await answer;

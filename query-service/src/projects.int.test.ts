@@ -19,6 +19,7 @@ import {
   connectTestRedis,
   expectProblem,
   type JsonAnswer,
+  minPositionHeader,
   testKeys,
 } from '../../test/support';
 
@@ -61,9 +62,7 @@ const nextTime = () => new Date(Date.UTC(2026, 5, 1, 9, minute++)).toISOString()
 
 /** The newest position appended per log: X-Min-Position for a read that must see it all. */
 const appended = new Map<string, string>();
-const upToNow = () => ({
-  'x-min-position': [...appended].map(([log, entryId]) => `${log}:${entryId}`).join(','),
-});
+const upToNow = () => minPositionHeader(appended);
 const append = async (
   log: string,
   request: Omit<Parameters<typeof appendToStream>[1], 'events' | 'expectedRevision'>,
