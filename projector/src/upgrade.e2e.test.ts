@@ -218,7 +218,15 @@ describe('read-model upgrade (design §10)', () => {
       target: metric(metrics, 'tasksync_read_model_upgrade_target_events'),
     }).toEqual({ upgrading: 0, applied: events, target: events });
     expect(other.process.output()).not.toMatch(upgradeStart);
-    expect((await fetch(`${other.url}/ready`)).status).toBe(503);
+    // Started beside the upgrader, it may still be starting on a loaded machine: its
+    // first answer is waited for (a crash shows its output), and that is 503.
+    const otherReady = await waitFor(
+      async () => (await fetch(`${other.url}/ready`).catch(() => undefined))?.status,
+      { timeoutMs: 20_000, message: 'the other projector to answer' },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; its output:\n${other.process.output()}`);
+    });
+    expect(otherReady).toBe(503);
 
     // When the upgrader stops, the other takes over on the upgraded model, without upgrading.
     await upgrader.process.stop();
