@@ -11,6 +11,7 @@ import {
   createTokenService,
   type RedisClient,
   readLastEntryId,
+  type StoreLayout,
 } from '@tasksync/platform';
 import { type ReadModelDb, readCheckpoints } from '@tasksync/platform/read-model';
 import { io as connectClient, type Socket } from 'socket.io-client';
@@ -195,24 +196,29 @@ export const appendUserRegistered = (
   keys: KeyLayout,
   user: { userId: string; email: string; role?: Role },
   extra: { unique?: { key: string; value: string }[]; set?: { key: string; value: string }[] } = {},
+  layout: StoreLayout = 1,
 ) =>
-  appendToStream(redis, {
-    streamKey: keys.userStream(user.userId),
-    logKey: keys.identityLog,
-    aggregateId: user.userId,
-    expectedRevision: 'none',
-    events: [
-      {
-        id: newId(),
-        type: 'UserRegistered',
-        data: { email: user.email, name: 'U', role: user.role ?? 'member' },
-        at: new Date().toISOString(),
-        actor: 'system',
-        corr: 'test',
-      },
-    ],
-    ...extra,
-  });
+  appendToStream(
+    redis,
+    {
+      streamKey: keys.userStream(user.userId),
+      logKey: keys.identityLog,
+      aggregateId: user.userId,
+      expectedRevision: 'none',
+      events: [
+        {
+          id: newId(),
+          type: 'UserRegistered',
+          data: { email: user.email, name: 'U', role: user.role ?? 'member' },
+          at: new Date().toISOString(),
+          actor: 'system',
+          corr: 'test',
+        },
+      ],
+      ...extra,
+    },
+    layout,
+  );
 
 /** Waits until the read model's checkpoints reach the current head of every log. */
 export const waitForCatchUp = async (

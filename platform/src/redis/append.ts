@@ -4,19 +4,51 @@ import type { RedisClient } from './client';
 export type ExpectedRevision = 'any' | 'none' | number;
 
 /**
+ * How events are kept (design §11). Layout 1: each aggregate has a stream of
+ * its own holding a copy of its events. Layout 2: each event is stored once,
+ * in its log; an aggregate keeps only an index of its events' log entry ids,
+ * a string of fixed-width 16-byte ids (see `INDEX_ENTRY_BYTES`) in the same
+ * slot, whose length gives its revision.
+ */
+export type StoreLayout = 1 | 2;
+
+/**
+ * Bytes per event in a layout-2 index: an entry id `<ms>-<seq>` as two
+ * big-endian unsigned 64-bit integers. Chosen by measurement (bench/index-encodings.ts): 200,000 events
+ * (40,000 tasks × 5) cost 324 bytes each in the log alone, 388 with this
+ * index, 391 with a list of id strings and 1,200 with layout 1's stream per
+ * task; a string also answers a revision (STRLEN) and any range of
+ * revisions (GETRANGE) in O(1) without parsing.
+ */
+export const INDEX_ENTRY_BYTES = 16;
+
+/** Lua: an entry id packed for a layout-2 index, and back. Entry id parts stay below 2^53. */
+const INDEX_LUA = `
+local function packId(id)
+  local dash = string.find(id, '-', 1, true)
+  return struct.pack('>I8I8', tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1)))
+end
+local function unpackId(bytes, at)
+  local ms, seq = struct.unpack('>I8I8', bytes, at)
+  return string.format('%.0f-%.0f', ms, seq)
+end
+`;
+
+/**
  * One Lua script appends atomically (design §3): it checks the idempotency
  * record, the unique keys and the expected revision, XADDs every event to its
- * log and then, under the same entry id, to the aggregate stream, and stores
- * the idempotency record. Because the aggregate stream reuses the log's entry
- * ids, an event's position is its id in either stream.
+ * log and then records it for its aggregate under the same entry id (layout
+ * 1: a copy in the aggregate's stream; layout 2: the id appended to the
+ * aggregate's index), and stores the idempotency record. An event's position
+ * is therefore its log entry id, whatever the layout.
  *
- * KEYS: aggregate stream, log, [idempotency key], unique keys…, set keys…, hash keys…
+ * KEYS: aggregate stream or index, log, [idempotency key], unique keys…, set keys…, hash keys…
  * ARGV: expected, hasIdem, idemTtl, idemHash, idemStatus, idemBody,
  *       nUnique, nSet, nEvents, aggregateId, nHash, unique values…, set values…,
  *       per hash key: field, value ('' deletes the field),
  *       then per event: id, type, v, at, actor, corr, data
  */
-const APPEND_SCRIPT = `
+const appendScript = (layout: StoreLayout) => `${INDEX_LUA}
 local hasIdem = ARGV[2] == '1'
 local k = 3
 if hasIdem then
@@ -32,7 +64,7 @@ local nHash = tonumber(ARGV[11])
 for i = 1, nUnique do
   if redis.call('EXISTS', KEYS[k + i - 1]) == 1 then return {'unique', tostring(i)} end
 end
-local len = redis.call('XLEN', KEYS[1])
+local len = ${layout === 1 ? "redis.call('XLEN', KEYS[1])" : `redis.call('STRLEN', KEYS[1]) / ${INDEX_ENTRY_BYTES}`}
 local current = len - 1
 local expected = ARGV[1]
 if expected == 'none' then
@@ -59,18 +91,43 @@ for i = 1, nEvents do
   local rev = tostring(current + i)
   position = redis.call('XADD', KEYS[2], '*', 'id', ARGV[a], 'type', ARGV[a + 1], 'v', ARGV[a + 2],
     'agg', agg, 'rev', rev, 'at', ARGV[a + 3], 'actor', ARGV[a + 4], 'corr', ARGV[a + 5], 'data', ARGV[a + 6])
-  redis.call('XADD', KEYS[1], position, 'id', ARGV[a], 'type', ARGV[a + 1], 'v', ARGV[a + 2],
-    'agg', agg, 'rev', rev, 'at', ARGV[a + 3], 'actor', ARGV[a + 4], 'corr', ARGV[a + 5], 'data', ARGV[a + 6])
+${
+  layout === 1
+    ? `  redis.call('XADD', KEYS[1], position, 'id', ARGV[a], 'type', ARGV[a + 1], 'v', ARGV[a + 2],
+    'agg', agg, 'rev', rev, 'at', ARGV[a + 3], 'actor', ARGV[a + 4], 'corr', ARGV[a + 5], 'data', ARGV[a + 6])`
+    : "  redis.call('APPEND', KEYS[1], packId(position))"
+}
   a = a + 7
 end
 if nEvents == 0 and len > 0 then
-  position = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1][1]
+  position = ${
+    layout === 1
+      ? "redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1][1]"
+      : `unpackId(redis.call('GETRANGE', KEYS[1], -${INDEX_ENTRY_BYTES}, -1), 1)`
+  }
 end
 local revision = tostring(current + nEvents)
 if hasIdem then
   redis.call('SET', KEYS[3], ARGV[4] .. '\\n' .. ARGV[5] .. '\\n' .. revision .. '\\n' .. position .. '\\n' .. ARGV[6], 'EX', ARGV[3])
 end
 return {'ok', revision, position}
+`;
+
+/**
+ * Layout 2: an aggregate's log entries from a revision on, in one call (design
+ * §11). KEYS: index, log. ARGV: first revision. Answers XRANGE's shape, one
+ * entry per indexed id; an id the log no longer holds (archived) comes as
+ * `[id]` with no fields, for the caller to read from the archive.
+ */
+const READ_INDEXED_SCRIPT = `${INDEX_LUA}
+local bytes = redis.call('GETRANGE', KEYS[1], tonumber(ARGV[1]) * ${INDEX_ENTRY_BYTES}, -1)
+local entries = {}
+for at = 1, string.len(bytes), ${INDEX_ENTRY_BYTES} do
+  local id = unpackId(bytes, at)
+  local found = redis.call('XRANGE', KEYS[2], id, id)
+  entries[#entries + 1] = found[1] or {id}
+end
+return entries
 `;
 
 export interface IdempotencyRecord {
@@ -111,26 +168,38 @@ export type AppendResult =
   | { outcome: 'unique-violation'; key: string };
 
 type AppendCommand = (numKeys: number, ...args: string[]) => Promise<[string, string, string?]>;
+type ReadIndexedCommand = (numKeys: number, ...args: string[]) => Promise<[string, string[]?][]>;
 
-/** The name the append script is defined under on every client. */
+/** The name the append script is defined under on every client, per layout. */
 export const APPEND_COMMAND = 'tasksyncAppend';
+const APPEND_COMMANDS: Record<StoreLayout, string> = { 1: APPEND_COMMAND, 2: 'tasksyncAppendV2' };
+const READ_INDEXED_COMMAND = 'tasksyncReadIndexed';
+/** Every script command TaskSync defines on a client (the cluster client sends them unpipelined). */
+export const SCRIPT_COMMANDS = [...Object.values(APPEND_COMMANDS), READ_INDEXED_COMMAND];
+
+type Scripted = RedisClient & Record<string, AppendCommand | ReadIndexedCommand | undefined>;
 
 /**
- * Defines the append script on a client. createRedis and duplicateRedis do it
- * before the client sends anything: a pipeline copies the scripts defined when
- * it is made, and auto-pipelining queues a command into the pipeline already
- * open this tick, so a script defined later is missing there (the append
- * fails, and ioredis then throws outside any promise, ending the process).
+ * Defines the append scripts (and layout 2's read) on a client. createRedis
+ * and duplicateRedis do it before the client sends anything: a pipeline copies
+ * the scripts defined when it is made, and auto-pipelining queues a command
+ * into the pipeline already open this tick, so a script defined later is
+ * missing there (the append fails, and ioredis then throws outside any
+ * promise, ending the process).
  */
 export const defineAppendCommand = <C extends RedisClient>(redis: C): C => {
-  const client = redis as RedisClient & { [APPEND_COMMAND]?: AppendCommand };
-  if (!client[APPEND_COMMAND]) client.defineCommand(APPEND_COMMAND, { lua: APPEND_SCRIPT });
+  const client = redis as unknown as Scripted;
+  if (!client[APPEND_COMMAND]) {
+    for (const layout of [1, 2] as const)
+      client.defineCommand(APPEND_COMMANDS[layout], { lua: appendScript(layout) });
+    client.defineCommand(READ_INDEXED_COMMAND, { lua: READ_INDEXED_SCRIPT });
+  }
   return redis;
 };
 
-const appendCommand = (redis: RedisClient): AppendCommand => {
-  const client = defineAppendCommand(redis) as RedisClient & { [APPEND_COMMAND]: AppendCommand };
-  return client[APPEND_COMMAND].bind(client);
+const scriptCommand = <T>(redis: RedisClient, name: string) => {
+  const client = defineAppendCommand(redis) as unknown as Scripted;
+  return (client[name] as T & { bind: (self: unknown) => T }).bind(client);
 };
 
 export const parseIdempotencyRecord = (raw: string): IdempotencyRecord => {
@@ -144,10 +213,14 @@ export const parseIdempotencyRecord = (raw: string): IdempotencyRecord => {
   };
 };
 
-/** Appends events atomically with an expected revision; see APPEND_SCRIPT. */
+/**
+ * Appends events atomically with an expected revision; see `appendScript`.
+ * `streamKey` is the aggregate's stream (layout 1) or index (layout 2).
+ */
 export const appendToStream = async (
   redis: RedisClient,
   request: AppendRequest,
+  layout: StoreLayout = 1,
 ): Promise<AppendResult> => {
   const unique = request.unique ?? [];
   const set = request.set ?? [];
@@ -192,7 +265,10 @@ export const appendToStream = async (
       JSON.stringify(event.data),
     );
   }
-  const [outcome, first, second] = await appendCommand(redis)(keys.length, ...keys, ...args);
+  const [outcome, first, second] = await scriptCommand<AppendCommand>(
+    redis,
+    APPEND_COMMANDS[layout],
+  )(keys.length, ...keys, ...args);
   switch (outcome) {
     case 'ok':
       return { outcome: 'appended', revision: Number(first), entryId: second ?? '' };
@@ -205,4 +281,30 @@ export const appendToStream = async (
     default:
       throw new Error(`append script answered ${outcome}`);
   }
+};
+
+/**
+ * Layout 2: an aggregate's log entries from revision `fromRevision` on, by
+ * its index, in one script call (see READ_INDEXED_SCRIPT). `missing` lists
+ * the indexed entry ids the log no longer holds (archived), in order.
+ */
+export const readIndexed = async (
+  redis: RedisClient,
+  indexKey: string,
+  logKey: string,
+  fromRevision = 0,
+): Promise<{ entries: [id: string, fields: string[]][]; missing: string[] }> => {
+  const answer = await scriptCommand<ReadIndexedCommand>(redis, READ_INDEXED_COMMAND)(
+    2,
+    indexKey,
+    logKey,
+    String(fromRevision),
+  );
+  const entries: [string, string[]][] = [];
+  const missing: string[] = [];
+  for (const [id, fields] of answer) {
+    if (fields) entries.push([id, fields]);
+    else missing.push(id);
+  }
+  return { entries, missing };
 };

@@ -1,5 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { APPEND_COMMAND, defineAppendCommand } from './append';
+import { defineAppendCommand, SCRIPT_COMMANDS } from './append';
 
 export type RedisClient = Redis | Cluster;
 
@@ -45,7 +45,7 @@ export const createRedis = (
     // scripts for different masters then shared a pipeline, and every command
     // in it failed ("All keys in the pipeline should belong to the same slots
     // allocation group", ioredis#2109). Scripts are sent on their own.
-    autoPipeliningIgnoredCommands: ['eval', 'evalsha', APPEND_COMMAND],
+    autoPipeliningIgnoredCommands: ['eval', 'evalsha', ...SCRIPT_COMMANDS],
     redisOptions: { ...commonOptions, ...options },
   });
   return defineAppendCommand(cluster);
