@@ -14,11 +14,12 @@ export type StoreLayout = 1 | 2;
 
 /**
  * Bytes per event in a layout-2 index: an entry id `<ms>-<seq>` as two
- * big-endian unsigned 64-bit integers. Chosen by measurement (bench/index-encodings.ts): 200,000 events
- * (40,000 tasks × 5) cost 324 bytes each in the log alone, 388 with this
- * index, 391 with a list of id strings and 1,200 with layout 1's stream per
- * task; a string also answers a revision (STRLEN) and any range of
- * revisions (GETRANGE) in O(1) without parsing.
+ * big-endian unsigned 64-bit integers. Chosen by measurement
+ * (bench/index-encodings.ts): 200,000 events (40,000 tasks × 5) cost 324
+ * bytes each in the log alone, 388 with this index, 391 with a list of id
+ * strings and 1,200 with layout 1's stream per task. A string also answers a
+ * revision (STRLEN) and any range of revisions (GETRANGE) in O(1), without
+ * parsing.
  */
 export const INDEX_ENTRY_BYTES = 16;
 
