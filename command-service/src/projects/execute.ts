@@ -28,6 +28,7 @@ export const createProjectStore = (redis: RedisClient, keys: KeyLayout): Project
   createAggregateStore<ProjectState, ProjectEvent>({
     redis,
     streamKey: keys.projectStream,
+    logKey: () => keys.projectLog,
     evolve: evolveProject,
     initial: null,
   });

@@ -41,6 +41,7 @@ export const createTaskStores = (redis: RedisClient, keys: KeyLayout) => ({
   tasks: createAggregateStore<TaskState, TaskEvent>({
     redis,
     streamKey: keys.taskStream,
+    logKey: (taskId) => keys.taskLog(keys.partitionOf(taskId)),
     evolve: evolveTask,
     initial: null,
   }),

@@ -1,6 +1,7 @@
 import type { DomainEvent, StoredEvent } from '@tasksync/contracts';
+import type { StoreLayout } from '../redis/append';
 import type { RedisClient } from '../redis/client';
-import { readStream } from '../redis/readers';
+import { readAggregate } from '../redis/readers';
 
 export interface LoadedAggregate<State> {
   state: State;
@@ -14,6 +15,9 @@ export interface AggregateStore<State, E extends DomainEvent> {
   readonly evolve: (state: State, event: StoredEvent<E>) => State;
   /** The aggregate before its first event. */
   readonly empty: LoadedAggregate<State>;
+  /** How its events are kept (design §11); appends to it use the same. */
+  readonly layout: StoreLayout;
+  /** The aggregate's stream (layout 1) or index into its log (layout 2). */
   streamKey(aggregateId: string): string;
   load(aggregateId: string): Promise<LoadedAggregate<State>>;
   /** Drops a cached state (after a revision conflict: someone else appended). */
@@ -21,19 +25,24 @@ export interface AggregateStore<State, E extends DomainEvent> {
 }
 
 /**
- * Loads aggregates by folding their streams with `evolve`. Folded states are
+ * Loads aggregates by folding their events with `evolve`, from their own
+ * streams (layout 1) or through their index into the log (layout 2). Folded states are
  * kept in a bounded in-process cache (least recently used out); a load then
  * reads only the events after the cached one, so a long-lived aggregate costs
- * one short XRANGE instead of its whole history. The cache is only a starting
+ * one short read instead of its whole history. The cache is only a starting
  * point: every append still checks the revision.
  */
 export const createAggregateStore = <State, E extends DomainEvent>(options: {
   redis: RedisClient;
   streamKey: (aggregateId: string) => string;
+  /** The log an aggregate's events go to: read by layout 2's index. */
+  logKey: (aggregateId: string) => string;
   evolve: (state: State, event: StoredEvent<E>) => State;
   initial: State;
+  layout?: StoreLayout;
   capacity?: number;
 }): AggregateStore<State, E> => {
+  const layout = options.layout ?? 1;
   const capacity = options.capacity ?? 10_000;
   const cache = new Map<string, LoadedAggregate<State>>();
   const empty: LoadedAggregate<State> = { state: options.initial, revision: -1, lastEntryId: '' };
@@ -47,13 +56,14 @@ export const createAggregateStore = <State, E extends DomainEvent>(options: {
   return {
     evolve: options.evolve,
     empty,
+    layout,
     streamKey: options.streamKey,
     async load(aggregateId) {
       const cached = cache.get(aggregateId);
-      const events = (await readStream(
+      const events = (await readAggregate(
         options.redis,
-        options.streamKey(aggregateId),
-        cached?.lastEntryId || undefined,
+        { layout, streamKey: options.streamKey(aggregateId), logKey: options.logKey(aggregateId) },
+        cached && { revision: cached.revision, entryId: cached.lastEntryId },
       )) as StoredEvent<E>[];
       if (!events.length) return cached ?? empty;
       let state = cached ? cached.state : options.initial;

@@ -9,7 +9,8 @@ import {
 import { taskCreated } from '@tasksync/contracts/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectTestRedis, testKeys } from '../../../test/support';
-import { readLog, readStream } from '../redis/readers';
+import type { StoreLayout } from '../redis/append';
+import { readAggregate, readLog } from '../redis/readers';
 import { createAggregateStore } from './aggregate-store';
 import { type CommandRequest, handleCommand, MAX_ATTEMPTS } from './handle-command';
 
@@ -29,7 +30,7 @@ const counted = () => {
 };
 
 /** A task aggregate whose command is "add this comment", or "create" on an empty stream. */
-const setup = () => {
+const setup = (layout: StoreLayout) => {
   const keys = testKeys();
   const taskId = newId();
   const author = newId();
@@ -37,8 +38,10 @@ const setup = () => {
   const store = createAggregateStore<TaskState, TaskEvent>({
     redis,
     streamKey: keys.taskStream,
+    logKey: (id) => keys.taskLog(keys.partitionOf(id)),
     evolve: evolveTask,
     initial: null,
+    layout,
   });
   const deps = { redis, counters, now: () => new Date('2026-01-01T00:00:00Z'), newId };
   const partition = keys.partitionOf(taskId);
@@ -65,7 +68,8 @@ const setup = () => {
   });
   const run = (text: string, extra?: Partial<CommandRequest<TaskState, string, TaskEvent>>) =>
     handleCommand(deps, request(text, extra));
-  const stream = () => readStream(redis, keys.taskStream(taskId));
+  const stream = () =>
+    readAggregate(redis, { layout, streamKey: keys.taskStream(taskId), logKey: log.key });
   return { keys, taskId, partition, deps, store, counts, run, request, stream, log };
 };
 
@@ -80,9 +84,10 @@ const failure = async (promise: Promise<unknown>) => {
   throw new Error('expected the command to fail');
 };
 
-describe('handleCommand', () => {
+// Every guarantee of the command handler holds on both storage layouts (design §11).
+describe.each([1, 2] as const)('handleCommand, layout %i', (layout: StoreLayout) => {
   it('appends what decide returns with the loaded revision, and answers the folded state', async () => {
-    const { run, stream, counts, log } = setup();
+    const { run, stream, counts, log } = setup(layout);
     const created = await run('create', { create: true });
     expect(created).toMatchObject({ status: 200, revision: 0, replayed: false });
     expect(created.body).toEqual({
@@ -103,7 +108,7 @@ describe('handleCommand', () => {
   });
 
   it('appends nothing for a command that changes nothing, answering the current revision', async () => {
-    const { run, stream } = setup();
+    const { run, stream } = setup(layout);
     await run('create', { create: true });
     const first = await run('first');
     const noop = await run('nothing');
@@ -112,7 +117,7 @@ describe('handleCommand', () => {
   });
 
   it(`lands ${MAX_ATTEMPTS} concurrent writers to one aggregate, each exactly once, by retrying conflicts`, async () => {
-    const { run, stream, counts } = setup();
+    const { run, stream, counts } = setup(layout);
     await run('create', { create: true });
     const texts = Array.from({ length: MAX_ATTEMPTS }, (_, i) => `writer ${i}`);
     const outcomes = await Promise.all(texts.map((text) => run(text)));
@@ -128,7 +133,7 @@ describe('handleCommand', () => {
   });
 
   it('answers 412 with If-Match naming a stale revision, before and after a conflict', async () => {
-    const { run, stream } = setup();
+    const { run, stream } = setup(layout);
     await run('create', { create: true });
     await run('one');
     expect(await failure(run('two', { ifMatch: 0 }))).toEqual({
@@ -140,7 +145,7 @@ describe('handleCommand', () => {
   });
 
   it('replays an Idempotency-Key exactly once, and refuses it for another request (422)', async () => {
-    const { run, stream, keys, taskId, partition, counts } = setup();
+    const { run, stream, keys, taskId, partition, counts } = setup(layout);
     await run('create', { create: true });
     // The record lives in the task's slot, as the command-service keeps it.
     const idempotency = {
@@ -158,7 +163,7 @@ describe('handleCommand', () => {
   });
 
   it('answers a taken unique key with the given problem, appending nothing', async () => {
-    const { run, keys, stream, log, partition } = setup();
+    const { run, keys, stream, log, partition } = setup(layout);
     const unique = [{ key: `${keys.prefix}:{t${partition}}:unique-test`, value: 'x' }];
     await redis.set(unique[0]!.key, 'taken');
     const before = await readLog(redis, log.key, '0', 100);
@@ -176,15 +181,17 @@ describe('handleCommand', () => {
   });
 
   it('reads only newer events into a cached aggregate, and sees what another process appended', async () => {
-    const first = setup();
+    const first = setup(layout);
     await first.run('create', { create: true });
     await first.run('a');
     // A second store (another process) appends to the same task.
     const other = createAggregateStore<TaskState, TaskEvent>({
       redis,
       streamKey: first.keys.taskStream,
+      logKey: () => first.log.key,
       evolve: evolveTask,
       initial: null,
+      layout,
     });
     await handleCommand(first.deps, { ...first.request('b'), store: other });
     const loaded = await first.store.load(first.taskId);

@@ -15,6 +15,7 @@ export const createUserStore = (redis: RedisClient, keys: KeyLayout): UserStore 
   createAggregateStore<UserState, UserEvent>({
     redis,
     streamKey: keys.userStream,
+    logKey: () => keys.identityLog,
     evolve: evolveUser,
     initial: null,
   });

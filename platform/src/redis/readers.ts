@@ -1,4 +1,5 @@
 import { decodeEvent, fieldsToRecord, type StoredEvent } from '@tasksync/contracts';
+import { readIndexed, type StoreLayout } from './append';
 import type { RedisClient } from './client';
 
 export type RawEntry = [id: string, fields: string[]];
@@ -14,6 +15,37 @@ export const readStream = async (
     afterEntryId ? `(${afterEntryId}` : '-',
     '+',
   )) as RawEntry[];
+  return entries.map(([id, fields]) => decodeEvent(id, fieldsToRecord(fields)));
+};
+
+/** Where an aggregate's events are: its own stream (layout 1) or its index into its log (layout 2). */
+export interface AggregateKeys {
+  layout: StoreLayout;
+  /** The aggregate's stream (layout 1) or index (layout 2). */
+  streamKey: string;
+  logKey: string;
+}
+
+/**
+ * An aggregate's events after `after` (its last revision and entry id read
+ * before; all of them without), in order, on either layout (design §11).
+ */
+export const readAggregate = async (
+  redis: RedisClient,
+  { layout, streamKey, logKey }: AggregateKeys,
+  after?: { revision: number; entryId: string },
+): Promise<StoredEvent[]> => {
+  if (layout === 1) return readStream(redis, streamKey, after?.entryId || undefined);
+  const { entries, missing } = await readIndexed(
+    redis,
+    streamKey,
+    logKey,
+    after ? after.revision + 1 : 0,
+  );
+  if (missing.length > 0)
+    throw new Error(
+      `${missing.length} events of ${streamKey} are no longer in its log (archived), and no archive is read yet`,
+    );
   return entries.map(([id, fields]) => decodeEvent(id, fieldsToRecord(fields)));
 };
 
