@@ -8,7 +8,7 @@ import type { RateLimits } from '../gateway/src/limits';
 import type { Upstream } from '../gateway/src/routes';
 import { expectAnswersAsServices, expectLiveFeedThrough, registrationThrough } from './front-door';
 import { FRONTEND, rawRequest, redis, type System, startSystem } from './security/system';
-import { client } from './support';
+import { capturingLogger, client } from './support';
 
 /*
  * The front door (design §12) in front of every service of this process, over
@@ -73,7 +73,8 @@ describe('the front door', () => {
   });
 
   it('answers what it does not route with 404 or 405 problem+json, and HEAD as GET', async () => {
-    const door = await startDoor();
+    const log = capturingLogger('info');
+    const door = await startDoor({ logger: log.logger });
     const unknown = await client(door).get('/nowhere');
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
@@ -87,12 +88,21 @@ describe('the front door', () => {
       type: 'urn:tasksync:problem:method-not-allowed',
     });
 
-    // What it forwards is in its metrics, by the table's route.
-    expect((await client(door).get('/tasks/some-id')).status).toBe(401);
+    // What it forwards is in its metrics, by the table's route, and in its access log.
+    const forwarded = await client(door).get('/tasks/some-id?x=1', {
+      headers: { 'x-request-id': 'logged-1' },
+    });
+    expect(forwarded.status).toBe(401);
     const metrics = await rawRequest(door, { path: '/metrics' });
     expect(metrics.text).toMatch(
       /http_request_duration_seconds_count\{[^}]*route="\/tasks\/\{id\}"[^}]*status="401"[^}]*\} 1\n/,
     );
+    expect(
+      log.lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.msg === 'request' && line.reqId === 'logged-1')
+        .map(({ method, url, status }) => ({ method, url, status })),
+    ).toEqual([{ method: 'GET', url: '/tasks/some-id', status: 401 }]);
 
     const head = await rawRequest(door, { method: 'HEAD', path: '/health' });
     expect(head.status).toBe(200);
@@ -324,6 +334,13 @@ describe('the front door', () => {
     ).toBe(201);
     // Reads are not limited.
     expect((await client(door).get('/tasks', { token: member.token })).status).toBe(200);
+    // Limited or not, what the door forwards is measured by the table's route.
+    const metrics = (await rawRequest(door, { path: '/metrics' })).text;
+    const count = (method: string, status: number) =>
+      new RegExp(
+        `http_request_duration_seconds_count\\{service="gateway",method="${method}",route="/tasks",status="${status}"\\} (\\d+)\n`,
+      ).exec(metrics)?.[1];
+    expect([count('POST', 201), count('POST', 429), count('GET', 200)]).toEqual(['5', '1', '1']);
 
     const login = () =>
       client(door).post('/auth/login', { email: member.email, password: member.password });

@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { newId, ProblemError, problems } from '@tasksync/contracts';
+import { ProblemError, problems } from '@tasksync/contracts';
 import {
   corsAnswerHeaders,
   createBaseApp,
   finishApp,
   type Logger,
-  REQUEST_ID,
   type RedisClient,
+  requestTracker,
   type ServiceMetrics,
   sendProblem,
 } from '@tasksync/platform';
@@ -53,6 +53,7 @@ export const buildGateway = (deps: GatewayDeps) => {
     : undefined;
   const app = createBaseApp({ ...deps, bodies: false });
   const corsHeaders = corsAnswerHeaders(deps.frontendOrigins ?? []);
+  const track = requestTracker(deps.logger, deps.metrics);
 
   app.use((req, res, next) => {
     const found = route(req.method, req.path);
@@ -74,6 +75,8 @@ export const buildGateway = (deps: GatewayDeps) => {
     }
     const { to, limit } = found.route;
     if (to === 'door') return next();
+    // Measured by the table's route, as the forwarding path below measures it.
+    res.locals.route = found.route.path;
     const proceed = () => forward.web(req, res, to, req.id);
     const limiter = limit && limits?.[limit];
     if (limiter) return limiter(req, res, proceed);
@@ -96,8 +99,8 @@ export const buildGateway = (deps: GatewayDeps) => {
 
   /**
    * The door's request handler. A request the door only forwards (no rate
-   * limit applies, not a CORS preflight) skips
-   * express and goes straight to the proxy, with its request id; the rest
+   * limit applies, not a CORS preflight) skips express and goes straight to
+   * the proxy, tracked as express would (request id, metrics, access log); the rest
    * (limited routes, preflights, the door's own routes, 404 and 405) goes
    * through the express app above.
    */
@@ -109,21 +112,11 @@ export const buildGateway = (deps: GatewayDeps) => {
     const query = url.indexOf('?');
     const found = route(req.method ?? 'GET', query < 0 ? url : url.slice(0, query)).route;
     if (found && found.to !== 'door' && !(found.limit && limits) && req.method !== 'OPTIONS') {
-      const given = req.headers['x-request-id'];
-      const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
-      res.setHeader('X-Request-Id', requestId);
+      const requestId = track(req, res, () => found.path);
       // The door's CORS, as the express path's: the service's own is not passed on.
       res.setHeader('Vary', 'Origin');
       const cors = corsHeaders(req.headers.origin);
       if (cors) for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
-      // Measured by the table's route, as the express path measures its own.
-      const started = process.hrtime.bigint();
-      res.once('finish', () =>
-        deps.metrics.httpDuration.observe(
-          { method: req.method ?? 'GET', route: found.path, status: String(res.statusCode) },
-          Number(process.hrtime.bigint() - started) / 1e9,
-        ),
-      );
       forward.web(req, res, found.to, requestId);
       return;
     }

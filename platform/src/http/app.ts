@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { newId, ProblemError } from '@tasksync/contracts';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
@@ -82,36 +82,53 @@ export const finishApp = (app: Express) => {
   return app;
 };
 
-const requestContext = (logger: Logger, metrics: ServiceMetrics): RequestHandler => {
+/**
+ * What every request to a TaskSync process gets, through express or not (the
+ * front door forwards most requests without it): its id (the client's when it
+ * is a valid one, else a new one) in `X-Request-Id`, and once answered the
+ * duration metric and the access log line, under the route `routeOf` names
+ * then. Answers the id.
+ */
+export const requestTracker = (logger: Logger, metrics: ServiceMetrics) => {
   const accessLogged = logger.isLevelEnabled('info');
-  return (req, res, next) => {
+  return (req: IncomingMessage, res: ServerResponse, routeOf: () => string): string => {
     const started = process.hrtime.bigint();
+    const url = (req.url ?? '/').split('?', 1)[0]!;
     const given = req.headers['x-request-id'];
-    req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
-    res.setHeader('X-Request-Id', req.id);
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
+    res.setHeader('X-Request-Id', id);
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = req.route
-        ? `${req.baseUrl}${req.route.path}`.replace(/(.)\/$/, '$1')
-        : 'unmatched';
+      const method = req.method ?? 'GET';
       metrics.httpDuration.observe(
-        { method: req.method, route, status: String(res.statusCode) },
+        { method, route: routeOf(), status: String(res.statusCode) },
         seconds,
       );
       if (!accessLogged) return;
       // Probes come every few seconds; they would drown the access log.
-      const level = OPERATIONAL_PATHS.has(req.path) ? 'debug' : 'info';
+      const level = OPERATIONAL_PATHS.has(url) ? 'debug' : 'info';
       if (!logger.isLevelEnabled(level)) return;
-      req.log[level](
-        {
-          method: req.method,
-          url: req.path,
-          status: res.statusCode,
-          ms: Math.round(seconds * 1e4) / 10,
-        },
+      logger[level](
+        { reqId: id, method, url, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
         'request',
       );
     });
+    return id;
+  };
+};
+
+/**
+ * The route a request is measured under: the express route it matched, one a
+ * middleware named in `res.locals.route` (the door's table), or `unmatched`.
+ */
+const expressRoute = (req: Express['request'], res: Express['response']) => (): string =>
+  (res.locals.route as string | undefined) ??
+  (req.route ? `${req.baseUrl}${req.route.path}`.replace(/(.)\/$/, '$1') : 'unmatched');
+
+const requestContext = (logger: Logger, metrics: ServiceMetrics): RequestHandler => {
+  const track = requestTracker(logger, metrics);
+  return (req, res, next) => {
+    req.id = track(req, res, expressRoute(req, res));
     next();
   };
 };
