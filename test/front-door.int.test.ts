@@ -160,6 +160,29 @@ describe('the front door', () => {
     expect(received['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('serves the merged document, reading the services once for requests at the same time and again after a failure', async () => {
+    const real = await (await fetch(`${sys.urls.query}/openapi.json`)).text();
+    let reads = 0;
+    let down = true;
+    const query = await startStandIn((_req, res) => {
+      reads++;
+      res.writeHead(down ? 503 : 200, { 'content-type': 'application/json' });
+      res.end(down ? '{}' : real);
+    });
+    const door = await startDoor({ upstreams: { ...sys.urls, query } });
+    const failed = await client(door).get('/openapi.json');
+    expect(failed.status).toBe(503);
+    expect(failed.body.type).toBe('urn:tasksync:problem:service-unavailable');
+    down = false;
+    reads = 0;
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => client(door).get('/openapi.json')),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(answers[0]!.body.paths['/tasks/{id}'].get.tags).toEqual(['query']);
+    expect(reads).toBe(1);
+  });
+
   it('answers CORS by its own FRONTEND_URL, whatever the service behind it sends', async () => {
     // One stand-in sends no CORS at all, the other a policy of its own (any origin).
     const bare = await startStandIn((_req, res) => {

@@ -172,9 +172,7 @@ const doorRoutes = (deps: GatewayDeps) => {
  * run, kept for a minute. A service that cannot be read is 503.
  */
 const mergedDocument = (upstreams: Record<Upstream, string>) => {
-  let cached: { at: number; document: OpenApiDocument } | undefined;
-  return async () => {
-    if (cached && Date.now() - cached.at < DOCUMENT_TTL_MS) return cached.document;
+  const read = async () => {
     const documents = Object.fromEntries(
       await Promise.all(
         API_SERVICES.map(async (service) => {
@@ -191,7 +189,19 @@ const mergedDocument = (upstreams: Record<Upstream, string>) => {
         }),
       ),
     ) as Record<ApiService, OpenApiDocument>;
-    cached = { at: Date.now(), document: mergeOpenApi(documents) };
+    return mergeOpenApi(documents);
+  };
+  // The reading in flight is shared: requests meanwhile wait for it, not read again.
+  let cached: { at: number; document: Promise<OpenApiDocument> } | undefined;
+  return () => {
+    if (!cached || Date.now() - cached.at >= DOCUMENT_TTL_MS) {
+      const document = read();
+      cached = { at: Date.now(), document };
+      // A failed reading is not kept: the next request tries again.
+      document.catch(() => {
+        if (cached?.document === document) cached = undefined;
+      });
+    }
     return cached.document;
   };
 };
