@@ -1,6 +1,7 @@
 // The machinery every TaskSync service runs on (design §1): HTTP app and
 // problem+json middleware, auth, config, logging, metrics, runtime, the Redis
 // client, the append script, readers, the consumer loop and the log tail.
+export * from './archive/index';
 export * from './auth/current-role';
 export * from './auth/jwt';
 export * from './commands/aggregate-store';
