@@ -20,6 +20,11 @@ export interface ArchiveLogOptions {
   afterStep?: (step: ArchiveStep) => void | Promise<void>;
   /** Asked before each further segment; false ends the run (the lease was lost). */
   mayContinue?: () => Promise<boolean>;
+  /**
+   * Trims through XTRIM MINID `minId`; by default plainly. The archiver passes
+   * its lease's fenced trim, so an archiver that lost its lease trims nothing.
+   */
+  trim?: (minId: string) => Promise<unknown>;
 }
 
 export interface ArchiveRun {
@@ -95,10 +100,6 @@ export const archivableThrough = async (
   return minEntryId(olderThanWindow, acknowledged) ?? null;
 };
 
-/** Trims every entry up to and including `through`, exactly (no `~`). */
-const trimThrough = (redis: RedisClient, logKey: string, through: string) =>
-  redis.xtrim(logKey, 'MINID', nextEntryId(through));
-
 /**
  * One archiver run over one log (design §11). Each segment is written and
  * fsynced, then listed in the manifest (written atomically and fsynced), and
@@ -111,10 +112,13 @@ const trimThrough = (redis: RedisClient, logKey: string, through: string) =>
  */
 export const archiveLog = async (options: ArchiveLogOptions): Promise<ArchiveRun> => {
   const { redis, store, log, segmentEntries, afterStep, mayContinue } = options;
+  // Every entry up to and including `through`, exactly (MINID without `~`).
+  const trimThrough = (through: string) =>
+    (options.trim ?? ((minId) => redis.xtrim(log.key, 'MINID', minId)))(nextEntryId(through));
   let manifest = await store.readManifest(log.name);
   let through = archivedThrough(manifest);
   // A run that crashed between its manifest and its trim is finished first.
-  if (through) await trimThrough(redis, log.key, through);
+  if (through) await trimThrough(through);
   const listed = new Set(manifest.segments.map((segment) => segment.file));
   for (const file of await store.listSegments(log.name)) {
     if (!listed.has(file)) await store.deleteSegment(log.name, file);
@@ -132,11 +136,15 @@ export const archiveLog = async (options: ArchiveLogOptions): Promise<ArchiveRun
     const segment = encodeSegment(log.name, entries);
     await store.writeSegment(log.name, segment.info.file, segment.bytes);
     await afterStep?.('segment');
+    // A second archiver on this log (a lease lost in a long pause) would have moved the
+    // manifest on; writing over it would drop segments whose entries it has trimmed.
+    if (archivedThrough(await store.readManifest(log.name)) !== through)
+      throw new Error(`the archive manifest of ${log.name} changed under this run; stopping`);
     manifest = { ...manifest, segments: [...manifest.segments, segment.info] };
     await store.writeManifest(manifest);
     await afterStep?.('manifest');
     through = segment.info.last;
-    await trimThrough(redis, log.key, through);
+    await trimThrough(through);
     await afterStep?.('trim');
     run.archived += entries.length;
     run.segments += 1;

@@ -3,6 +3,7 @@
 export * from './archiver';
 export * from './config';
 export * from './entry-id';
+export * from './lease';
 export * from './reader';
 export * from './segment';
 export * from './store';
