@@ -9,7 +9,7 @@
 import { existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createKeyLayout, type KeyLayout, newId } from '@tasksync/contracts';
-import { createRedis, type RedisClient, readLastEntryId } from '@tasksync/platform';
+import { createRedis, LAYOUT_VERSION, type RedisClient, readLastEntryId } from '@tasksync/platform';
 import {
   openReadModel,
   openReadModelReadOnly,
@@ -464,7 +464,7 @@ export const benchReadSide = async (options: {
     if (!parts.has('replay') && !parts.has('upgrade')) return figures;
     progress.phase(phaseName.seedReplay);
     const replayKeys = createKeyLayout('bench-replay', 1);
-    await redis.hset(replayKeys.meta, 'layoutVersion', '1', 'partitions', '1');
+    await redis.hset(replayKeys.meta, 'layoutVersion', LAYOUT_VERSION, 'partitions', '1');
     await seedReplayLog(redis, replayKeys, 100_000);
     const replayDir = join(options.dataDir, 'replay');
     mkdirSync(replayDir, { recursive: true });

@@ -110,8 +110,8 @@ const main = async () => {
         break;
       case 'refused':
         console.error(
-          `migrate-layout: refused, still layout 1: ${result.mismatches.length} differences between ` +
-            'the aggregate streams and the logs; the first ones:',
+          `migrate-layout: refused, still layout 1. Differences between the aggregate streams ` +
+            `and the logs: ${result.mismatches.length}${result.mismatches.length > 20 ? ', the first 20' : ''}:`,
         );
         for (const mismatch of result.mismatches.slice(0, 20)) {
           console.error(
@@ -122,7 +122,7 @@ const main = async () => {
         break;
       case 'migrated':
         console.log(
-          `migrate-layout: layout 2. ${result.aggregates} aggregates switched; ${result.copiedEvents} events ` +
+          `migrate-layout: layout 2. ${result.aggregates} aggregates switched by this run; ${result.copiedEvents} events ` +
             `indexed, every one compared with its aggregate's copy; writes were paused for ${seconds(result.pausedMs)}.`,
         );
         break;

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, type RedisClient } from '@tasksync/platform';
+import { createRedis, type RedisClient, readRevisionCount } from '@tasksync/platform';
 import { openReadModelReadOnly } from '@tasksync/platform/read-model';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -96,7 +96,7 @@ describe('Redis killed with SIGKILL and restarted on the same data', () => {
       for (const [, fields] of entries) logged.add(fields[fields.indexOf('agg') + 1]!);
     }
     for (const id of acknowledged) {
-      expect(await redis.xlen(keys.taskStream(id)), id).toBe(1);
+      expect(await readRevisionCount(redis, keys.taskStream(id)), id).toBe(1);
       expect(logged.has(id), id).toBe(true);
     }
 

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { foldTask, newId, type StoredEvent, type TaskEvent } from '@tasksync/contracts';
-import { createLogger, createTokenService, readStream } from '@tasksync/platform';
+import { createLogger, createTokenService } from '@tasksync/platform';
 import { openReadModel, type TaskRow, taskFromRow } from '@tasksync/platform/read-model';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import {
   appendUserRegistered,
   client,
   connectTestRedis,
+  readEventsOf,
   testKeys,
   waitForCatchUp,
 } from './support';
@@ -129,7 +130,7 @@ describe('live read model, replayed read model and evolve folds', () => {
           createdOverall += taskIds.length;
           for (const id of taskIds) {
             const folded = foldTask(
-              (await readStream(redis, keys.taskStream(id))) as StoredEvent<TaskEvent>[],
+              (await readEventsOf(redis, keys.taskStream(id))) as StoredEvent<TaskEvent>[],
             )!;
             const row = live.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow;
             expect(row).toBeDefined();
@@ -143,7 +144,7 @@ describe('live read model, replayed read model and evolve folds', () => {
           const expected = new Map<string, number>();
           for (const id of taskIds) {
             const folded = foldTask(
-              (await readStream(redis, keys.taskStream(id))) as StoredEvent<TaskEvent>[],
+              (await readEventsOf(redis, keys.taskStream(id))) as StoredEvent<TaskEvent>[],
             )!;
             if (folded.deleted) continue;
             for (const key of [`status:${folded.status}`, `assignee:${folded.assigneeId ?? ''}`]) {

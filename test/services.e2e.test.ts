@@ -8,7 +8,7 @@ import { createTokenService, repoRoot } from '@tasksync/platform';
 import { describe, expect, it } from 'vitest';
 import { runTs } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
-import { cleanEnv, client, testRedisEnv, uniquePrefix, waitFor } from './support';
+import { cleanEnv, client, connectTestRedis, testRedisEnv, uniquePrefix, waitFor } from './support';
 
 const SECRET = 'e2e-secret-e2e-secret-e2e-secret-e2e-secret';
 
@@ -277,6 +277,32 @@ describe('start-up refusals', () => {
       /EVENT_PARTITIONS: .*number/,
     );
     await refuses('identity-service/src/main.ts', { LOG_LEVEL: 'loud' }, /LOG_LEVEL/);
+  });
+
+  it('refuses a store of the other key layout, naming the migration', async () => {
+    const prefix = uniquePrefix();
+    const redis = connectTestRedis();
+    try {
+      await redis.hset(`${prefix}:meta`, 'layoutVersion', '1', 'partitions', '1');
+      for (const entry of [
+        'identity-service/src/main.ts',
+        'command-service/src/main.ts',
+        'projector/src/main.ts',
+        'query-service/src/main.ts',
+        'notifier/src/main.ts',
+      ]) {
+        await refuses(
+          entry,
+          { REDIS_PREFIX: prefix, PROJECTOR_PORT: '0', QUERY_PORT: '0', NOTIFIER_PORT: '0' },
+          /key layout v1 .*`npm run migrate-layout`/,
+        );
+      }
+      // Nothing was written in the other layout, and the store still says v1.
+      expect(await redis.keys(`${prefix}:*`)).toEqual([`${prefix}:meta`]);
+      expect(await redis.hget(`${prefix}:meta`, 'layoutVersion')).toBe('1');
+    } finally {
+      await redis.quit();
+    }
   });
 
   it('refuses a partition count other than the one the data was written with', async () => {

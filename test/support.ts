@@ -3,13 +3,20 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createKeyLayout, type KeyLayout, newId, type Role } from '@tasksync/contracts';
+import {
+  createKeyLayout,
+  type KeyLayout,
+  logOfAggregateKey,
+  newId,
+  type Role,
+} from '@tasksync/contracts';
 import {
   appendToStream,
   createLogger,
   createRedis,
   createTokenService,
   type RedisClient,
+  readAggregate,
   readLastEntryId,
   type StoreLayout,
 } from '@tasksync/platform';
@@ -190,13 +197,17 @@ export const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
   return { ...env, ...extra };
 };
 
+/** An aggregate's events (task, project or user) by its key, read as the services read them. */
+export const readEventsOf = (redis: RedisClient, aggregateKey: string) =>
+  readAggregate(redis, { streamKey: aggregateKey, logKey: logOfAggregateKey(aggregateKey) });
+
 /** Appends a UserRegistered as identity-service does, with optional unique and private keys. */
 export const appendUserRegistered = (
   redis: RedisClient,
   keys: KeyLayout,
   user: { userId: string; email: string; role?: Role },
   extra: { unique?: { key: string; value: string }[]; set?: { key: string; value: string }[] } = {},
-  layout: StoreLayout = 1,
+  layout: StoreLayout = 2,
 ) =>
   appendToStream(
     redis,

@@ -8,7 +8,12 @@ import {
   type ProjectEvent,
   type Role,
 } from '@tasksync/contracts';
-import { createMetrics, createRedis, createTokenService, readStream } from '@tasksync/platform';
+import {
+  createMetrics,
+  createRedis,
+  createTokenService,
+  readRevisionCount,
+} from '@tasksync/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiSpec, apiSpec, projectHistory } from '../../test/api-spec';
 import {
@@ -17,6 +22,7 @@ import {
   client,
   connectTestRedis,
   listen,
+  readEventsOf,
   testKeys,
   testRedisConfig,
 } from '../../test/support';
@@ -137,7 +143,7 @@ describe('POST /projects', () => {
         },
       },
     ]);
-    expect(await readStream(redis, keys.projectStream(answer.body.id))).toEqual(created.appended);
+    expect(await readEventsOf(redis, keys.projectStream(answer.body.id))).toEqual(created.appended);
   });
 
   it('keeps an open visibility given', async () => {
@@ -613,7 +619,7 @@ describe('the General project', () => {
       ]);
       // A later start finds it there.
       expect(await bootstrapGeneralProject({ ...deps(), keys: fresh })).toBe(false);
-      expect(await redis.xlen(fresh.projectStream(GENERAL_PROJECT_ID))).toBe(1);
+      expect(await readRevisionCount(redis, fresh.projectStream(GENERAL_PROJECT_ID))).toBe(1);
     } finally {
       await Promise.all(clients.map((client) => client.quit()));
     }

@@ -6,7 +6,7 @@ import {
   type Role,
 } from '@tasksync/contracts';
 import { taskCreated } from '@tasksync/contracts/testing';
-import { appendToStream, createMetrics, createTokenService, readStream } from '@tasksync/platform';
+import { appendToStream, createMetrics, createTokenService } from '@tasksync/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiSpec, apiSpec, projectHistory, taskHistory } from '../../test/api-spec';
 import {
@@ -17,6 +17,7 @@ import {
   expectProblem,
   forgedTokens,
   listen,
+  readEventsOf,
   testKeys,
 } from '../../test/support';
 import { buildCommandApp } from './app';
@@ -121,7 +122,7 @@ describe('POST /tasks', () => {
         }).data,
       },
     ]);
-    expect(await readStream(redis, keys.taskStream(answer.body.id))).toEqual(created.appended);
+    expect(await readEventsOf(redis, keys.taskStream(answer.body.id))).toEqual(created.appended);
   });
 
   it('refuses invalid bodies with 400 listing the problems, and appends nothing', async () => {
@@ -216,7 +217,7 @@ describe('Idempotency-Key', () => {
       expect(answer.headers.get('x-event-position')).toBe(answers[0]!.body.position);
     }
     expect(later.answer.headers.get('idempotent-replayed')).toBe('true');
-    expect(await readStream(redis, keys.taskStream(answers[0]!.body.id))).toEqual(race.appended);
+    expect(await readEventsOf(redis, keys.taskStream(answers[0]!.body.id))).toEqual(race.appended);
   });
 
   it('answers 422 for the same key with another body, and keeps keys per user', async () => {
@@ -271,7 +272,7 @@ describe('Idempotency-Key', () => {
     const d2 = await spec.given(stream).when(remove('d-1'));
     d2.thenAnswers(204).thenAppends([]);
     expect(d2.answer.headers.get('etag')).toBe(d1.answer.headers.get('etag'));
-    expect((await readStream(redis, stream)).map((e) => e.type)).toEqual([
+    expect((await readEventsOf(redis, stream)).map((e) => e.type)).toEqual([
       'TaskCreated',
       'TaskStatusChanged',
       'CommentAdded',
@@ -483,7 +484,7 @@ describe('PATCH /tasks/:id', () => {
     comments.thenAppends(
       Array.from({ length: 10 }, (_, i) => ({ type: 'CommentAdded', agg: task.id, rev: i + 1 })),
     );
-    expect((await readStream(redis, keys.taskStream(task.id))).map((e) => e.rev)).toEqual(
+    expect((await readEventsOf(redis, keys.taskStream(task.id))).map((e) => e.rev)).toEqual(
       Array.from({ length: 11 }, (_, i) => i),
     );
   });
@@ -552,7 +553,7 @@ describe('comments and DELETE', () => {
     ]) {
       (await spec.given(stream).when(request)).thenFails(410, 'gone').thenAppends([]);
     }
-    expect((await readStream(redis, stream)).map((e) => e.type)).toEqual([
+    expect((await readEventsOf(redis, stream)).map((e) => e.type)).toEqual([
       'TaskCreated',
       'TaskDeleted',
     ]);

@@ -25,6 +25,11 @@ export interface KeyLayout {
   projectIdempotency(userId: string, key: string): string;
   identityLog: string;
   userStream(userId: string): string;
+  /**
+   * The log an aggregate's key (task, project or user) indexes: the log of its
+   * hash tag, `<prefix>:{t3}:task:<id>` → `<prefix>:{t3}:log`.
+   */
+  logOf(aggregateKey: string): string;
   email(normalizedEmail: string): string;
   credentials(userId: string): string;
   loginFailures(normalizedEmail: string): string;
@@ -67,6 +72,11 @@ export const createKeyLayout = (prefix: string, partitions: number): KeyLayout =
     projectIdempotency: (userId, key) => `${prefix}:{p}:idem:${userId}:${key}`,
     identityLog,
     userStream: (userId) => `${prefix}:{id}:user:${userId}`,
+    logOf: (aggregateKey) => {
+      if (!aggregateKey.startsWith(`${prefix}:`))
+        throw new Error(`${aggregateKey} is not an aggregate's key`);
+      return logOfAggregateKey(aggregateKey);
+    },
     email: (email) => `${prefix}:{id}:email:${email}`,
     credentials: (userId) => `${prefix}:{id}:cred:${userId}`,
     loginFailures: (email) => `${prefix}:{id}:login-failures:${email}`,
@@ -79,6 +89,16 @@ export const createKeyLayout = (prefix: string, partitions: number): KeyLayout =
     logs,
     logKeyByName: (name) => logs().find((log) => log.name === name)?.key,
   };
+};
+
+/**
+ * The log an aggregate's key indexes, whatever the prefix: the log of its hash
+ * tag (`<prefix>:{t3}:task:<id>` → `<prefix>:{t3}:log`); see KeyLayout.logOf.
+ */
+export const logOfAggregateKey = (aggregateKey: string): string => {
+  const match = /^(.*):(\{[^}]+\}):(?:task|project|user):[^:{}]+$/.exec(aggregateKey);
+  if (!match) throw new Error(`${aggregateKey} is not an aggregate's key`);
+  return `${match[1]}:${match[2]}:log`;
 };
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();

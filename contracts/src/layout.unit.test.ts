@@ -42,6 +42,14 @@ describe('key layout', () => {
     }
   });
 
+  it("finds an aggregate's log from its key", () => {
+    expect(keys.logOf(keys.taskStream(taskId))).toBe(keys.taskLog(keys.partitionOf(taskId)));
+    expect(keys.logOf(keys.projectStream('x'))).toBe(keys.projectLog);
+    expect(keys.logOf(keys.userStream('u'))).toBe(keys.identityLog);
+    expect(() => keys.logOf(keys.email('a@b.c'))).toThrow(/not an aggregate's key/);
+    expect(() => keys.logOf(`other:{t0}:task:${taskId}`)).toThrow(/not an aggregate's key/);
+  });
+
   it('names the logs as positions name them', () => {
     expect(keys.logs()).toEqual([
       { name: 't0', key: 'ts:{t0}:log' },

@@ -1,5 +1,5 @@
 import { newId } from '@tasksync/contracts';
-import { createMetrics, createTokenService, readStream } from '@tasksync/platform';
+import { createMetrics, createTokenService, readAggregateEntries } from '@tasksync/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiSpec, apiSpec } from '../../test/api-spec';
 import {
@@ -9,6 +9,7 @@ import {
   expectProblem,
   forgedTokens,
   listen,
+  readEventsOf,
   testKeys,
 } from '../../test/support';
 import { buildIdentityApp } from './app';
@@ -89,11 +90,11 @@ describe('POST /auth/register', () => {
     });
     expect(answer.headers.get('x-event-position')).toBe(answer.body.position);
     expect(answer.headers.get('etag')).toBe('"0"');
-    const [fields] = (await redis.xrange(keys.userStream(answer.body.user.id), '-', '+')) as [
-      string,
-      string[],
-    ][];
-    const [event] = await readStream(redis, keys.userStream(answer.body.user.id));
+    const [fields] = await readAggregateEntries(redis, {
+      streamKey: keys.userStream(answer.body.user.id),
+      logKey: keys.identityLog,
+    });
+    const [event] = await readEventsOf(redis, keys.userStream(answer.body.user.id));
     expect(`id:${event?.entryId}`).toBe(answer.body.position);
     expect(event).toMatchObject({
       type: 'UserRegistered',
@@ -396,7 +397,7 @@ describe('PATCH /users/:id/role', () => {
       role: 'admin',
       email: 'promoted@example.com',
     });
-    expect((await readStream(redis, stream)).map((e) => e.type)).toEqual([
+    expect((await readEventsOf(redis, stream)).map((e) => e.type)).toEqual([
       'UserRegistered',
       'UserRoleChanged',
     ]);

@@ -1,5 +1,5 @@
 import { GENERAL_PROJECT_ID, newId } from '@tasksync/contracts';
-import { createLogger, type RedisClient } from '@tasksync/platform';
+import { createLogger, type RedisClient, readAggregateEntries } from '@tasksync/platform';
 import { openReadModel } from '@tasksync/platform/read-model';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runTs } from '../../scripts/processes';
@@ -21,10 +21,15 @@ describe('a log from before projects (TaskCreated v1, no projectId)', () => {
     const userId = newId();
     const { taskIds } = await writeV1Log(redis, keys, { userId, tasks: 60 });
     // The log is what the old code wrote: version 1, no projectId.
-    const [first] = (await redis.xrange(keys.taskStream(taskIds[0]!), '-', '+', 'COUNT', 1)) as [
-      string,
-      string[],
-    ][];
+    const [first] = await readAggregateEntries(
+      redis,
+      {
+        streamKey: keys.taskStream(taskIds[0]!),
+        logKey: keys.taskLog(keys.partitionOf(taskIds[0]!)),
+      },
+      0,
+      1,
+    );
     const fields = first![1];
     const envelope = Object.fromEntries(
       Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]]),

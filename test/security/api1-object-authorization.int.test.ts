@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { newId } from '@tasksync/contracts';
-import { readStream } from '@tasksync/platform';
+import {} from '@tasksync/platform';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ApiRequest, ExpectedEvent } from '../api-spec';
-import { expectProblem, type JsonAnswer, waitFor } from '../support';
+import { expectProblem, type JsonAnswer, readEventsOf, waitFor } from '../support';
 import { concretePath, documentedRoutes, OPENAPI_DOCUMENTS, routeLabel, validBody } from './routes';
 import {
   type FeedClient,
@@ -348,7 +348,7 @@ const OBJECT_CHECKS: Record<string, { proves: string; check: () => Promise<void>
       added
         .thenAnswers(201)
         .thenAppends([{ type: 'CommentAdded', agg: task.id, actor: stranger.userId, data }]);
-      expect((await readStream(redis, stream)).map((e) => [e.type, e.actor, e.data])).toEqual([
+      expect((await readEventsOf(redis, stream)).map((e) => [e.type, e.actor, e.data])).toEqual([
         ['TaskCreated', owner.userId, expect.objectContaining({ createdBy: owner.userId })],
         ['CommentAdded', stranger.userId, data],
       ]);

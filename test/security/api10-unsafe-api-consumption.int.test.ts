@@ -1,5 +1,6 @@
 import { fieldsToRecord, newId } from '@tasksync/contracts';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { appendRawEntry } from '../fixtures/raw-append';
 import { waitFor } from '../support';
 import { expectSafeProblem, redis, type System, startSystem } from './system';
 
@@ -136,10 +137,11 @@ describe('API10 unsafe consumption of APIs', () => {
       await sys.createTask(member.token),
       await sys.createTask(member.token),
     ];
-    await redis.xadd(
+    await appendRawEntry(
+      redis,
       sys.keys.taskStream(poisoned.id),
-      '*',
-      ...poisonFields('TaskExploded', '{"boom":true}', poisoned.id, '1'),
+      sys.keys.taskLog(sys.keys.partitionOf(poisoned.id)),
+      poisonFields('TaskExploded', '{"boom":true}', poisoned.id, '1'),
     );
     const stream = sys.keys.taskStream(poisoned.id);
     for (const [via, request] of [

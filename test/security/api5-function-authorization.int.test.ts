@@ -1,8 +1,8 @@
 import { GENERAL_PROJECT_ID } from '@tasksync/contracts';
-import { readStream } from '@tasksync/platform';
+import {} from '@tasksync/platform';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ApiRequest, ExpectedEvent } from '../api-spec';
-import { expectProblem } from '../support';
+import { expectProblem, readEventsOf } from '../support';
 import {
   type Member,
   OWN_PROFILE,
@@ -348,7 +348,7 @@ describe('API5 broken function level authorization', () => {
         },
       ]);
     expect(
-      (await readStream(redis, sys.keys.userStream(member.userId))).map((e) => [
+      (await readEventsOf(redis, sys.keys.userStream(member.userId))).map((e) => [
         e.type,
         e.actor,
         e.data,

@@ -13,14 +13,17 @@ import {
   createMetrics,
   createTokenService,
   readLastEntryId,
+  readRevisionCount,
 } from '@tasksync/platform';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { appendBeforeProjects } from '../../../test/fixtures/raw-append';
 import {
   appendUserRegistered,
   capturingLogger,
   client,
   connectTestRedis,
   listen,
+  readEventsOf,
   testKeys,
   waitFor,
 } from '../../../test/support';
@@ -336,13 +339,11 @@ describe('task commands racing with project changes', () => {
       },
     );
     expect(outcome.status).toBe(200);
-    const events = (
-      (await redis.xrange(sys.keys.taskStream(body.id), '-', '+')) as [string, string[]][]
-    ).map(([, fields]) => fieldsToRecord(fields));
+    const events = await readEventsOf(redis, sys.keys.taskStream(body.id));
     expect(events.map((e) => [e.type, e.actor, e.data])).toEqual([
-      ['TaskCreated', owner.userId, expect.any(String)],
-      ['TaskAssigned', owner.userId, JSON.stringify({ assigneeId: editor.userId, previous: null })],
-      ['TaskAssigned', 'system', JSON.stringify({ assigneeId: null, previous: editor.userId })],
+      ['TaskCreated', owner.userId, expect.any(Object)],
+      ['TaskAssigned', owner.userId, { assigneeId: editor.userId, previous: null }],
+      ['TaskAssigned', 'system', { assigneeId: null, previous: editor.userId }],
     ]);
   });
 
@@ -389,45 +390,9 @@ describe('task commands racing with project changes', () => {
       },
     );
     await expect(change).rejects.toMatchObject({ status: 404, detail: 'No task with this id.' });
-    expect(await redis.xlen(sys.keys.taskStream(body.id))).toBe(2);
+    expect(await readRevisionCount(redis, sys.keys.taskStream(body.id))).toBe(2);
   });
 });
-
-/** The append of the code before projects: TaskCreated v1, no index, each event to its log and stream. */
-const appendBeforeProjects = (
-  keys: KeyLayout,
-  taskId: string,
-  rev: number,
-  type: string,
-  v: number,
-  data: unknown,
-) =>
-  redis.eval(
-    `local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV))
-     redis.call('XADD', KEYS[1], id, unpack(ARGV))
-     return id`,
-    2,
-    keys.taskStream(taskId),
-    keys.taskLog(keys.partitionOf(taskId)),
-    'id',
-    newId(),
-    'type',
-    type,
-    'v',
-    String(v),
-    'agg',
-    taskId,
-    'rev',
-    String(rev),
-    'at',
-    new Date().toISOString(),
-    'actor',
-    'someone',
-    'corr',
-    'before-projects',
-    'data',
-    JSON.stringify(data),
-  );
 
 describe('the assigned-tasks index backfill', () => {
   const v1Task = async (
@@ -449,9 +414,23 @@ describe('the assigned-tasks index backfill', () => {
         createdBy: newId(),
       },
     });
-    await appendBeforeProjects(keys, taskId, 0, 'TaskCreated', 1, created.data);
+    await appendBeforeProjects(redis, keys, {
+      taskId,
+      rev: 0,
+      type: 'TaskCreated',
+      v: 1,
+      data: created.data,
+      actor: 'someone',
+    });
     for (const [i, [type, data]] of more.entries())
-      await appendBeforeProjects(keys, taskId, i + 1, type, 1, data);
+      await appendBeforeProjects(redis, keys, {
+        taskId,
+        rev: i + 1,
+        type,
+        v: 1,
+        data,
+        actor: 'someone',
+      });
     return taskId;
   };
 

@@ -5,7 +5,7 @@ import {
   type KeyLayout,
   type StoredEvent,
 } from '@tasksync/contracts';
-import { type RawEntry, type RedisClient, readLog } from '@tasksync/platform';
+import { type RawEntry, type RedisClient, readAggregateEntries } from '@tasksync/platform';
 
 /**
  * Where a task was over time: the entry ids of its TaskCreated and TaskMoved
@@ -25,7 +25,7 @@ export const projectAt = (history: ProjectHistory, entryId: string): string | un
   return undefined;
 };
 
-/** Adds a creation or a move, once: it may already be there from the task's stream. */
+/** Adds a creation or a move, once: it may already be there from the task's events. */
 export const recordProject = (history: ProjectHistory, entryId: string, projectId: string) => {
   const last = history.entryIds[history.entryIds.length - 1];
   if (last !== undefined && compareEntryIds(entryId, last) <= 0) return;
@@ -61,7 +61,7 @@ const PAGE = 1_000;
 /**
  * A bounded LRU of task → project history, for task events whose creation
  * this notifier did not see (created before it started, or forgotten since).
- * A miss reads the task's stream and decodes only its TaskCreated and
+ * A miss reads the task's events and decodes only its TaskCreated and
  * TaskMoved entries.
  */
 export const createTaskProjects = (options: {
@@ -88,13 +88,16 @@ export const createTaskProjects = (options: {
     if (histories.size > capacity) histories.delete(histories.keys().next().value!);
   };
 
-  /** The task's history from its stream, and the stream's last entry read. */
+  /** The task's history from its events (by its index into its log), and the last entry read. */
   const read = async (taskId: string) => {
     const history: ProjectHistory = { entryIds: [], projectIds: [] };
-    const stream = keys.taskStream(taskId);
-    let after = '0';
-    for (;;) {
-      const page: RawEntry[] = await readLog(redis, stream, after, PAGE);
+    const aggregate = {
+      streamKey: keys.taskStream(taskId),
+      logKey: keys.taskLog(keys.partitionOf(taskId)),
+    };
+    let readTo = '0';
+    for (let revision = 0; ; revision += PAGE) {
+      const page: RawEntry[] = await readAggregateEntries(redis, aggregate, revision, PAGE);
       for (const [entryId, fields] of page) {
         const record = fieldsToRecord(fields);
         if (record.type !== 'TaskCreated' && record.type !== 'TaskMoved') continue;
@@ -107,8 +110,8 @@ export const createTaskProjects = (options: {
         }
         followTaskEvent(event, history);
       }
-      if (page.length < PAGE) return { history, readTo: page.at(-1)?.[0] ?? after };
-      after = page[page.length - 1]![0];
+      readTo = page.at(-1)?.[0] ?? readTo;
+      if (page.length < PAGE) return { history, readTo };
     }
   };
 

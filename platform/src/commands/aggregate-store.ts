@@ -39,10 +39,11 @@ export const createAggregateStore = <State, E extends DomainEvent>(options: {
   logKey: (aggregateId: string) => string;
   evolve: (state: State, event: StoredEvent<E>) => State;
   initial: State;
+  /** 2 unless told: layout 1 is written only by the migration's tests. */
   layout?: StoreLayout;
   capacity?: number;
 }): AggregateStore<State, E> => {
-  const layout = options.layout ?? 1;
+  const layout = options.layout ?? 2;
   const capacity = options.capacity ?? 10_000;
   const cache = new Map<string, LoadedAggregate<State>>();
   const empty: LoadedAggregate<State> = { state: options.initial, revision: -1, lastEntryId: '' };

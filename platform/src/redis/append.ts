@@ -116,12 +116,14 @@ return {'ok', revision, position}
 
 /**
  * Layout 2: an aggregate's log entries from a revision on, in one call (design
- * §11). KEYS: index, log. ARGV: first revision. Answers XRANGE's shape, one
+ * §11). KEYS: index, log. ARGV: first revision, how many (0: all). Answers XRANGE's shape, one
  * entry per indexed id; an id the log no longer holds (archived) comes as
  * `[id]` with no fields, for the caller to read from the archive.
  */
 const READ_INDEXED_SCRIPT = `${INDEX_LUA}
-local bytes = redis.call('GETRANGE', KEYS[1], tonumber(ARGV[1]) * ${INDEX_ENTRY_BYTES}, -1)
+local count = tonumber(ARGV[2])
+local last = count > 0 and (tonumber(ARGV[1]) + count) * ${INDEX_ENTRY_BYTES} - 1 or -1
+local bytes = redis.call('GETRANGE', KEYS[1], tonumber(ARGV[1]) * ${INDEX_ENTRY_BYTES}, last)
 local entries = {}
 for at = 1, string.len(bytes), ${INDEX_ENTRY_BYTES} do
   local id = unpackId(bytes, at)
@@ -221,7 +223,7 @@ export const parseIdempotencyRecord = (raw: string): IdempotencyRecord => {
 export const appendToStream = async (
   redis: RedisClient,
   request: AppendRequest,
-  layout: StoreLayout = 1,
+  layout: StoreLayout = 2,
 ): Promise<AppendResult> => {
   const unique = request.unique ?? [];
   const set = request.set ?? [];
@@ -285,8 +287,9 @@ export const appendToStream = async (
 };
 
 /**
- * Layout 2: an aggregate's log entries from revision `fromRevision` on, by
- * its index, in one script call (see READ_INDEXED_SCRIPT). `missing` lists
+ * Layout 2: an aggregate's log entries from revision `fromRevision` on (at
+ * most `count` of them; 0 for all), by its index, in one script call (see
+ * READ_INDEXED_SCRIPT). `missing` lists
  * the indexed entry ids the log no longer holds (archived), in order.
  */
 export const readIndexed = async (
@@ -294,12 +297,14 @@ export const readIndexed = async (
   indexKey: string,
   logKey: string,
   fromRevision = 0,
+  count = 0,
 ): Promise<{ entries: [id: string, fields: string[]][]; missing: string[] }> => {
   const answer = await scriptCommand<ReadIndexedCommand>(redis, READ_INDEXED_COMMAND)(
     2,
     indexKey,
     logKey,
     String(fromRevision),
+    String(count),
   );
   const entries: [string, string[]][] = [];
   const missing: string[] = [];

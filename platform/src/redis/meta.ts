@@ -2,14 +2,21 @@ import type { KeyLayout } from '@tasksync/contracts';
 import { ConfigError } from '../config';
 import type { RedisClient } from './client';
 
-export const LAYOUT_VERSION = '1';
+/**
+ * The key layout this build reads and writes (design §11): 2, each event
+ * stored once in its log with an index per aggregate. A store of layout 1
+ * (a stream per aggregate) is converted by `npm run migrate-layout`.
+ */
+export const LAYOUT_VERSION = '2';
 
 /** A configuration that does not fit the data already in Redis. */
 export class LayoutMismatchError extends ConfigError {}
 
 /**
- * Writes the partition count on first use and refuses a different one later:
- * a task's partition is derived from it, so changing it would lose tasks (design §2).
+ * Writes the layout version and the partition count on first use and refuses
+ * others later: a task's partition is derived from the count, so changing it
+ * would lose tasks (design §2), and a store of another layout would be read
+ * wrong (design §11).
  */
 export const ensureLayout = async (redis: RedisClient, keys: KeyLayout) => {
   await redis.hsetnx(keys.meta, 'layoutVersion', LAYOUT_VERSION);
@@ -17,7 +24,10 @@ export const ensureLayout = async (redis: RedisClient, keys: KeyLayout) => {
   const [version, partitions] = await redis.hmget(keys.meta, 'layoutVersion', 'partitions');
   if (version !== LAYOUT_VERSION) {
     throw new LayoutMismatchError(
-      `Redis holds key layout v${version}, this build writes v${LAYOUT_VERSION}.`,
+      version === '1'
+        ? `Redis holds key layout v1 (a stream per aggregate); this build reads and writes v${LAYOUT_VERSION}. ` +
+            'Convert it with `npm run migrate-layout` (see the README, "Upgrading the event store").'
+        : `Redis holds key layout v${version}, this build reads and writes v${LAYOUT_VERSION}.`,
     );
   }
   if (Number(partitions) !== keys.partitions) {

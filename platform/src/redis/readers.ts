@@ -1,5 +1,5 @@
 import { decodeEvent, fieldsToRecord, type StoredEvent } from '@tasksync/contracts';
-import { readIndexed, type StoreLayout } from './append';
+import { INDEX_ENTRY_BYTES, readIndexed, type StoreLayout } from './append';
 import type { RedisClient } from './client';
 
 export type RawEntry = [id: string, fields: string[]];
@@ -20,11 +20,30 @@ export const readStream = async (
 
 /** Where an aggregate's events are: its own stream (layout 1) or its index into its log (layout 2). */
 export interface AggregateKeys {
-  layout: StoreLayout;
+  /** 2 unless told: layout 1 is read only by the migration and its tests. */
+  layout?: StoreLayout;
   /** The aggregate's stream (layout 1) or index (layout 2). */
   streamKey: string;
   logKey: string;
 }
+
+/**
+ * Layout 2: an aggregate's raw log entries from revision `fromRevision` on (at
+ * most `count`; 0 for all), in order, in one script call.
+ */
+export const readAggregateEntries = async (
+  redis: RedisClient,
+  { streamKey, logKey }: AggregateKeys,
+  fromRevision = 0,
+  count = 0,
+): Promise<RawEntry[]> => {
+  const { entries, missing } = await readIndexed(redis, streamKey, logKey, fromRevision, count);
+  if (missing.length > 0)
+    throw new Error(
+      `${missing.length} events of ${streamKey} are no longer in its log (archived), and no archive is read yet`,
+    );
+  return entries;
+};
 
 /**
  * An aggregate's events after `after` (its last revision and entry id read
@@ -32,21 +51,31 @@ export interface AggregateKeys {
  */
 export const readAggregate = async (
   redis: RedisClient,
-  { layout, streamKey, logKey }: AggregateKeys,
+  aggregate: AggregateKeys,
   after?: { revision: number; entryId: string },
 ): Promise<StoredEvent[]> => {
-  if (layout === 1) return readStream(redis, streamKey, after?.entryId || undefined);
-  const { entries, missing } = await readIndexed(
-    redis,
-    streamKey,
-    logKey,
-    after ? after.revision + 1 : 0,
-  );
-  if (missing.length > 0)
-    throw new Error(
-      `${missing.length} events of ${streamKey} are no longer in its log (archived), and no archive is read yet`,
-    );
+  if (aggregate.layout === 1)
+    return readStream(redis, aggregate.streamKey, after?.entryId || undefined);
+  const entries = await readAggregateEntries(redis, aggregate, after ? after.revision + 1 : 0);
   return entries.map(([id, fields]) => decodeEvent(id, fieldsToRecord(fields)));
+};
+
+/** An aggregate's revision count: how many events its index (layout 2) holds. */
+export const readRevisionCount = async (redis: RedisClient, indexKey: string): Promise<number> =>
+  (await redis.strlen(indexKey)) / INDEX_ENTRY_BYTES;
+
+/** The log entry ids a layout-2 index holds from revision `fromRevision` on, in order. */
+export const readIndexIds = async (
+  redis: RedisClient,
+  indexKey: string,
+  fromRevision = 0,
+): Promise<string[]> => {
+  const bytes = await redis.getrangeBuffer(indexKey, fromRevision * INDEX_ENTRY_BYTES, -1);
+  const ids: string[] = [];
+  for (let at = 0; at + INDEX_ENTRY_BYTES <= bytes.length; at += INDEX_ENTRY_BYTES) {
+    ids.push(`${bytes.readBigUInt64BE(at)}-${bytes.readBigUInt64BE(at + 8)}`);
+  }
+  return ids;
 };
 
 /** The id of a stream's newest entry, or undefined for an empty or missing stream. */

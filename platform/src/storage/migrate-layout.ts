@@ -51,6 +51,7 @@ export type MigrationResult =
       outcome: 'migrated';
       copiedEvents: number;
       totalEvents: number;
+      /** Aggregates switched by this run (a resumed run switches those a killed one left). */
       aggregates: number;
       /** How long the run took: what writers were paused for. */
       pausedMs: number;
@@ -59,7 +60,7 @@ export type MigrationResult =
 export interface MigrateLayoutOptions {
   redis: RedisClient;
   keys: KeyLayout;
-  /** Log entries per copy script call. */
+  /** Log entries per copy script call, and at most as many aggregates switched at once. */
   batchSize?: number;
   /** Copy and verify what can be, without switching: writers may keep running. */
   copyOnly?: boolean;
@@ -73,7 +74,7 @@ export class MigrationError extends Error {
   override readonly name = 'MigrationError';
 }
 
-/** Aggregate keys switched per round of concurrent script calls. */
+/** At most this many aggregates checked or switched at once. */
 const SWITCH_CONCURRENCY = 64;
 
 /** Lua: entry ids packed as layout 2's index holds them (append.ts), and compared. */
@@ -411,11 +412,11 @@ const entryIsCopied = async (redis: RedisClient, log: MigratingLog, key: string,
 const forEachAggregate = async (
   redis: RedisClient,
   aggregateKeys: string[],
-  mode: 'check' | 'rename',
+  { mode, concurrency }: { mode: 'check' | 'rename'; concurrency: number },
   onDone: (key: string, answer: ScriptAnswer) => void,
 ) => {
-  for (let i = 0; i < aggregateKeys.length; i += SWITCH_CONCURRENCY) {
-    const round = aggregateKeys.slice(i, i + SWITCH_CONCURRENCY);
+  for (let i = 0; i < aggregateKeys.length; i += concurrency) {
+    const round = aggregateKeys.slice(i, i + concurrency);
     const answers = await Promise.all(
       round.map((key) => switchAggregate(redis, [key, shadowKeyOf(key)], [mode])),
     );
@@ -475,7 +476,8 @@ export const migrateLayout = async (options: MigrateLayoutOptions): Promise<Migr
   const streams = await scanAggregateStreams(redis, keys);
   let checked = 0;
   onProgress({ phase: 'verify', done: 0, total: streams.length });
-  await forEachAggregate(redis, streams, 'check', (key, answer) => {
+  const concurrency = Math.min(batchSize, SWITCH_CONCURRENCY);
+  await forEachAggregate(redis, streams, { mode: 'check', concurrency }, (key, answer) => {
     if (answer[0] === 'differs') mismatches.push(differs(key, answer));
     onProgress({ phase: 'verify', done: ++checked, total: streams.length });
   });
@@ -485,7 +487,7 @@ export const migrateLayout = async (options: MigrateLayoutOptions): Promise<Migr
   let switched = 0;
   const writesDuringSwitch: string[] = [];
   onProgress({ phase: 'switch', done: 0, total: streams.length });
-  await forEachAggregate(redis, streams, 'rename', (key, answer) => {
+  await forEachAggregate(redis, streams, { mode: 'rename', concurrency }, (key, answer) => {
     if (answer[0] === 'differs') writesDuringSwitch.push(key);
     else onProgress({ phase: 'switch', done: ++switched, total: streams.length });
   });

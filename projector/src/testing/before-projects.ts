@@ -2,49 +2,13 @@ import { type KeyLayout, newId, TaskCreatedV1 } from '@tasksync/contracts';
 import type { RedisClient } from '@tasksync/platform';
 import type { ReadModelDb } from '@tasksync/platform/read-model';
 import Database from 'better-sqlite3';
+import { appendBeforeProjects } from '../../../test/fixtures/raw-append';
 import { READ_MODEL_V1_SCHEMA } from '../../../test/fixtures/read-model-v1';
 
 /**
  * Fixtures of TaskSync before projects: its event log and its read model
  * (schema version 1), for the tests of the upcaster and the read-model upgrade.
  */
-
-/** The append of that time: each event to its log, then under the same entry id to its task's stream. */
-const APPEND_V1 = `
-local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV))
-redis.call('XADD', KEYS[1], id, unpack(ARGV))
-return id`;
-
-/** Appends one task event as the code before projects wrote it, with its schema version `v`. */
-const appendV1 = (
-  redis: RedisClient,
-  keys: KeyLayout,
-  event: { taskId: string; rev: number; type: string; v: number; data: unknown; actor: string },
-) =>
-  redis.eval(
-    APPEND_V1,
-    2,
-    keys.taskStream(event.taskId),
-    keys.taskLog(keys.partitionOf(event.taskId)),
-    'id',
-    newId(),
-    'type',
-    event.type,
-    'v',
-    String(event.v),
-    'agg',
-    event.taskId,
-    'rev',
-    String(event.rev),
-    'at',
-    new Date().toISOString(),
-    'actor',
-    event.actor,
-    'corr',
-    'before-projects',
-    'data',
-    JSON.stringify(event.data),
-  ) as Promise<string>;
 
 /**
  * Writes the log of a TaskSync from before projects: `tasks` tasks by
@@ -84,7 +48,7 @@ export const writeV1Log = async (
       ...(isDeleted(n) ? [{ type: 'TaskDeleted', v: 1, data: {} }] : []),
     ];
     for (const [rev, event] of events.entries())
-      await appendV1(redis, keys, { taskId, rev, actor: userId, ...event });
+      await appendBeforeProjects(redis, keys, { taskId, rev, actor: userId, ...event });
   };
   // Tasks side by side, each task's events in order.
   for (let i = 0; i < taskIds.length; i += 100)

@@ -7,15 +7,15 @@ import {
   type StoredEvent,
   type TaskEvent,
 } from '@tasksync/contracts';
-import { type RedisClient, readStream } from '@tasksync/platform';
+import { type RedisClient, readAggregate } from '@tasksync/platform';
 
 /**
  * The task as it was at `asOf` (an ISO time or a position on the task's own
- * log), folded from its stream with the event at that time or position
+ * log), folded from its events with the event at that time or position
  * included. 400 for anything else, 404 when the task did not exist then.
  *
  * `sees` decides whether the caller may see the project the task is in now
- * (its whole stream folded: the read model may not have the task yet), as
+ * (all its events folded: the read model may not have the task yet), as
  * GET /tasks/:id and its history do; a task they may not see is answered as
  * one that does not exist (design §10). It is also asked, with undefined,
  * when there is no task at all, so every answer says which model state decided it.
@@ -38,7 +38,10 @@ export const taskAsOf = async (
       `This task's positions are on log ${taskLog}; positions compare only within one log.`,
     );
   }
-  const events = (await readStream(redis, keys.taskStream(id))) as StoredEvent<TaskEvent>[];
+  const events = (await readAggregate(redis, {
+    streamKey: keys.taskStream(id),
+    logKey: keys.taskLog(keys.partitionOf(id)),
+  })) as StoredEvent<TaskEvent>[];
   if (!sees(foldTask(events)?.projectId)) throw problems.notFound('No task with this id.');
   const bound = position.success ? position.data[0]!.entryId : undefined;
   const upTo = events.filter((e) =>
