@@ -201,6 +201,20 @@ describe('migrateLayout', () => {
     ]);
   });
 
+  it('indexes each entry once when a batch is copied again (a checkpoint behind its shadows)', async () => {
+    const keys = testKeys(2);
+    const store = await writeV1Store(redis, keys, { tasks: 10 });
+    const before = await readAllAggregates(redis, store.aggregates, 1);
+    await migrateLayout({ redis, keys, copyOnly: true, batchSize: 4 });
+    for (const log of keys.logs())
+      await redis.hset(log.key.replace(/:log$/, ':migrating:progress'), 'after', '0');
+
+    expect(await migrateLayout({ redis, keys, batchSize: 4 })).toMatchObject({
+      outcome: 'migrated',
+    });
+    expect(await readAllAggregates(redis, store.aggregates, 2)).toEqual(before);
+  });
+
   describe.each([
     {
       defect: 'an entry of an aggregate stream differs from its log entry',
