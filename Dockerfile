@@ -28,6 +28,7 @@ COPY platform/package.json platform/
 COPY identity-service/package.json identity-service/
 COPY command-service/package.json command-service/
 COPY projector/package.json projector/
+COPY archiver/package.json archiver/
 COPY query-service/package.json query-service/
 COPY notifier/package.json notifier/
 COPY gateway/package.json gateway/
@@ -59,8 +60,8 @@ COPY . .
 # written under /app, which the service user could not write anyway.
 # Owned by the service user, so a named volume mounted here starts writable for
 # it (Docker copies the directory's ownership into an empty volume).
-RUN mkdir -p /data/read-model /app/data \
-    && chown node:node /data/read-model /app/data
+RUN mkdir -p /data/read-model /data/archive /app/data \
+    && chown node:node /data/read-model /data/archive /app/data
 USER node
 EXPOSE 3001 3002 3003 3004 3005
 CMD ["node", "-e", "console.error('Choose a service: npm run start -w @tasksync/<identity-service|command-service|projector|query-service|notifier> (see docker-compose.yml)'); process.exit(64)"]

@@ -1,8 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { commonEnv, jwtEnv, readModelEnv, repoRoot, resolveJwtSecret } from '@tasksync/platform';
+import {
+  archiveEnv,
+  commonEnv,
+  jwtEnv,
+  readModelEnv,
+  repoRoot,
+  resolveJwtSecret,
+} from '@tasksync/platform';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadArchiverConfig } from '../archiver/src/config';
 import { loadCommandConfig } from '../command-service/src/config';
 import { loadIdentityConfig } from '../identity-service/src/config';
 import { loadNotifierConfig } from '../notifier/src/config';
@@ -45,19 +53,25 @@ const appServices = {
   'identity-service': { workspace: 'identity-service', port: 3003, host: 3003 },
   'command-service': { workspace: 'command-service', port: 3002, host: 3002 },
   projector: { workspace: 'projector', port: 3005, host: 3005 },
+  archiver: { workspace: 'archiver', port: 3006, host: 3006 },
   'query-service': { workspace: 'query-service', port: 3004, host: 3004 },
   'notifier-1': { workspace: 'notifier', port: 3001, host: 3001 },
   'notifier-2': { workspace: 'notifier', port: 3001, host: 3011 },
 } as const;
 const appNames = Object.keys(appServices) as (keyof typeof appServices)[];
-/** The services that verify tokens; the projector serves only health, readiness and metrics. */
-const tokenCheckers = appNames.filter((name) => name !== 'projector');
+/** The services the door routes to; the projector and the archiver serve only health, readiness and metrics. */
+const routed = appNames.filter((name) => name !== 'projector' && name !== 'archiver');
+/** The services that verify tokens: those the door routes to. */
+const tokenCheckers = routed;
+/** The services that read the logs, and so the archive (design §11). */
+const logReaders = appNames.filter((name) => name !== 'archiver');
 
 /** Where each workspace's configuration schema is written (command-service keeps it in main). */
 const configSource = {
   'identity-service': 'identity-service/src/config.ts',
   'command-service': 'command-service/src/config.ts',
   projector: 'projector/src/config.ts',
+  archiver: 'archiver/src/config.ts',
   'query-service': 'query-service/src/config.ts',
   notifier: 'notifier/src/config.ts',
 } as const;
@@ -72,6 +86,7 @@ const configNames = (workspace: keyof typeof configSource) => {
   if (source.includes('...jwtEnv')) for (const name of Object.keys(jwtEnv)) names.add(name);
   if (source.includes('...readModelEnv'))
     for (const name of Object.keys(readModelEnv)) names.add(name);
+  if (source.includes('...archiveEnv')) for (const name of Object.keys(archiveEnv)) names.add(name);
   return names;
 };
 
@@ -134,7 +149,7 @@ describe('docker-compose.yml', () => {
     ]);
     // Its configuration names the services by their compose names and ports.
     const conf = read('gateway/nginx/tasksync.conf');
-    for (const name of appNames.filter((name) => name !== 'projector')) {
+    for (const name of routed) {
       expect(conf, name).toContain(`server ${name}:${appServices[name].port};`);
     }
     expect(conf).toContain('listen 3000;');
@@ -192,13 +207,31 @@ describe('docker-compose.yml', () => {
   it('shares the read-model volume between the projector and the query-service', () => {
     expect(compose.volumes).toHaveProperty('read-model');
     for (const name of ['projector', 'query-service']) {
-      expect(service(name).volumes, name).toEqual(['read-model:/data/read-model']);
+      expect(service(name).volumes, name).toEqual([
+        'read-model:/data/read-model',
+        'archive:/data/archive:ro',
+      ]);
       const path = environmentOf(name, secrets).READ_MODEL_PATH ?? '';
       expect(path.startsWith('/data/read-model/'), `${name} READ_MODEL_PATH ${path}`).toBe(true);
     }
     expect(environmentOf('projector', secrets).READ_MODEL_PATH).toBe(
       environmentOf('query-service', secrets).READ_MODEL_PATH,
     );
+  });
+
+  it('mounts the archive volume writable into the archiver alone, read-only into every service that reads the logs', () => {
+    expect(compose.volumes).toHaveProperty('archive');
+    expect(service('archiver').volumes).toEqual(['archive:/data/archive']);
+    expect(environmentOf('archiver', secrets).ARCHIVE_DIR).toBe('/data/archive');
+    for (const name of logReaders) {
+      expect(service(name).volumes, name).toContain('archive:/data/archive:ro');
+    }
+    // Off unless ARCHIVE_AFTER is given to compose.
+    expect(loadArchiverConfig(environmentOf('archiver', secrets)).ARCHIVE_AFTER).toBeUndefined();
+    expect(
+      loadArchiverConfig(environmentOf('archiver', { ...secrets, ARCHIVE_AFTER: '30d' }))
+        .ARCHIVE_AFTER,
+    ).toBe(30 * 86_400_000);
   });
 
   it('runs both notifiers alike', () => {
@@ -218,8 +251,10 @@ describe('docker-compose.yml', () => {
       expect(String(service(name).environment?.JWT_SECRET), name).toMatch(/^\$\{JWT_SECRET:\?/);
     }
     // The projector checks no token: it is given no secret at all.
-    expect(service('projector').environment?.JWT_SECRET).toBeUndefined();
-    expect(() => environmentOf('projector', {})).not.toThrow();
+    for (const name of ['projector', 'archiver']) {
+      expect(service(name).environment?.JWT_SECRET, name).toBeUndefined();
+      expect(() => environmentOf(name, {}), name).not.toThrow();
+    }
     expect(String(service('identity-service').environment?.ADMIN_PASSWORD)).toMatch(
       /^\$\{ADMIN_PASSWORD:\?/,
     );
@@ -260,6 +295,7 @@ describe('docker-compose.yml', () => {
       'identity-service': (env: NodeJS.ProcessEnv) => loadIdentityConfig(env),
       'command-service': (env: NodeJS.ProcessEnv) => loadCommandConfig(env),
       projector: (env: NodeJS.ProcessEnv) => loadProjectorConfig(env),
+      archiver: (env: NodeJS.ProcessEnv) => loadArchiverConfig(env),
       'query-service': (env: NodeJS.ProcessEnv) => loadQueryConfig(env),
       'notifier-1': (env: NodeJS.ProcessEnv) => loadNotifierConfig(env),
       'notifier-2': (env: NodeJS.ProcessEnv) => loadNotifierConfig(env),
