@@ -292,6 +292,7 @@ describe('migrateLayout', () => {
       ],
     });
     expect(await layoutVersion(keys)).toBe('1');
+    expect(new Set(await typesOf(store.aggregates))).toEqual(new Set(['stream']));
   });
 
   it('stops when an append lands during the switch, and the next run, writers stopped, includes it', async () => {
