@@ -60,9 +60,9 @@ const appServices = {
 } as const;
 const appNames = Object.keys(appServices) as (keyof typeof appServices)[];
 /** The services the door routes to; the projector and the archiver serve only health, readiness and metrics. */
-const routed = appNames.filter((name) => name !== 'projector' && name !== 'archiver');
+const doorRouted = appNames.filter((name) => name !== 'projector' && name !== 'archiver');
 /** The services that verify tokens: those the door routes to. */
-const tokenCheckers = routed;
+const tokenCheckers = doorRouted;
 /** The services that read the logs, and so the archive (design §11). */
 const logReaders = appNames.filter((name) => name !== 'archiver');
 
@@ -149,7 +149,7 @@ describe('docker-compose.yml', () => {
     ]);
     // Its configuration names the services by their compose names and ports.
     const conf = read('gateway/nginx/tasksync.conf');
-    for (const name of routed) {
+    for (const name of doorRouted) {
       expect(conf, name).toContain(`server ${name}:${appServices[name].port};`);
     }
     expect(conf).toContain('listen 3000;');
