@@ -54,7 +54,7 @@ describe('npm run stress-test', () => {
       GATEWAY_PORT: String(gatewayPort),
       BCRYPT_COST: '4',
       // Tight enough that the run meets the door's write limit and must wait it out.
-      RATE_LIMIT_WRITES: '200/2s',
+      RATE_LIMIT_WRITES: '60/2s',
     });
     const identityUrl = `http://127.0.0.1:${identityPort}`;
     await Promise.all([
@@ -89,7 +89,7 @@ describe('npm run stress-test', () => {
     expect(output).toMatch(
       /^50 tasks in [\d.]+ s: [\d.]+ tasks\/s.*50 tasks through every step, 0 errors$/m,
     );
-    // 310 writes against 200 per 2 s: the door said 429 and the stress test waited it out.
+    // 310 writes against 60 per 2 s (a stress test slowed to 30 writes/s by a loaded machine still meets it): the door said 429 and the stress test waited it out.
     expect(output).toMatch(/^waited \d+ s in all for the door's rate limit \(429 Retry-After\)$/m);
 
     // The summary counts what reached the logs: one event per step and task, no more.

@@ -1,7 +1,7 @@
 import type { DomainEvent, StoredEvent } from '@tasksync/contracts';
 import type { StoreLayout } from '../redis/append';
 import type { RedisClient } from '../redis/client';
-import { readAggregate } from '../redis/readers';
+import { type ArchivedEntries, readAggregate } from '../redis/readers';
 
 export interface LoadedAggregate<State> {
   state: State;
@@ -41,6 +41,8 @@ export const createAggregateStore = <State, E extends DomainEvent>(options: {
   initial: State;
   /** 2 unless told: layout 1 is written only by the migration's tests. */
   layout?: StoreLayout;
+  /** Where events no longer in the log are read (design §11); none: they are an error. */
+  archive?: ArchivedEntries | undefined;
   capacity?: number;
 }): AggregateStore<State, E> => {
   const layout = options.layout ?? 2;
@@ -65,6 +67,7 @@ export const createAggregateStore = <State, E extends DomainEvent>(options: {
         options.redis,
         { layout, streamKey: options.streamKey(aggregateId), logKey: options.logKey(aggregateId) },
         cached && { revision: cached.revision, entryId: cached.lastEntryId },
+        options.archive,
       )) as StoredEvent<E>[];
       if (!events.length) return cached ?? empty;
       let state = cached ? cached.state : options.initial;

@@ -28,35 +28,56 @@ export interface AggregateKeys {
 }
 
 /**
+ * What reads the entries of a log that were archived (design §11): the
+ * archive's LogReader (platform/src/archive/reader.ts). Every answer is whole:
+ * an id it does not hold, or a corrupt segment, is an error.
+ */
+export interface ArchivedEntries {
+  readEntriesByIds(logKey: string, entryIds: readonly string[]): Promise<RawEntry[]>;
+}
+
+/**
  * Layout 2: an aggregate's raw log entries from revision `fromRevision` on (at
- * most `count`; 0 for all), in order, in one script call.
+ * most `count`; 0 for all), in order, in one script call; those its log no
+ * longer holds come from the archive.
  */
 export const readAggregateEntries = async (
   redis: RedisClient,
   { streamKey, logKey }: AggregateKeys,
   fromRevision = 0,
   count = 0,
+  archive?: ArchivedEntries,
 ): Promise<RawEntry[]> => {
   const { entries, missing } = await readIndexed(redis, streamKey, logKey, fromRevision, count);
-  if (missing.length > 0)
+  if (missing.length === 0) return entries;
+  if (!archive)
     throw new Error(
-      `${missing.length} events of ${streamKey} are no longer in its log (archived), and no archive is read yet`,
+      `${missing.length} events of ${streamKey} are no longer in its log (archived), and no archive is read`,
     );
-  return entries;
+  // Archived entries are older than any the log still holds: trimming keeps a suffix.
+  return [...(await archive.readEntriesByIds(logKey, missing)), ...entries];
 };
 
 /**
  * An aggregate's events after `after` (its last revision and entry id read
- * before; all of them without), in order, on either layout (design §11).
+ * before; all of them without), in order, on either layout (design §11);
+ * layout 2 reads those archived from `archive`.
  */
 export const readAggregate = async (
   redis: RedisClient,
   aggregate: AggregateKeys,
   after?: { revision: number; entryId: string },
+  archive?: ArchivedEntries,
 ): Promise<StoredEvent[]> => {
   if (aggregate.layout === 1)
     return readStream(redis, aggregate.streamKey, after?.entryId || undefined);
-  const entries = await readAggregateEntries(redis, aggregate, after ? after.revision + 1 : 0);
+  const entries = await readAggregateEntries(
+    redis,
+    aggregate,
+    after ? after.revision + 1 : 0,
+    0,
+    archive,
+  );
   return entries.map(([id, fields]) => decodeEvent(id, fieldsToRecord(fields)));
 };
 
