@@ -1,0 +1,667 @@
+/**
+ * The storage figures for `npm run bench` (issue 14, design §11): Redis
+ * `used_memory` per event for the same events on layout 1 (a stream per
+ * aggregate beside the log) and layout 2 (each event once, in its log; an
+ * index of 16-byte entry ids per aggregate), each written through the append
+ * script on a fresh redis-server; then, on one redis-server under appendfsync
+ * everysec, the two parts of a request whose code differs by layout: the
+ * append script and the aggregate load, layout 1 and 2 interleaved.
+ *
+ *   node --import tsx bench/storage.ts     (alone; BENCH_STORAGE_EVENTS=50000 for a quick run)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createKeyLayout, type KeyLayout, type NewEvent, newId } from '@tasksync/contracts';
+import {
+  type AppendRequest,
+  appendToStream,
+  createRedis,
+  type RedisClient,
+  readAggregate,
+  type StoreLayout,
+} from '@tasksync/platform';
+import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-server';
+import { quantile } from './http-client';
+import { createProgress, formatClock, type PlannedPhase, type Progress } from './progress';
+import type { Figure } from './read-side';
+
+/** Events of the store whose memory is measured: users, projects with members, tasks × 5. */
+const EVENTS = Number(process.env.BENCH_STORAGE_EVENTS ?? 1_000_000);
+if (!(EVENTS >= 1_000)) throw new Error('BENCH_STORAGE_EVENTS must be a number of at least 1000');
+/** Task logs of the store (EVENT_PARTITIONS): a few, as a deployment that outgrew one core has. */
+const PARTITIONS = 4;
+/** Appends in flight while the store is written: the append script pipelined, as many clients send it. */
+const WRITERS = 256;
+/** Appends or loads in flight while the append path is timed. */
+const IN_FLIGHT = 64;
+const SLICE_SECONDS = 2;
+/** The append path's tasks per layout: loaded ones (5 events each) and appended-to ones. */
+const LOADED_TASKS = 5_000;
+const APPENDED_TASKS = 5_000;
+const EVENTS_PER_TASK = 5;
+const LAYOUTS = [1, 2] as const;
+
+const layoutName: Record<StoreLayout, string> = {
+  1: 'layout 1 (a stream per aggregate)',
+  2: 'layout 2 (an index per aggregate)',
+};
+const count = (n: number) => n.toLocaleString('en-US');
+const phaseName = {
+  write: (layout: StoreLayout) =>
+    `write ${count(EVENTS)} events on ${layoutName[layout]} and measure used_memory`,
+  seed: 'start Redis (appendfsync everysec) and seed tasks on both layouts',
+  appends: 'appendToStream, one event per append, layout 1 and 2 interleaved',
+  loads: 'readAggregate of a 5-event task, layout 1 and 2 interleaved',
+  cached: 'readAggregate after its last revision (a cached aggregate), layout 1 and 2 interleaved',
+};
+
+/**
+ * The storage section's phases for the progress display. Writing the store
+ * has no configured duration: its seconds are a guess from runs on 2 cores
+ * (about 17,000 appends/s on layout 1 and 19,000 on layout 2).
+ */
+export const storagePhases = (duration: number): PlannedPhase[] => [
+  { name: phaseName.write(1), seconds: Math.round(3 + EVENTS / 17_000) },
+  { name: phaseName.write(2), seconds: Math.round(3 + EVENTS / 19_000) },
+  { name: phaseName.seed, seconds: 5 },
+  { name: phaseName.appends, seconds: 2 + 2 * duration },
+  { name: phaseName.loads, seconds: 1 + duration },
+  { name: phaseName.cached, seconds: 1 + duration },
+];
+
+/**
+ * A 32-bit hash of two integers (a murmur3-style finalizer). The store's ids
+ * and the choices between its events derive from it, so both layouts are
+ * written the very same events.
+ */
+const mix = (a: number, b: number) => {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul((b + 0x7f4a7c15) | 0, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  return h >>> 0;
+};
+const hex8 = (x: number) => x.toString(16).padStart(8, '0');
+const BASE_MS = Date.UTC(2026, 0, 5, 9);
+/** A uuid v7 as newId makes them, derived from (kind, n) instead of the clock and randomness. */
+const storeId = (kind: number, n: number) => {
+  const time = (BASE_MS + n).toString(16).padStart(12, '0');
+  const bits = [1, 2, 3].map((k) => hex8(mix(kind * 8 + k, n))).join('');
+  const variant = '89ab'[mix(kind * 8 + 4, n) & 3];
+  return `${time.slice(0, 8)}-${time.slice(8)}-7${bits.slice(0, 3)}-${variant}${bits.slice(3, 6)}-${bits.slice(6, 18)}`;
+};
+const id = {
+  user: 1,
+  project: 2,
+  task: 3,
+  comment: 4,
+  corr: 5,
+  /** An event's id: this plus its revision. */
+  event: 8,
+};
+const atOf = (n: number) => new Date(BASE_MS + n * 37).toISOString();
+const newEvent = (
+  type: string,
+  data: unknown,
+  actor: string,
+  n: number,
+  revision: number,
+): NewEvent =>
+  ({
+    id: storeId(id.event + revision, n),
+    type,
+    data,
+    at: atOf(n),
+    actor,
+    corr: storeId(id.corr, n * 8 + revision),
+  }) as NewEvent;
+
+/** What the store holds: sized so its events come to about `events`. */
+interface StorePlan {
+  users: string[];
+  projects: string[];
+  membersPerProject: number;
+  tasks: number;
+  events: number;
+}
+
+const planStore = (events: number): StorePlan => {
+  const users = Math.max(10, Math.round(events / 100));
+  const projects = events >= 100_000 ? 20 : 5;
+  const membersPerProject = Math.min(50, users - 1);
+  const projectEvents = projects * (2 + membersPerProject);
+  const tasks = Math.floor((events - users - projectEvents) / EVENTS_PER_TASK);
+  return {
+    users: Array.from({ length: users }, (_, u) => storeId(id.user, u)),
+    projects: Array.from({ length: projects }, (_, p) => storeId(id.project, p)),
+    membersPerProject,
+    tasks,
+    events: users + projectEvents + tasks * EVENTS_PER_TASK,
+  };
+};
+
+const taskTitles = [
+  'Fix the login redirect after a password reset',
+  'Write the release notes',
+  'Move the nightly export to the new bucket',
+  'Review the onboarding copy',
+];
+
+/**
+ * Task `i`'s appends in order, as the command-service makes them: created,
+ * details changed, started, commented, then assigned (with the write-side
+ * index of assigned tasks), moved to another project, completed or commented
+ * again. `n` numbers the task among all written (ids and times derive from it).
+ */
+const taskAppends = (
+  keys: KeyLayout,
+  plan: StorePlan,
+  i: number,
+  n: number,
+): Omit<AppendRequest, 'expectedRevision'>[] => {
+  const taskId = storeId(id.task, n);
+  const user = (k: number) => plan.users[(i + k) % plan.users.length]!;
+  const project = plan.projects[i % plan.projects.length]!;
+  const creator = user(0);
+  const aggregate = {
+    streamKey: keys.taskStream(taskId),
+    logKey: keys.taskLog(keys.partitionOf(taskId)),
+    aggregateId: taskId,
+  };
+  const event = (revision: number, type: string, data: unknown, actor = creator) => ({
+    ...aggregate,
+    events: [newEvent(type, data, actor, n, revision)],
+  });
+  const last = [
+    {
+      ...event(4, 'TaskAssigned', { assigneeId: user(2), previous: null }),
+      hash: [
+        {
+          key: keys.assignedTasks(keys.partitionOf(taskId), project),
+          field: taskId,
+          value: user(2),
+        },
+      ],
+    },
+    event(4, 'TaskMoved', { from: project, to: plan.projects[(i + 1) % plan.projects.length]! }),
+    event(4, 'TaskStatusChanged', { from: 'in-progress', to: 'completed' }),
+    event(
+      4,
+      'CommentAdded',
+      { commentId: storeId(id.comment, n * 2 + 1), text: 'Done on staging.', authorId: user(1) },
+      user(1),
+    ),
+  ][mix(7, n) % 4]!;
+  return [
+    event(0, 'TaskCreated', {
+      title: `${taskTitles[i % taskTitles.length]} (${i})`,
+      description:
+        i % 3 === 0 ? '' : 'What is needed, in a sentence or two, with a link to the discussion.',
+      status: 'pending',
+      assigneeId: null,
+      priority: (['low', 'medium', 'high', 'urgent'] as const)[mix(5, n) % 4],
+      dueDate: i % 2 === 0 ? '2026-03-31' : null,
+      labels: i % 5 === 0 ? ['backend', 'bug'] : ['frontend'],
+      createdBy: creator,
+      projectId: project,
+    }),
+    event(1, 'TaskDetailsChanged', i % 2 === 0 ? { priority: 'high' } : { dueDate: '2026-04-15' }),
+    event(2, 'TaskStatusChanged', { from: 'pending', to: 'in-progress' }),
+    event(
+      3,
+      'CommentAdded',
+      {
+        commentId: storeId(id.comment, n * 2),
+        text: 'Looks right to me; one question about the edge cases before it ships.',
+        authorId: user(1),
+      },
+      user(1),
+    ),
+    last,
+  ];
+};
+
+const appendOrThrow = async (
+  redis: RedisClient,
+  request: AppendRequest,
+  layout: StoreLayout,
+): Promise<string> => {
+  const result = await appendToStream(redis, request, layout);
+  if (result.outcome !== 'appended')
+    throw new Error(`storage bench: ${request.streamKey} answered ${result.outcome}`);
+  return result.entryId;
+};
+
+/** Runs `task(i)` for every i below `total`, at most `concurrency` at once. */
+const inFlight = async (total: number, concurrency: number, task: (i: number) => Promise<void>) => {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(total, concurrency) }, async () => {
+      while (next < total) await task(next++);
+    }),
+  );
+};
+
+/** Writes task `i`'s five events, one append each with its expected revision; returns its last entry id. */
+const writeTask = async (
+  redis: RedisClient,
+  keys: KeyLayout,
+  layout: StoreLayout,
+  plan: StorePlan,
+  i: number,
+  n = i,
+) => {
+  let entryId = '';
+  for (const [revision, request] of taskAppends(keys, plan, i, n).entries())
+    entryId = await appendOrThrow(
+      redis,
+      { ...request, expectedRevision: revision === 0 ? 'none' : revision - 1 },
+      layout,
+    );
+  return entryId;
+};
+
+/**
+ * Writes the store of `plan` as the services do, WRITERS appends in flight:
+ * users registered (an e-mail key and credentials beside each), projects
+ * created with their members added one by one, and tasks.
+ */
+const writeStore = async (
+  redis: RedisClient,
+  keys: KeyLayout,
+  layout: StoreLayout,
+  plan: StorePlan,
+) => {
+  await inFlight(plan.users.length, WRITERS, async (u) => {
+    const userId = plan.users[u]!;
+    const email = `user${u}@example.com`;
+    await appendOrThrow(
+      redis,
+      {
+        streamKey: keys.userStream(userId),
+        logKey: keys.identityLog,
+        aggregateId: userId,
+        expectedRevision: 'none',
+        events: [
+          newEvent('UserRegistered', { email, name: `User ${u}`, role: 'member' }, 'system', u, 0),
+        ],
+        unique: [{ key: keys.email(email), value: userId }],
+        // A bcrypt hash's length: what identity-service keeps.
+        set: [{ key: keys.credentials(userId), value: `$2b$10$${'x'.repeat(53)}` }],
+      },
+      layout,
+    );
+  });
+  await inFlight(plan.projects.length, WRITERS, async (p) => {
+    const projectId = plan.projects[p]!;
+    const ownerId = plan.users[p % plan.users.length]!;
+    const project = {
+      streamKey: keys.projectStream(projectId),
+      logKey: keys.projectLog,
+      aggregateId: projectId,
+    };
+    const n = 1_000_000 + p * 1_000;
+    await appendOrThrow(
+      redis,
+      {
+        ...project,
+        expectedRevision: 'none',
+        events: [
+          newEvent(
+            'ProjectCreated',
+            { name: `Project ${p}`, description: '', visibility: 'private', ownerId },
+            ownerId,
+            n,
+            0,
+          ),
+          newEvent('MemberAdded', { userId: ownerId, role: 'owner' }, ownerId, n, 1),
+        ],
+      },
+      layout,
+    );
+    for (let m = 1; m <= plan.membersPerProject; m++) {
+      const userId = plan.users[(p + m) % plan.users.length]!;
+      await appendOrThrow(
+        redis,
+        {
+          ...project,
+          expectedRevision: m,
+          events: [newEvent('MemberAdded', { userId, role: 'editor' }, ownerId, n + m, 0)],
+        },
+        layout,
+      );
+    }
+  });
+  await inFlight(plan.tasks, WRITERS, async (i) => {
+    await writeTask(redis, keys, layout, plan, i);
+  });
+};
+
+const usedMemory = async (redis: RedisClient) =>
+  Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+
+/** The store of `plan` written on `layout` on a fresh redis-server: used_memory it took, per event. */
+const measureLayout = async (binary: string, layout: StoreLayout, plan: StorePlan) => {
+  const server = await startRedisServer({ binary, port: await freePort() });
+  const redis = createRedis({ REDIS_URL: server.url, REDIS_CLUSTER: false });
+  try {
+    const keys = createKeyLayout('ts', PARTITIONS);
+    const before = await usedMemory(redis);
+    const started = performance.now();
+    await writeStore(redis, keys, layout, plan);
+    const seconds = (performance.now() - started) / 1000;
+    const after = await usedMemory(redis);
+    let logs = 0;
+    for (const log of keys.logs())
+      logs += Number((await redis.call('MEMORY', 'USAGE', log.key, 'SAMPLES', '0')) ?? 0);
+    return {
+      bytesPerEvent: (after - before) / plan.events,
+      logBytesPerEvent: logs / plan.events,
+      appendsPerSecond: Math.round(
+        (plan.users.length + plan.projects.length * (1 + plan.membersPerProject) + plan.tasks * 5) /
+          seconds,
+      ),
+    };
+  } finally {
+    await redis.quit();
+    await server.stop();
+  }
+};
+
+interface Tally {
+  operations: number;
+  seconds: number;
+  latencies: number[];
+}
+
+/** `operation(worker, k)` in IN_FLIGHT loops for `seconds`; the slice ends when the last answer has come. */
+const timedSlice = async (
+  seconds: number,
+  tally: Tally,
+  operation: (worker: number, k: number) => Promise<void>,
+) => {
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async (_, worker) => {
+      for (let k = 0; performance.now() < deadline; k++) {
+        const sent = performance.now();
+        await operation(worker, k);
+        tally.latencies.push(performance.now() - sent);
+        tally.operations++;
+      }
+    }),
+  );
+  tally.seconds += (performance.now() - started) / 1000;
+};
+
+/** Runs each layout's operation for `seconds`, interleaved in slices (layout 1 first), as bench/pair.ts does. */
+const interleaved = async (
+  seconds: number,
+  operation: Record<StoreLayout, (worker: number, k: number) => Promise<void>>,
+) => {
+  const tallies: Record<StoreLayout, Tally> = {
+    1: { operations: 0, seconds: 0, latencies: [] },
+    2: { operations: 0, seconds: 0, latencies: [] },
+  };
+  const slices = Math.max(1, Math.round(seconds / SLICE_SECONDS));
+  for (let i = 0; i < slices; i++)
+    for (const layout of LAYOUTS)
+      await timedSlice(seconds / slices, tallies[layout], operation[layout]);
+  return LAYOUTS.map((layout) => {
+    const { operations, seconds: spent, latencies } = tallies[layout];
+    const sorted = Float64Array.from(latencies).sort();
+    return {
+      perSecond: Math.round(operations / spent),
+      p50: quantile(sorted, 0.5),
+      p99: quantile(sorted, 0.99),
+    };
+  }) as [Measured, Measured];
+};
+interface Measured {
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+/** A layout's tasks on the append path's Redis: loaded ones of 5 events, appended-to ones. */
+interface SeededLayout {
+  keys: KeyLayout;
+  loaded: { taskId: string; lastEntryId: string }[];
+  appended: { taskId: string; revision: number }[];
+}
+
+const seedAppendPath = async (redis: RedisClient, layout: StoreLayout): Promise<SeededLayout> => {
+  const keys = createKeyLayout(`bench-storage-v${layout}`, PARTITIONS);
+  const plan = planStore(10_000);
+  const loaded: SeededLayout['loaded'] = [];
+  await inFlight(LOADED_TASKS, WRITERS, async (i) => {
+    const lastEntryId = await writeTask(redis, keys, layout, plan, i, 2_000_000 + i);
+    loaded[i] = { taskId: storeId(id.task, 2_000_000 + i), lastEntryId };
+  });
+  const appended: SeededLayout['appended'] = [];
+  await inFlight(APPENDED_TASKS, WRITERS, async (i) => {
+    const [created] = taskAppends(keys, plan, i, 3_000_000 + i);
+    await appendOrThrow(redis, { ...created!, expectedRevision: 'none' }, layout);
+    appended[i] = { taskId: created!.aggregateId, revision: 0 };
+  });
+  return { keys, loaded, appended };
+};
+
+/**
+ * One event appended onto task `worker + IN_FLIGHT·k` (mod the tasks), with
+ * its expected revision: a title change, as PATCH /tasks/:id appends it.
+ * Each worker has tasks of its own, so no two appends race for a revision.
+ */
+const appendOne =
+  (redis: RedisClient, layout: StoreLayout, seeded: SeededLayout) =>
+  async (worker: number, k: number) => {
+    const perWorker = Math.floor(seeded.appended.length / IN_FLIGHT);
+    const task = seeded.appended[worker + IN_FLIGHT * (k % perWorker)]!;
+    const event = {
+      id: newId(),
+      type: 'TaskDetailsChanged',
+      data: { title: `Renamed ${k}` },
+      at: new Date().toISOString(),
+      actor: task.taskId,
+      corr: newId(),
+    } as NewEvent;
+    await appendOrThrow(
+      redis,
+      {
+        streamKey: seeded.keys.taskStream(task.taskId),
+        logKey: seeded.keys.taskLog(seeded.keys.partitionOf(task.taskId)),
+        aggregateId: task.taskId,
+        expectedRevision: task.revision,
+        events: [event],
+      },
+      layout,
+    );
+    task.revision++;
+  };
+
+/** Loads a 5-event task; `cached`: only what came after its last revision (nothing), as a warm command does. */
+const loadOne =
+  (redis: RedisClient, layout: StoreLayout, seeded: SeededLayout, cached: boolean) =>
+  async (worker: number, k: number) => {
+    const { taskId, lastEntryId } =
+      seeded.loaded[(worker * 7_919 + k * 104_729) % seeded.loaded.length]!;
+    const events = await readAggregate(
+      redis,
+      {
+        layout,
+        streamKey: seeded.keys.taskStream(taskId),
+        logKey: seeded.keys.taskLog(seeded.keys.partitionOf(taskId)),
+      },
+      cached ? { revision: EVENTS_PER_TASK - 1, entryId: lastEntryId } : undefined,
+    );
+    const expected = cached ? 0 : EVENTS_PER_TASK;
+    if (events.length !== expected)
+      throw new Error(`storage bench: ${taskId} loaded ${events.length} events, not ${expected}`);
+  };
+
+const percent = (part: number, whole: number) => `${Math.round((part / whole) * 100)}%`;
+const ratioOf = (part: number, whole: number) => Math.round((part / whole) * 1000) / 1000;
+
+/** The append path's figures: layout 1 and layout 2 throughput side by side, v2 with its ratio to v1. */
+const pairFigures = (
+  name: (layout: StoreLayout) => string,
+  unit: string,
+  [v1, v2]: [Measured, Measured],
+  target: string,
+  note: string,
+): Figure[] => [
+  {
+    name: name(1),
+    value: v1.perSecond,
+    unit,
+    note: `p50 ${v1.p50} ms, p99 ${v1.p99} ms; ${note}`,
+  },
+  {
+    name: name(2),
+    value: v2.perSecond,
+    unit,
+    target,
+    ratio: ratioOf(v2.perSecond, v1.perSecond),
+    note: `p50 ${v2.p50} ms, p99 ${v2.p99} ms; ${percent(v2.perSecond, v1.perSecond)} of layout 1's, interleaved with it in ${SLICE_SECONDS} s slices`,
+  },
+];
+
+export const benchStorage = async (
+  progress: Progress,
+  options: { duration: number },
+): Promise<Figure[]> => {
+  const binary = findRedisServer();
+  if (!binary) throw new Error('the storage bench needs redis-server');
+  const figures: Figure[] = [];
+  const plan = planStore(EVENTS);
+  const contents = `${count(plan.events)} events: ${count(plan.users.length)} users registered (an e-mail key and credentials beside each), ${plan.projects.length} projects with ${plan.membersPerProject} members added one by one, ${count(plan.tasks)} tasks × 5 (created, changed, started, commented, then assigned, moved, completed or commented)`;
+
+  // 1. Memory: the same events on each layout, each on a fresh redis-server.
+  const measured = {} as Record<StoreLayout, Awaited<ReturnType<typeof measureLayout>>>;
+  for (const layout of LAYOUTS) {
+    progress.phase(phaseName.write(layout), `${WRITERS} appends in flight`);
+    measured[layout] = await measureLayout(binary, layout, plan);
+  }
+  const counted = `used_memory after the writes − before, on a fresh redis-server with no persistence and nothing else in it: the logs, the aggregates' keys, the users' e-mail and credential keys, the assigned-tasks hashes and the keyspace's tables (no idempotency records: they expire in a day); written through appendToStream, ${WRITERS} appends in flight, over ${PARTITIONS} task logs; ${contents}`;
+  for (const layout of LAYOUTS) {
+    const m = measured[layout];
+    figures.push({
+      name: `Redis used_memory per event, ${layoutName[layout]}`,
+      value: Math.round(m.bytesPerEvent),
+      unit: 'bytes/event',
+      ...(layout === 2 ? { target: '≤ 400' } : {}),
+      note: `of which the logs ${Math.round(m.logBytesPerEvent)} bytes/event; written at ${count(m.appendsPerSecond)} appends/s${layout === 2 ? `; the same events as layout 1 (ids and times derived, not drawn); ${counted}` : ''}`,
+    });
+  }
+  figures.push({
+    name: 'Redis used_memory per event, layout 1 ÷ layout 2',
+    value: Math.round((measured[1].bytesPerEvent / measured[2].bytesPerEvent) * 100) / 100,
+    unit: '×',
+    note: `${count(Math.round((measured[1].bytesPerEvent * plan.events) / 2 ** 20))} MB against ${count(Math.round((measured[2].bytesPerEvent * plan.events) / 2 ** 20))} MB for the same ${count(plan.events)} events`,
+  });
+
+  // 2. The append path: the append script and the aggregate load, each layout
+  // under its own prefix on one redis-server, interleaved.
+  progress.phase(
+    phaseName.seed,
+    `${count(LOADED_TASKS)} tasks × 5 events and ${count(APPENDED_TASKS)} created tasks per layout`,
+  );
+  const dataDir = mkdtempSync(join(tmpdir(), 'tasksync-bench-storage-'));
+  const server = await startRedisServer({
+    binary,
+    port: await freePort(),
+    dir: join(dataDir, 'redis'),
+    appendfsync: 'everysec',
+    // As run.ts's Redis: no RDB snapshots nor AOF rewrites forking at moments no figure chooses.
+    extraArgs: ['--save', '', '--auto-aof-rewrite-percentage', '0'],
+  });
+  const redis = createRedis({ REDIS_URL: server.url, REDIS_CLUSTER: false });
+  try {
+    const seeded = {
+      1: await seedAppendPath(redis, 1),
+      2: await seedAppendPath(redis, 2),
+    } as Record<StoreLayout, SeededLayout>;
+    const appends = {
+      1: appendOne(redis, 1, seeded[1]),
+      2: appendOne(redis, 2, seeded[2]),
+    };
+    const loads = (cached: boolean) => ({
+      1: loadOne(redis, 1, seeded[1], cached),
+      2: loadOne(redis, 2, seeded[2], cached),
+    });
+    const inFlightNote = `${IN_FLIGHT} in flight, ${options.duration} s per layout`;
+    progress.phase(phaseName.appends, `1 s warm-up, then ${inFlightNote}`);
+    await interleaved(1, appends);
+    figures.push(
+      ...pairFigures(
+        (layout) => `appendToStream, one event onto a task, ${layoutName[layout]}`,
+        'appends/s',
+        await interleaved(options.duration, appends),
+        '≥ 100% of layout 1 (no write regression)',
+        `${inFlightNote}, appendfsync everysec; each append one TaskDetailsChanged with its expected revision onto one of ${count(APPENDED_TASKS)} tasks. What stands for POST /tasks and PATCH /tasks/:id on each layout: the services run only layout 2, and the append script is the one part of a write whose code differs by layout`,
+      ),
+    );
+    const loadSeconds = Math.max(2, Math.round(options.duration / 2));
+    progress.phase(phaseName.loads, `${IN_FLIGHT} in flight, ${loadSeconds} s per layout`);
+    await interleaved(0.5, loads(false));
+    figures.push(
+      ...pairFigures(
+        (layout) => `readAggregate of a 5-event task, ${layoutName[layout]}`,
+        'loads/s',
+        await interleaved(loadSeconds, loads(false)),
+        '',
+        `${IN_FLIGHT} in flight, ${loadSeconds} s per layout, decoded; one of ${count(LOADED_TASKS)} tasks each time. The load of an aggregate is the one part of a read whose code differs by layout: GET /tasks/:id?asOf= and a command on an aggregate not in the command-service's cache make it (GET /tasks/:id/history reads the read model, the same on both layouts)`,
+      ),
+    );
+    progress.phase(phaseName.cached, `${IN_FLIGHT} in flight, ${loadSeconds} s per layout`);
+    await interleaved(0.5, loads(true));
+    figures.push(
+      ...pairFigures(
+        (layout) => `readAggregate after its last revision, ${layoutName[layout]}`,
+        'loads/s',
+        await interleaved(loadSeconds, loads(true)),
+        '',
+        `${IN_FLIGHT} in flight, ${loadSeconds} s per layout; what every command on an aggregate in the command-service's cache reads before its append (nothing new: an XRANGE after the entry id on layout 1, the index script from the next revision on layout 2)`,
+      ),
+    );
+    return figures;
+  } finally {
+    await redis.quit();
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+};
+
+/** The figures as a Markdown table, as bench/run.ts prints its sections. */
+export const storageTable = (figures: Figure[]) =>
+  [
+    '| storage | value | target | note |',
+    '|---|---:|---|---|',
+    ...figures.map(
+      (f) => `| ${f.name} | ${f.value} ${f.unit} | ${f.target ?? ''} | ${f.note ?? ''} |`,
+    ),
+  ].join('\n');
+
+const runAlone = async () => {
+  const duration = Number(process.env.BENCH_DURATION ?? 10);
+  const progress = createProgress(storagePhases(duration));
+  const started = performance.now();
+  try {
+    const figures = await benchStorage(progress, { duration });
+    progress.finish();
+    process.stdout.write(
+      `\n${storageTable(figures)}\n\nstorage section: ${formatClock((performance.now() - started) / 1000)}\n`,
+    );
+  } catch (error) {
+    progress.close();
+    console.error(error);
+    process.exitCode = 1;
+  }
+};
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void runAlone();
