@@ -60,7 +60,7 @@ export type MigrationResult =
 export interface MigrateLayoutOptions {
   redis: RedisClient;
   keys: KeyLayout;
-  /** Log entries per copy script call, and at most as many aggregates switched at once. */
+  /** Log entries per copy script call, and aggregates per switch script call. */
   batchSize?: number;
   /** Copy and verify what can be, without switching: writers may keep running. */
   copyOnly?: boolean;
@@ -73,9 +73,6 @@ export interface MigrateLayoutOptions {
 export class MigrationError extends Error {
   override readonly name = 'MigrationError';
 }
-
-/** At most this many aggregates checked or switched at once. */
-const SWITCH_CONCURRENCY = 64;
 
 /** Lua: entry ids packed as layout 2's index holds them (append.ts), and compared. */
 const INDEX_LUA = `
@@ -118,6 +115,7 @@ if after ~= ARGV[1] then return {'moved', after} end
 local n = (#ARGV - 1) / 2
 local logEntries = redis.call('XRANGE', KEYS[1], ARGV[3], ARGV[#ARGV])
 local kinds = {}
+local lasts = {}
 local function mismatch(key, id, reason)
   redis.call('HSET', KEYS[3], key .. ' ' .. id, reason)
 end
@@ -155,8 +153,10 @@ for i = 1, n do
     else
       mismatch(key, id, 'the aggregate has no stream (' .. kind .. ')')
     end
-    if isAfter(id, lastIndexed(target)) then
-      redis.call('APPEND', target, packId(id))
+    if lasts[target] == nil then lasts[target] = lastIndexed(target) or false end
+    if isAfter(id, lasts[target] or nil) then
+      lasts[target] = packId(id)
+      redis.call('APPEND', target, lasts[target])
     end
   end
 end
@@ -165,40 +165,48 @@ return {'ok', tostring(redis.call('HINCRBY', KEYS[2], 'copied', n))}
 `;
 
 /**
- * One aggregate: checks that its stream and its shadow index hold the same
- * number of events ending at the same id and, with ARGV[1] = 'rename',
- * renames the shadow over the stream in the same step (an empty stream is
- * deleted: layout 2 has no key for an aggregate without events).
+ * Aggregates of one slot: for each, checks that its stream and its shadow
+ * index hold the same number of events ending at the same id and, with
+ * ARGV[1] = 'rename', renames the shadow over the stream in the same step (an
+ * empty stream is deleted: layout 2 has no key for an aggregate without
+ * events).
  *
- * KEYS: aggregate key, shadow. Answers {'same'}, {'switched'} (also when it
- * was already), or {'differs', events in the stream, ids in the shadow}.
+ * KEYS: per aggregate, its key and its shadow. Answers per aggregate {'same'},
+ * {'switched'} (also when it was already), or {'differs', the stream's events, the shadow's ids}.
  */
 const SWITCH_SCRIPT = `${INDEX_LUA}
-local kind = redis.call('TYPE', KEYS[1])['ok']
-if kind == 'string' then
-  if redis.call('EXISTS', KEYS[2]) == 1 then return {'differs', 'an index already', 'a shadow too'} end
+local function switch(key, shadow)
+  local kind = redis.call('TYPE', key)['ok']
+  if kind == 'string' then
+    if redis.call('EXISTS', shadow) == 1 then return {'differs', 'an index already', 'a shadow too'} end
+    return {'switched'}
+  end
+  if kind ~= 'stream' and kind ~= 'none' then return {'differs', kind, ''} end
+  local events = 0
+  local lastEvent = ''
+  if kind == 'stream' then
+    events = redis.call('XLEN', key)
+    if events > 0 then lastEvent = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1][1] end
+  end
+  local packed = lastIndexed(shadow)
+  local indexed = redis.call('STRLEN', shadow) / ${INDEX_ENTRY_BYTES}
+  local lastId = packed and unpackId(packed) or ''
+  if events ~= indexed or lastEvent ~= lastId then
+    return {'differs', tostring(events) .. ' ending ' .. lastEvent, tostring(indexed) .. ' ending ' .. lastId}
+  end
+  if ARGV[1] ~= 'rename' then return {'same'} end
+  if indexed == 0 then
+    redis.call('DEL', key)
+  else
+    redis.call('RENAME', shadow, key)
+  end
   return {'switched'}
 end
-if kind ~= 'stream' and kind ~= 'none' then return {'differs', kind, ''} end
-local events = 0
-local lastEvent = ''
-if kind == 'stream' then
-  events = redis.call('XLEN', KEYS[1])
-  if events > 0 then lastEvent = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1][1] end
+local answers = {}
+for i = 1, #KEYS, 2 do
+  answers[#answers + 1] = switch(KEYS[i], KEYS[i + 1])
 end
-local packed = lastIndexed(KEYS[2])
-local indexed = redis.call('STRLEN', KEYS[2]) / ${INDEX_ENTRY_BYTES}
-local lastId = packed and unpackId(packed) or ''
-if events ~= indexed or lastEvent ~= lastId then
-  return {'differs', tostring(events) .. ' ending ' .. lastEvent, tostring(indexed) .. ' ending ' .. lastId}
-end
-if ARGV[1] ~= 'rename' then return {'same'} end
-if indexed == 0 then
-  redis.call('DEL', KEYS[1])
-else
-  redis.call('RENAME', KEYS[2], KEYS[1])
-end
-return {'switched'}
+return answers
 `;
 
 type ScriptAnswer = [string, ...string[]];
@@ -221,7 +229,7 @@ const scriptRunner = (script: string) => {
 };
 
 const copyBatch = scriptRunner(COPY_SCRIPT);
-const switchAggregate = scriptRunner(SWITCH_SCRIPT);
+const switchAggregates = scriptRunner(SWITCH_SCRIPT);
 
 /** A log with the aggregates it holds events of, and the migration's bookkeeping beside it. */
 interface MigratingLog {
@@ -310,45 +318,54 @@ const copyLog = async (
   batchSize: number,
   onCopied: (entries: number) => void,
 ) => {
-  let { after } = await readProgress(redis, log);
-  for (;;) {
-    const entries = (await redis.xrange(
+  const readBatch = async (after: string) =>
+    (await redis.xrange(
       log.key,
       after === '0' ? '-' : `(${after}`,
       '+',
       'COUNT',
       batchSize,
     )) as RawEntry[];
+  let { after } = await readProgress(redis, log);
+  let next = readBatch(after);
+  for (;;) {
+    const entries = await next;
     if (entries.length === 0) return;
-    const aggregateKeys: string[] = [];
-    const numbers = new Map<string, number>();
-    const args = [after];
-    for (const [id, fields] of entries) {
-      const aggregateId = fieldValue(fields, 'agg');
-      let number = 0;
-      if (aggregateId) {
-        const key = log.aggregateKey(aggregateId);
-        number = numbers.get(key) ?? 0;
-        if (!number) {
-          aggregateKeys.push(key, shadowKeyOf(key));
-          number = aggregateKeys.length / 2;
-          numbers.set(key, number);
-        }
-      }
-      args.push(String(number), id);
-    }
-    const [outcome, value] = await copyBatch(
-      redis,
-      [log.key, log.progress, log.mismatches, ...aggregateKeys],
-      args,
-    );
+    const last = entries[entries.length - 1]![0];
+    // The next batch is read while Redis runs this one's script.
+    next = readBatch(last);
+    const [outcome, value] = await copyBatch(redis, ...copyCall(log, after, entries));
     if (outcome === 'moved') {
+      await next;
       after = value!;
+      next = readBatch(after);
       continue;
     }
-    after = entries[entries.length - 1]![0];
+    after = last;
     onCopied(entries.length);
   }
+};
+
+/** The copy script's keys and arguments for a batch read after `after`. */
+const copyCall = (log: MigratingLog, after: string, entries: RawEntry[]): [string[], string[]] => {
+  const aggregateKeys: string[] = [];
+  const numbers = new Map<string, number>();
+  const args = [after];
+  for (const [id, fields] of entries) {
+    const aggregateId = fieldValue(fields, 'agg');
+    let number = 0;
+    if (aggregateId) {
+      const key = log.aggregateKey(aggregateId);
+      number = numbers.get(key) ?? 0;
+      if (!number) {
+        aggregateKeys.push(key, shadowKeyOf(key));
+        number = aggregateKeys.length / 2;
+        numbers.set(key, number);
+      }
+    }
+    args.push(String(number), id);
+  }
+  return [[log.key, log.progress, log.mismatches, ...aggregateKeys], args];
 };
 
 const fieldValue = (fields: string[], name: string) => {
@@ -408,20 +425,38 @@ const entryIsCopied = async (redis: RedisClient, log: MigratingLog, key: string,
   return !!copy && !!entry && JSON.stringify(copy) === JSON.stringify(entry);
 };
 
-/** Runs the switch script on aggregates, a bounded number at a time. */
+/** An aggregate key's hash tag: the keys a script may touch together. */
+const hashTagOf = (key: string) => key.slice(key.indexOf('{'), key.indexOf('}') + 1);
+
+/**
+ * Runs the switch script on aggregates: `batchSize` of one slot per call, the
+ * slots side by side (on a cluster they are on different masters).
+ */
 const forEachAggregate = async (
   redis: RedisClient,
   aggregateKeys: string[],
-  { mode, concurrency }: { mode: 'check' | 'rename'; concurrency: number },
+  { mode, batchSize }: { mode: 'check' | 'rename'; batchSize: number },
   onDone: (key: string, answer: ScriptAnswer) => void,
 ) => {
-  for (let i = 0; i < aggregateKeys.length; i += concurrency) {
-    const round = aggregateKeys.slice(i, i + concurrency);
-    const answers = await Promise.all(
-      round.map((key) => switchAggregate(redis, [key, shadowKeyOf(key)], [mode])),
-    );
-    for (const [j, answer] of answers.entries()) onDone(round[j]!, answer);
+  const bySlot = new Map<string, string[]>();
+  for (const key of aggregateKeys) {
+    const slotKeys = bySlot.get(hashTagOf(key));
+    if (slotKeys) slotKeys.push(key);
+    else bySlot.set(hashTagOf(key), [key]);
   }
+  await Promise.all(
+    [...bySlot.values()].map(async (slotKeys) => {
+      for (let i = 0; i < slotKeys.length; i += batchSize) {
+        const batch = slotKeys.slice(i, i + batchSize);
+        const answers = (await switchAggregates(
+          redis,
+          batch.flatMap((key) => [key, shadowKeyOf(key)]),
+          [mode],
+        )) as unknown as ScriptAnswer[];
+        for (const [j, answer] of answers.entries()) onDone(batch[j]!, answer);
+      }
+    }),
+  );
 };
 
 const differs = (key: string, answer: ScriptAnswer): Mismatch => ({
@@ -476,8 +511,7 @@ export const migrateLayout = async (options: MigrateLayoutOptions): Promise<Migr
   const streams = await scanAggregateStreams(redis, keys);
   let checked = 0;
   onProgress({ phase: 'verify', done: 0, total: streams.length });
-  const concurrency = Math.min(batchSize, SWITCH_CONCURRENCY);
-  await forEachAggregate(redis, streams, { mode: 'check', concurrency }, (key, answer) => {
+  await forEachAggregate(redis, streams, { mode: 'check', batchSize }, (key, answer) => {
     if (answer[0] === 'differs') mismatches.push(differs(key, answer));
     onProgress({ phase: 'verify', done: ++checked, total: streams.length });
   });
@@ -487,7 +521,7 @@ export const migrateLayout = async (options: MigrateLayoutOptions): Promise<Migr
   let switched = 0;
   const writesDuringSwitch: string[] = [];
   onProgress({ phase: 'switch', done: 0, total: streams.length });
-  await forEachAggregate(redis, streams, { mode: 'rename', concurrency }, (key, answer) => {
+  await forEachAggregate(redis, streams, { mode: 'rename', batchSize }, (key, answer) => {
     if (answer[0] === 'differs') writesDuringSwitch.push(key);
     else onProgress({ phase: 'switch', done: ++switched, total: streams.length });
   });
