@@ -34,6 +34,7 @@ import {
   startProjectorProcess,
   waitForCheckpoint,
 } from './read-side';
+import { benchStorage, storagePhases } from './storage';
 import { beforeProjects, tenancy } from './tenancies';
 
 type Appendfsync = 'always' | 'everysec';
@@ -54,6 +55,8 @@ const FSYNC_MODES = parseFsyncModes(process.env.BENCH_FSYNC);
 const DEFAULT_FSYNC: Appendfsync = 'everysec';
 const SKIP_READ = Boolean(process.env.BENCH_SKIP_READ);
 const SKIP_LIVE = Boolean(process.env.BENCH_SKIP_LIVE);
+// The code before projects has no layouts to compare.
+const SKIP_STORAGE = Boolean(process.env.BENCH_SKIP_STORAGE) || beforeProjects;
 const WARM_UP = Math.min(DURATION, 3);
 /** Socket clients on the notifier while POST /tasks runs with the whole system. */
 const SYSTEM_CLIENTS = 100;
@@ -113,6 +116,7 @@ const plannedPhases = (): PlannedPhase[] => [
   { name: phaseName.login, seconds: Math.min(DURATION, 5) },
   ...(SKIP_READ ? [] : readSidePhases(DURATION)),
   ...(SKIP_LIVE ? [] : liveSidePhases(DURATION)),
+  ...(SKIP_STORAGE ? [] : storagePhases(DURATION)),
 ];
 
 const machine = () => {
@@ -552,6 +556,8 @@ const main = async (progress: Progress) => {
       ? []
       : await benchLiveSide({ env, token, commandsUrl: commands, duration: DURATION, progress });
 
+    const storage = SKIP_STORAGE ? [] : await benchStorage(progress, { duration: DURATION });
+
     const at = new Date().toISOString();
     const host = machine();
     const heading = `TaskSync bench, ${at}, ${describeMachine(host)}`;
@@ -570,13 +576,14 @@ const main = async (progress: Progress) => {
     ].join('\n');
     const readTable = figureTable('read side', readSide);
     const liveTable = figureTable('live side', liveSide);
+    const storageTable = figureTable('storage', storage);
     const latencyRows: LatencyRow[] = [
       ...rows.map(({ name, p50Ms, p99Ms }) => ({ name, p50Ms, p99Ms })),
       ...[...readSide, ...liveSide].flatMap((f) => (f.latency ? [f.latency] : [])),
     ];
     progress.finish();
     process.stdout.write(
-      `\n${heading}\n${conditions}\n\n${table}\n\n${readSide.length ? `${readTable}\n\n` : ''}${liveSide.length ? `${liveTable}\n\n` : ''}`,
+      `\n${heading}\n${conditions}\n\n${table}\n\n${readSide.length ? `${readTable}\n\n` : ''}${liveSide.length ? `${liveTable}\n\n` : ''}${storage.length ? `${storageTable}\n\n` : ''}`,
     );
     const dir = join(repoRoot, 'bench/results');
     mkdirSync(dir, { recursive: true });
@@ -591,11 +598,12 @@ const main = async (progress: Progress) => {
       xaddCeilings: ceilings,
       readSide,
       liveSide,
+      storage,
     };
     writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(
       join(dir, 'latest.md'),
-      `${heading}\n\n${conditions}\n\n![p50 and p99 latency per measurement, log scale](latest.svg)\n\n${table}\n\n${readTable}\n\n${liveTable}\n`,
+      `${heading}\n\n${conditions}\n\n![p50 and p99 latency per measurement, log scale](latest.svg)\n\n${table}\n\n${readTable}\n\n${liveTable}\n\n${storageTable}\n`,
     );
     writeFileSync(
       join(dir, 'latest.svg'),

@@ -29,7 +29,8 @@ import type { Figure } from './read-side';
 
 /** Events of the store whose memory is measured: users, projects with members, tasks × 5. */
 const EVENTS = Number(process.env.BENCH_STORAGE_EVENTS ?? 1_000_000);
-if (!(EVENTS >= 1_000)) throw new Error('BENCH_STORAGE_EVENTS must be a number of at least 1000');
+if (!(EVENTS >= 1_000 && EVENTS <= 20_000_000))
+  throw new Error('BENCH_STORAGE_EVENTS must be a number from 1000 to 20,000,000');
 /** Task logs of the store (EVENT_PARTITIONS): a few, as a deployment that outgrew one core has. */
 const PARTITIONS = 4;
 /** Appends in flight while the store is written: the append script pipelined, as many clients send it. */
@@ -90,9 +91,10 @@ const BASE_MS = Date.UTC(2026, 0, 5, 9);
 /** A uuid v7 as newId makes them, derived from (kind, n) instead of the clock and randomness. */
 const storeId = (kind: number, n: number) => {
   const time = (BASE_MS + n).toString(16).padStart(12, '0');
-  const bits = [1, 2, 3].map((k) => hex8(mix(kind * 8 + k, n))).join('');
-  const variant = '89ab'[mix(kind * 8 + 4, n) & 3];
-  return `${time.slice(0, 8)}-${time.slice(8)}-7${bits.slice(0, 3)}-${variant}${bits.slice(3, 6)}-${bits.slice(6, 18)}`;
+  const a = hex8(mix(kind * 8 + 1, n));
+  const b = hex8(mix(kind * 8 + 2, n));
+  const c = mix(kind * 8 + 3, n);
+  return `${time.slice(0, 8)}-${time.slice(8)}-7${a.slice(0, 3)}-${'89ab'[c & 3]}${a.slice(3, 6)}-${a.slice(6)}${b}${hex8(c).slice(0, 2)}`;
 };
 const id = {
   user: 1,
@@ -102,6 +104,13 @@ const id = {
   corr: 5,
   /** An event's id: this plus its revision. */
   event: 8,
+};
+/** Where the numbers (`n`) of each kind of aggregate start: the store's tasks count from 0, below all of these. */
+const numbering = {
+  users: 10_000_000,
+  projects: 20_000_000,
+  loadedTasks: 30_000_000,
+  appendedTasks: 40_000_000,
 };
 const atOf = (n: number) => new Date(BASE_MS + n * 37).toISOString();
 const newEvent = (
@@ -176,26 +185,39 @@ const taskAppends = (
     ...aggregate,
     events: [newEvent(type, data, actor, n, revision)],
   });
-  const last = [
-    {
-      ...event(4, 'TaskAssigned', { assigneeId: user(2), previous: null }),
-      hash: [
-        {
-          key: keys.assignedTasks(keys.partitionOf(taskId), project),
-          field: taskId,
-          value: user(2),
-        },
-      ],
-    },
-    event(4, 'TaskMoved', { from: project, to: plan.projects[(i + 1) % plan.projects.length]! }),
-    event(4, 'TaskStatusChanged', { from: 'in-progress', to: 'completed' }),
-    event(
-      4,
-      'CommentAdded',
-      { commentId: storeId(id.comment, n * 2 + 1), text: 'Done on staging.', authorId: user(1) },
-      user(1),
-    ),
-  ][mix(7, n) % 4]!;
+  const last = () => {
+    switch (mix(7, n) % 4) {
+      case 0:
+        return {
+          ...event(4, 'TaskAssigned', { assigneeId: user(2), previous: null }),
+          hash: [
+            {
+              key: keys.assignedTasks(keys.partitionOf(taskId), project),
+              field: taskId,
+              value: user(2),
+            },
+          ],
+        };
+      case 1:
+        return event(4, 'TaskMoved', {
+          from: project,
+          to: plan.projects[(i + 1) % plan.projects.length]!,
+        });
+      case 2:
+        return event(4, 'TaskStatusChanged', { from: 'in-progress', to: 'completed' });
+      default:
+        return event(
+          4,
+          'CommentAdded',
+          {
+            commentId: storeId(id.comment, n * 2 + 1),
+            text: 'Done on staging.',
+            authorId: user(1),
+          },
+          user(1),
+        );
+    }
+  };
   return [
     event(0, 'TaskCreated', {
       title: `${taskTitles[i % taskTitles.length]} (${i})`,
@@ -221,7 +243,7 @@ const taskAppends = (
       },
       user(1),
     ),
-    last,
+    last(),
   ];
 };
 
@@ -287,7 +309,13 @@ const writeStore = async (
         aggregateId: userId,
         expectedRevision: 'none',
         events: [
-          newEvent('UserRegistered', { email, name: `User ${u}`, role: 'member' }, 'system', u, 0),
+          newEvent(
+            'UserRegistered',
+            { email, name: `User ${u}`, role: 'member' },
+            'system',
+            numbering.users + u,
+            0,
+          ),
         ],
         unique: [{ key: keys.email(email), value: userId }],
         // A bcrypt hash's length: what identity-service keeps.
@@ -304,7 +332,7 @@ const writeStore = async (
       logKey: keys.projectLog,
       aggregateId: projectId,
     };
-    const n = 1_000_000 + p * 1_000;
+    const n = numbering.projects + p * 1_000;
     await appendOrThrow(
       redis,
       {
@@ -440,12 +468,12 @@ const seedAppendPath = async (redis: RedisClient, layout: StoreLayout): Promise<
   const plan = planStore(10_000);
   const loaded: SeededLayout['loaded'] = [];
   await inFlight(LOADED_TASKS, WRITERS, async (i) => {
-    const lastEntryId = await writeTask(redis, keys, layout, plan, i, 2_000_000 + i);
-    loaded[i] = { taskId: storeId(id.task, 2_000_000 + i), lastEntryId };
+    const lastEntryId = await writeTask(redis, keys, layout, plan, i, numbering.loadedTasks + i);
+    loaded[i] = { taskId: storeId(id.task, numbering.loadedTasks + i), lastEntryId };
   });
   const appended: SeededLayout['appended'] = [];
   await inFlight(APPENDED_TASKS, WRITERS, async (i) => {
-    const [created] = taskAppends(keys, plan, i, 3_000_000 + i);
+    const [created] = taskAppends(keys, plan, i, numbering.appendedTasks + i);
     await appendOrThrow(redis, { ...created!, expectedRevision: 'none' }, layout);
     appended[i] = { taskId: created!.aggregateId, revision: 0 };
   });
@@ -538,6 +566,7 @@ export const benchStorage = async (
   const binary = findRedisServer();
   if (!binary) throw new Error('the storage bench needs redis-server');
   const figures: Figure[] = [];
+  const started = performance.now();
   const plan = planStore(EVENTS);
   const contents = `${count(plan.events)} events: ${count(plan.users.length)} users registered (an e-mail key and credentials beside each), ${plan.projects.length} projects with ${plan.membersPerProject} members added one by one, ${count(plan.tasks)} tasks × 5 (created, changed, started, commented, then assigned, moved, completed or commented)`;
 
@@ -629,6 +658,7 @@ export const benchStorage = async (
         `${IN_FLIGHT} in flight, ${loadSeconds} s per layout; what every command on an aggregate in the command-service's cache reads before its append (nothing new: an XRANGE after the entry id on layout 1, the index script from the next revision on layout 2)`,
       ),
     );
+    progress.log(`storage section: ${formatClock((performance.now() - started) / 1000)}`);
     return figures;
   } finally {
     await redis.quit();
@@ -650,13 +680,10 @@ export const storageTable = (figures: Figure[]) =>
 const runAlone = async () => {
   const duration = Number(process.env.BENCH_DURATION ?? 10);
   const progress = createProgress(storagePhases(duration));
-  const started = performance.now();
   try {
     const figures = await benchStorage(progress, { duration });
     progress.finish();
-    process.stdout.write(
-      `\n${storageTable(figures)}\n\nstorage section: ${formatClock((performance.now() - started) / 1000)}\n`,
-    );
+    process.stdout.write(`\n${storageTable(figures)}\n`);
   } catch (error) {
     progress.close();
     console.error(error);
