@@ -1,10 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KeyLayout } from '@tasksync/contracts';
+import { type KeyLayout, type NewEvent, newId } from '@tasksync/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capturingLogger, connectTestRedis, testKeys } from '../../../test/support';
 import { createMetrics } from '../http/app';
+import { appendToStream, readIndexed } from '../redis/append';
 import type { RawEntry } from '../redis/readers';
 import { readLog } from '../redis/readers';
 import { type ArchiveStep, archiveLog } from './archiver';
@@ -115,6 +116,55 @@ describe('archiveLog and the range reader', () => {
     // A second run finds nothing more to move and duplicates nothing.
     expect(await run(store, log)).toMatchObject({ archived: 0, segments: 0 });
     expect(await readAll(reader, log.key, 400)).toEqual(before);
+  });
+
+  it('serves the entries a layout-2 index names missing from the log, exactly as they were', async () => {
+    const keys = testKeys();
+    const taskId = newId();
+    const task = {
+      streamKey: keys.taskStream(taskId),
+      logKey: keys.taskLog(keys.partitionOf(taskId)),
+    };
+    const comment = (text: string): NewEvent => ({
+      id: newId(),
+      type: 'CommentAdded',
+      data: { commentId: newId(), text, authorId: newId() },
+      at: new Date().toISOString(),
+      actor: 'system',
+      corr: 'test',
+    });
+    const append = (expectedRevision: 'none' | number, texts: string[]) =>
+      appendToStream(
+        redis,
+        { ...task, aggregateId: taskId, expectedRevision, events: texts.map(comment) },
+        2,
+      );
+    await append('none', ['one', 'two']);
+    await redis.xadd(task.logKey, '*', 'note', 'another task');
+    await append(1, ['three']);
+    const before = await readIndexed(redis, task.streamKey, task.logKey);
+    expect(before.missing).toEqual([]);
+    const { store } = newArchive(keys);
+    const log = keys.logs().find((l) => l.key === task.logKey)!;
+
+    // Two days on, everything is older than the window of a day.
+    await archiveLog({
+      redis,
+      store,
+      log,
+      archiveAfterMs: DAY,
+      segmentEntries: 2,
+      now: () => Date.now() + 2 * DAY,
+    });
+    await append(2, ['four']);
+    const after = await readIndexed(redis, task.streamKey, task.logKey);
+    expect(after.missing).toEqual(before.entries.map(([id]) => id));
+    const reader = createLogReader({ redis, keys, archive: store });
+    expect(await reader.readEntriesByIds(task.logKey, after.missing)).toEqual(before.entries);
+    expect(after.entries).toHaveLength(1);
+    await expect(reader.readEntriesByIds(task.logKey, [after.entries[0]![0]])).rejects.toThrow(
+      /neither in Redis nor in the archive/,
+    );
   });
 
   it('without an archive the reader is readLog itself', async () => {
