@@ -295,6 +295,20 @@ describe('migrateLayout', () => {
     expect(new Set(await typesOf(store.aggregates))).toEqual(new Set(['stream']));
   });
 
+  it('drops an aggregate stream whose entries were all deleted: layout 2 keeps no key for an aggregate without events', async () => {
+    const keys = testKeys(2);
+    const store = await writeV1Store(redis, keys, { tasks: 4 });
+    const emptied = keys.taskStream(newId());
+    const id = await redis.xadd(emptied, '*', 'id', 'soon deleted');
+    await redis.xdel(emptied, id!);
+
+    expect(await migrateLayout({ redis, keys })).toMatchObject({
+      outcome: 'migrated',
+      aggregates: store.aggregates.length + 1,
+    });
+    expect(await redis.exists(emptied)).toBe(0);
+  });
+
   it('stops when an append lands during the switch, and the next run, writers stopped, includes it', async () => {
     const keys = testKeys(2);
     const store = await writeV1Store(redis, keys, { tasks: 6 });

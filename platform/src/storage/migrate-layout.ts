@@ -406,7 +406,9 @@ const standingMismatches = async (redis: RedisClient, log: MigratingLog) => {
   const recorded = await redis.hgetall(log.mismatches);
   const standing: Mismatch[] = [];
   for (const [field, reason] of Object.entries(recorded)) {
-    const [key, entryId] = field.split(' ') as [string, string];
+    // An entry id holds no space; an aggregate id might.
+    const key = field.slice(0, field.lastIndexOf(' '));
+    const entryId = field.slice(field.lastIndexOf(' ') + 1);
     if (key !== log.key && (await entryIsCopied(redis, log, key, entryId))) {
       await redis.hdel(log.mismatches, field);
       continue;
