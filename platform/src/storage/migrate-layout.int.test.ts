@@ -215,6 +215,19 @@ describe('migrateLayout', () => {
     expect(await readAllAggregates(redis, store.aggregates, 2)).toEqual(before);
   });
 
+  it('indexes each entry once when two runs copy at the same time', async () => {
+    const keys = testKeys(2);
+    const store = await writeV1Store(redis, keys, { tasks: 20 });
+    const before = await readAllAggregates(redis, store.aggregates, 1);
+
+    await Promise.all([
+      migrateLayout({ redis, keys, copyOnly: true, batchSize: 2 }),
+      migrateLayout({ redis, keys, copyOnly: true, batchSize: 3 }),
+    ]);
+    expect(await migrateLayout({ redis, keys })).toMatchObject({ outcome: 'migrated' });
+    expect(await readAllAggregates(redis, store.aggregates, 2)).toEqual(before);
+  });
+
   describe.each([
     {
       defect: 'an entry of an aggregate stream differs from its log entry',

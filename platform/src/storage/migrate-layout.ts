@@ -11,12 +11,13 @@
  * and moves the checkpoint, atomically: a kill -9 anywhere resumes exactly.
  *
  * Switch (writers stopped): catch up to the end of every log, check that
- * every aggregate stream and its shadow hold the same number of events and
- * end at the same id, then per aggregate rename the shadow over the stream
- * (one script each, which checks again: a writer still running is caught),
- * and only when every log and every aggregate is done set `layoutVersion` to
- * 2. A key that is already an index with no shadow is done, so a kill -9
- * during the renames resumes too.
+ * every aggregate stream (SCAN on every master) and its shadow hold the same
+ * number of events and end at the same id, then rename each shadow over its
+ * stream (a script per batch of one slot, checking each aggregate again in
+ * the same step), check that no log grew meanwhile (a writer still running
+ * stops the run), and only then, last, set `layoutVersion` to 2. A key that
+ * is already an index with no shadow is done, so a kill -9 during the
+ * renames resumes too.
  */
 import { createHash } from 'node:crypto';
 import type { KeyLayout } from '@tasksync/contracts';
@@ -103,7 +104,8 @@ end
  * aggregate's shadow index (only when after the shadow's last id, so an entry
  * is never indexed twice), the entry compared with the aggregate stream's
  * copy, and the checkpoint moved. An aggregate whose key is already an index
- * (switched by a run killed during its switch) gets the id in that index.
+ * (switched by an earlier run) gets the id in that index, unless it holds it:
+ * only an append during a switch leaves entries for one.
  *
  * KEYS: log, progress (hash: after, copied), mismatches (hash), then per aggregate: its key, its shadow.
  * ARGV: the checkpoint the batch was read after, then per entry: aggregate number (0: none), entry id.
