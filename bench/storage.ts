@@ -22,6 +22,7 @@ import {
   readAggregate,
   type StoreLayout,
 } from '@tasksync/platform';
+import { type MigrationPhase, migrateLayout } from '@tasksync/platform/migrate-layout';
 import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-server';
 import { quantile } from './http-client';
 import { createProgress, formatClock, type PlannedPhase, type Progress } from './progress';
@@ -52,6 +53,7 @@ const count = (n: number) => n.toLocaleString('en-US');
 const phaseName = {
   write: (layout: StoreLayout) =>
     `write ${count(EVENTS)} events on ${layoutName[layout]} and measure used_memory`,
+  migrate: `migrate those ${count(EVENTS)} events in place to layout 2 (npm run migrate-layout's code)`,
   seed: 'start Redis (appendfsync everysec) and seed tasks on both layouts',
   appends: 'appendToStream, one event per append, layout 1 and 2 interleaved',
   loads: 'readAggregate of a 5-event task, layout 1 and 2 interleaved',
@@ -65,6 +67,7 @@ const phaseName = {
  */
 export const storagePhases = (duration: number): PlannedPhase[] => [
   { name: phaseName.write(1), seconds: Math.round(3 + EVENTS / 17_000) },
+  { name: phaseName.migrate, seconds: Math.round(1 + EVENTS / 40_000) },
   { name: phaseName.write(2), seconds: Math.round(3 + EVENTS / 19_000) },
   { name: phaseName.seed, seconds: 5 },
   { name: phaseName.appends, seconds: 2 + 2 * duration },
@@ -380,29 +383,82 @@ const memoryInfo = async (redis: RedisClient) => {
   };
 };
 
-/** The store of `plan` written on `layout` on a fresh redis-server: used_memory it took, per event. */
-const measureLayout = async (binary: string, layout: StoreLayout, plan: StorePlan) => {
+/** What the store took since `before`, per event: the whole growth and the logs' part of it. */
+const storeMemory = async (
+  redis: RedisClient,
+  keys: KeyLayout,
+  before: Awaited<ReturnType<typeof memoryInfo>>,
+  events: number,
+) => {
+  const after = await memoryInfo(redis);
+  let logs = 0;
+  for (const log of keys.logs())
+    logs += Number((await redis.call('MEMORY', 'USAGE', log.key, 'SAMPLES', '0')) ?? 0);
+  return {
+    bytesPerEvent: (after.used - before.used) / events,
+    logBytesPerEvent: logs / events,
+    /** Of the growth: client buffers and the script cache, not storage (a few kB). */
+    notStoredBytes: after.clients - before.clients + after.scripts - before.scripts,
+  };
+};
+
+/**
+ * The store of `plan` written on `layout` on a fresh redis-server: the
+ * used_memory it took. `migrate` then converts it to layout 2 in place with
+ * `npm run migrate-layout`'s code (design §11), timed, and measures again.
+ */
+const measureLayout = async (
+  binary: string,
+  layout: StoreLayout,
+  plan: StorePlan,
+  migrate?: () => void,
+) => {
   const server = await startRedisServer({ binary, port: await freePort() });
   const redis = createRedis({ REDIS_URL: server.url, REDIS_CLUSTER: false });
   try {
     const keys = createKeyLayout('ts', PARTITIONS);
+    await redis.hset(keys.meta, 'layoutVersion', String(layout), 'partitions', String(PARTITIONS));
     const before = await memoryInfo(redis);
     const started = performance.now();
     await writeStore(redis, keys, layout, plan);
     const seconds = (performance.now() - started) / 1000;
-    const after = await memoryInfo(redis);
-    let logs = 0;
-    for (const log of keys.logs())
-      logs += Number((await redis.call('MEMORY', 'USAGE', log.key, 'SAMPLES', '0')) ?? 0);
-    return {
-      bytesPerEvent: (after.used - before.used) / plan.events,
-      /** Of the growth: client buffers and the script cache, not storage (a few kB). */
-      notStoredBytes: after.clients - before.clients + after.scripts - before.scripts,
-      logBytesPerEvent: logs / plan.events,
+    const written = {
+      ...(await storeMemory(redis, keys, before, plan.events)),
       appendsPerSecond: Math.round(
         (plan.users.length + plan.projects.length * (1 + plan.membersPerProject) + plan.tasks * 5) /
           seconds,
       ),
+    };
+    if (!migrate) return { written };
+    migrate();
+    const phaseStarted: Partial<Record<MigrationPhase, number>> = {};
+    const migrationStarted = performance.now();
+    const result = await migrateLayout({
+      redis,
+      keys,
+      onPhase: (phase) => {
+        phaseStarted[phase] = performance.now();
+      },
+    });
+    const ended = performance.now();
+    if (result.outcome !== 'migrated')
+      throw new Error(`storage bench: the migration answered ${result.outcome}`);
+    if (result.totalEvents !== plan.events)
+      throw new Error(`storage bench: ${result.totalEvents} events migrated, not ${plan.events}`);
+    return {
+      written,
+      migrated: await storeMemory(redis, keys, before, plan.events),
+      migration: {
+        seconds: (ended - migrationStarted) / 1000,
+        aggregates: result.aggregates,
+        eventsPerSecond: Math.round(plan.events / ((ended - migrationStarted) / 1000)),
+        copyEventsPerSecond: Math.round(
+          plan.events / ((phaseStarted.verify! - phaseStarted.copy!) / 1000),
+        ),
+        switchAggregatesPerSecond: Math.round(
+          result.aggregates / ((ended - phaseStarted.verify!) / 1000),
+        ),
+      },
     };
   } finally {
     await redis.quit();
@@ -580,37 +636,50 @@ export const benchStorage = async (
   const plan = planStore(EVENTS);
   const contents = `${count(plan.events)} events: ${count(plan.users.length)} users registered (an e-mail key and credentials beside each), ${plan.projects.length} projects with ${plan.membersPerProject} members added one by one, ${count(plan.tasks)} tasks × 5 (created, changed, started, commented, then assigned, moved, completed or commented)`;
 
-  // 1. Memory: the same events on each layout, each on a fresh redis-server.
-  const measured = {} as Record<StoreLayout, Awaited<ReturnType<typeof measureLayout>>>;
-  for (const layout of LAYOUTS) {
-    progress.phase(phaseName.write(layout), `${WRITERS} appends in flight`);
-    measured[layout] = await measureLayout(binary, layout, plan);
-  }
-  const counted = `used_memory after the writes − before, each layout on a fresh redis-server with no persistence and nothing else in it; the growth counts everything Redis allocated: the logs, the aggregates' keys, the users' e-mail and credential keys, the assigned-tasks hashes, the keyspace's tables, and client buffers and the script cache (${Math.round(Math.max(measured[1].notStoredBytes, measured[2].notStoredBytes) / 1024)} kB at most); no idempotency records (they expire in a day); written through appendToStream, ${WRITERS} appends in flight, over ${PARTITIONS} task logs; ${contents}`;
-  const aggregateKeys: Record<StoreLayout, string> = {
-    1: "the aggregates' streams",
-    2: "the aggregates' indexes",
-  };
-  for (const layout of LAYOUTS) {
-    const m = measured[layout];
-    const split = `the logs ${Math.round(m.logBytesPerEvent)} (MEMORY USAGE), the rest ${Math.round(m.bytesPerEvent - m.logBytesPerEvent)}: ${aggregateKeys[layout]} and the keys beside them`;
-    figures.push({
-      name: `Redis used_memory per event, ${layoutName[layout]}`,
-      value: Math.round(m.bytesPerEvent),
+  // 1. Memory: the same events on each layout, each on a fresh redis-server;
+  // the layout-1 store is then migrated in place, and measured again.
+  progress.phase(phaseName.write(1), `${WRITERS} appends in flight`);
+  const v1 = await measureLayout(binary, 1, plan, () => progress.phase(phaseName.migrate));
+  progress.phase(phaseName.write(2), `${WRITERS} appends in flight`);
+  const { written: v2 } = await measureLayout(binary, 2, plan);
+  const { migrated, migration } = v1 as Required<typeof v1>;
+  const counted = `used_memory after the writes − before, each layout on a fresh redis-server with no persistence and nothing else in it; the growth counts everything Redis allocated: the logs, the aggregates' keys, the users' e-mail and credential keys, the assigned-tasks hashes, the keyspace's tables, and client buffers and the script cache (${Math.round(Math.max(v1.written.notStoredBytes, v2.notStoredBytes) / 1024)} kB at most); no idempotency records (they expire in a day); written through appendToStream, ${WRITERS} appends in flight, over ${PARTITIONS} task logs; ${contents}`;
+  const split = (m: typeof migrated, aggregateKeys: string) =>
+    `the logs ${Math.round(m.logBytesPerEvent)} (MEMORY USAGE), the rest ${Math.round(m.bytesPerEvent - m.logBytesPerEvent)}: ${aggregateKeys} and the keys beside them`;
+  figures.push(
+    {
+      name: `Redis used_memory per event, ${layoutName[1]}`,
+      value: Math.round(v1.written.bytesPerEvent),
       unit: 'bytes/event',
-      ...(layout === 2 ? { target: '≤ 400' } : {}),
-      note:
-        layout === 1
-          ? `${split}; written at ${count(m.appendsPerSecond)} appends/s; ${counted}`
-          : `${split}; written at ${count(m.appendsPerSecond)} appends/s; the same events as layout 1 (their ids and times derived, not drawn)`,
-    });
-  }
-  figures.push({
-    name: 'Redis used_memory per event, layout 1 ÷ layout 2',
-    value: Math.round((measured[1].bytesPerEvent / measured[2].bytesPerEvent) * 100) / 100,
-    unit: '×',
-    note: `${count(Math.round((measured[1].bytesPerEvent * plan.events) / 2 ** 20))} MB against ${count(Math.round((measured[2].bytesPerEvent * plan.events) / 2 ** 20))} MB for the same ${count(plan.events)} events`,
-  });
+      note: `${split(v1.written, "the aggregates' streams")}; written at ${count(v1.written.appendsPerSecond)} appends/s; ${counted}`,
+    },
+    {
+      name: `Redis used_memory per event, ${layoutName[2]}`,
+      value: Math.round(v2.bytesPerEvent),
+      unit: 'bytes/event',
+      target: '≤ 400',
+      note: `${split(v2, "the aggregates' indexes")}; written at ${count(v2.appendsPerSecond)} appends/s; the same events as layout 1 (their ids and times derived, not drawn), written by the append script as the services write them`,
+    },
+    {
+      name: 'Redis used_memory per event, layout 1 ÷ layout 2',
+      value: Math.round((v1.written.bytesPerEvent / v2.bytesPerEvent) * 100) / 100,
+      unit: '×',
+      note: `${count(Math.round((v1.written.bytesPerEvent * plan.events) / 2 ** 20))} MB against ${count(Math.round((v2.bytesPerEvent * plan.events) / 2 ** 20))} MB for the same ${count(plan.events)} events`,
+    },
+    {
+      name: 'Redis used_memory per event, layout 1 migrated to layout 2 in place',
+      value: Math.round(migrated.bytesPerEvent),
+      unit: 'bytes/event',
+      target: '≤ 400',
+      note: `${split(migrated, "the aggregates' indexes")}; the layout-1 store above, exactly, after npm run migrate-layout's code ran on it: what an upgraded deployment holds`,
+    },
+    {
+      name: `migration of ${count(plan.events)} events from layout 1 to layout 2`,
+      value: migration.eventsPerSecond,
+      unit: 'events/s',
+      note: `${migration.seconds.toFixed(1)} s for the whole run (copy, verification and switch, as on a store whose writers are stopped); the copy ${count(migration.copyEventsPerSecond)} events/s, the verification and switch ${count(migration.switchAggregatesPerSecond)} aggregates/s (${count(migration.aggregates)} aggregates); migrateLayout on the store above, in process, default batch size`,
+    },
+  );
 
   // 2. The append path: the append script and the aggregate load, each layout
   // under its own prefix on one redis-server, interleaved.
