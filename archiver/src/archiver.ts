@@ -21,6 +21,8 @@ export interface ArchiverOptions {
   /** After each log's run (also one that moved nothing). */
   onRun?: (log: string, run: ArchiveRun) => void;
   onFailure?: (log: string) => void;
+  /** True once the archiver is stopping: a run ends after its segment in hand. */
+  stopping?: () => boolean;
 }
 
 /**
@@ -31,6 +33,7 @@ export interface ArchiverOptions {
 export const archiveEveryLog = async (options: ArchiverOptions) => {
   const { redis, keys, store, logger, owner } = options;
   for (const log of keys.logs()) {
+    if (options.stopping?.()) return;
     const lease = createArchiverLease(redis, log.key, owner);
     if (!(await lease.tryTake())) {
       logger.debug({ log: log.name }, 'another archiver holds this log');
@@ -43,7 +46,7 @@ export const archiveEveryLog = async (options: ArchiverOptions) => {
         log,
         archiveAfterMs: options.archiveAfterMs,
         segmentEntries: options.segmentEntries,
-        mayContinue: lease.renew,
+        mayContinue: async () => !options.stopping?.() && (await lease.renew()),
         trim: lease.trim,
         ...(options.afterStep ? { afterStep: options.afterStep } : {}),
       });
@@ -59,14 +62,14 @@ export const archiveEveryLog = async (options: ArchiverOptions) => {
   }
 };
 
-/** Runs a pass every `intervalMs` until stopped; `stop` waits for the pass in hand. */
+/** Runs a pass every `intervalMs` until stopped; `stop` waits for the segment in hand. */
 export const startArchiver = (options: ArchiverOptions & { intervalMs: number }) => {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let pass: Promise<void> = Promise.resolve();
   const next = () => {
     if (stopped) return;
-    pass = archiveEveryLog(options).finally(() => {
+    pass = archiveEveryLog({ ...options, stopping: () => stopped }).finally(() => {
       if (!stopped) timer = setTimeout(next, options.intervalMs);
     });
   };
