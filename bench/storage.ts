@@ -380,6 +380,7 @@ const memoryInfo = async (redis: RedisClient) => {
     used: field('used_memory'),
     clients: field('mem_clients_normal'),
     scripts: field('used_memory_scripts'),
+    rss: field('used_memory_rss'),
   };
 };
 
@@ -399,6 +400,7 @@ const storeMemory = async (
     logBytesPerEvent: logs / events,
     /** Of the growth: client buffers and the script cache, not storage (a few kB). */
     notStoredBytes: after.clients - before.clients + after.scripts - before.scripts,
+    rss: after.rss,
   };
 };
 
@@ -671,7 +673,7 @@ export const benchStorage = async (
       value: Math.round(migrated.bytesPerEvent),
       unit: 'bytes/event',
       target: '≤ 400',
-      note: `${split(migrated, "the aggregates' indexes")}; the layout-1 store above, exactly, after npm run migrate-layout's code ran on it: what an upgraded deployment holds`,
+      note: `${split(migrated, "the aggregates' indexes")}; the layout-1 store above, exactly, after npm run migrate-layout's code ran on it: what an upgraded deployment holds (used_memory; the process's RSS is then ${count(Math.round(migrated.rss / 2 ** 20))} MB, against ${count(Math.round(v1.written.rss / 2 ** 20))} MB after layout 1's writes, until the allocator returns the pages the streams held)`,
     },
     {
       name: `migration of ${count(plan.events)} events from layout 1 to layout 2`,
