@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KeyLayout, newId } from '@tasksync/contracts';
 import {
+  createLogReader,
   createMetrics,
   duplicateRedis,
   type Logger,
+  type LogReader,
   type RedisClient,
   type TokenService,
 } from '@tasksync/platform';
@@ -110,6 +112,8 @@ export const startNotifier = async (
     origins: string[];
     maxReplay?: number;
     connectTimeoutMs?: number;
+    /** How the feed reads logs (default: Redis alone, no archive). */
+    logReader?: LogReader;
   },
 ) => {
   const metrics = createMetrics('notifier');
@@ -125,6 +129,7 @@ export const startNotifier = async (
     logger,
     metrics,
     maxReplay: options.maxReplay ?? 10_000,
+    logReader: options.logReader ?? createLogReader({ redis, keys }),
   });
   const app = buildNotifierApp({
     redis,

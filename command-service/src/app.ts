@@ -5,6 +5,7 @@ import {
   finishApp,
   isRedisReady,
   type Logger,
+  type LogReader,
   operationalRoutes,
   type RedisClient,
   requireAuth,
@@ -26,6 +27,8 @@ export interface CommandAppDeps {
   frontendOrigins?: readonly string[] | undefined;
   now: () => Date;
   newId: () => string;
+  /** Where events no longer in their log are read (the runtime's LogReader, design §11). */
+  logReader?: LogReader | undefined;
 }
 
 /**
@@ -39,7 +42,7 @@ export const createWriteSide = (deps: Omit<CommandAppDeps, 'tokens'>): TaskComma
   now: deps.now,
   newId: deps.newId,
   counters: createCommandCounters(deps.metrics),
-  ...createTaskStores(deps.redis, deps.keys),
+  ...createTaskStores(deps.redis, deps.keys, deps.logReader),
 });
 
 /** Builds the command-service's express app from its dependencies, without listening. */

@@ -6,6 +6,7 @@ import {
   finishApp,
   isRedisReady,
   type Logger,
+  type LogReader,
   operationalRoutes,
   type RedisClient,
   type ServiceMetrics,
@@ -29,13 +30,15 @@ export interface IdentityAppDeps {
   now: () => Date;
   newId: () => string;
   loginThrottle: { maxFailures: number; windowSeconds: number };
+  /** Where events no longer in their log are read (the runtime's LogReader, design §11). */
+  logReader?: LogReader | undefined;
 }
 
 /** Builds the identity-service's express app from its dependencies, without listening. */
 export const buildIdentityApp = (deps: IdentityAppDeps) => {
   const accounts = createAccounts({
     ...deps,
-    users: createUserStore(deps.redis, deps.keys),
+    users: createUserStore(deps.redis, deps.keys, deps.logReader),
     counters: createCommandCounters(deps.metrics),
     throttle: createLoginThrottle(deps.redis, deps.keys, deps.loginThrottle),
   });

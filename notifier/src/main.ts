@@ -12,6 +12,7 @@ const main = async () => {
     io,
     redis: runtime.redis,
     keys: runtime.keys,
+    logReader: runtime.logReader,
     tokens: runtime.tokens,
     logger: runtime.logger,
     metrics: runtime.metrics,

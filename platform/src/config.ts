@@ -3,6 +3,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSyn
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { archiveEnv } from './archive/config';
 
 /** The repository root: platform/src/ is two levels below it. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -66,6 +67,8 @@ export const commonEnv = {
   DATA_DIR: z.string().min(1).default(join(repoRoot, 'data')),
   /** Origins of front-ends whose pages may call the API and open the live feed (design §12). */
   FRONTEND_URL: OriginList.default([]),
+  /** Where archived log entries are read (design §11); `<DATA_DIR>/archive` by default. */
+  ...archiveEnv,
 };
 
 export const jwtEnv = {

@@ -1,6 +1,8 @@
 import { createServer, type RequestListener } from 'node:http';
 import { createKeyLayout, type KeyLayout } from '@tasksync/contracts';
 import type { Express } from 'express';
+import { openArchive } from './archive/config';
+import { createLogReader, type LogReader } from './archive/reader';
 import { createTokenService, type TokenService } from './auth/jwt';
 import { resolveJwtSecret } from './config';
 import { createMetrics, type ServiceMetrics, shutdownOnSignals } from './http/app';
@@ -16,6 +18,8 @@ export interface ServiceRuntime {
   metrics: ServiceMetrics;
   /** FRONTEND_URL: the origins whose pages may call this service (design §12). */
   frontendOrigins: readonly string[];
+  /** The one reader of logs and archived entries: the archive first, Redis after (design §11). */
+  logReader: LogReader;
 }
 
 interface RuntimeConfig {
@@ -27,6 +31,7 @@ interface RuntimeConfig {
   EVENT_PARTITIONS: number;
   REDIS_ALLOW_NO_PERSISTENCE: boolean;
   DATA_DIR: string;
+  ARCHIVE_DIR?: string | undefined;
   FRONTEND_URL: readonly string[];
 }
 
@@ -66,11 +71,13 @@ export async function createServiceRuntime(
   if (config.NODE_ENV === 'production' && !config.REDIS_ALLOW_NO_PERSISTENCE) {
     await ensureDurableRedis(redis);
   }
+  const metrics = createMetrics(`${name}-service`);
   return {
     logger,
     redis,
     keys,
-    metrics: createMetrics(`${name}-service`),
+    metrics,
+    logReader: createLogReader({ redis, keys, archive: openArchive(config), logger, metrics }),
     frontendOrigins: config.FRONTEND_URL,
     ...(tokens ? { tokens } : {}),
   };

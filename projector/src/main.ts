@@ -32,6 +32,7 @@ const main = async () => {
   const started = startProjector({
     redis: runtime.redis,
     keys: runtime.keys,
+    logReader: runtime.logReader,
     // Opened while the projector holds its lease, so replay --swap can switch the file.
     db: () => openReadModel(config.READ_MODEL_PATH),
     upgrade: async (outdated, lease) => {
@@ -44,6 +45,7 @@ const main = async () => {
           path: config.READ_MODEL_PATH,
           outdated,
           logger: runtime.logger,
+          logReader: runtime.logReader,
           gauges: upgradeGauges,
           ...lease,
         });

@@ -1,8 +1,10 @@
-import { decodeEvent, formatPosition, type KeyLayout } from '@tasksync/contracts';
+import { compareEntryIds, decodeEvent, formatPosition, type KeyLayout } from '@tasksync/contracts';
 import {
   type Consumer,
+  createLogReader,
   duplicateRedis,
   type Logger,
+  type LogReader,
   type RedisClient,
   startConsumer,
 } from '@tasksync/platform';
@@ -10,6 +12,7 @@ import { OutdatedReadModelError, type ReadModelDb } from '@tasksync/platform/rea
 import { startCheckpointer } from './checkpointer';
 import { createLease, LEASE_MS, newLeaseOwner } from './lease';
 import { createProjection } from './projection/project';
+import { applyLogRange } from './rebuild';
 
 export interface ProjectorOptions {
   redis: RedisClient;
@@ -33,6 +36,13 @@ export interface ProjectorOptions {
   signal?: AbortSignal;
   group: string;
   logger: Logger;
+  /**
+   * The logs with their archive (design §11): a model whose checkpoint is
+   * below a log's archived entries (a new model, a new group) is caught up
+   * from there first, since the consumer group reads Redis alone. Redis alone
+   * without.
+   */
+  logReader?: LogReader;
   batchSize?: number;
   /** Called after each committed batch that moved a checkpoint. */
   onApplied?: (log: string, applied: number, checkpoint: string) => void;
@@ -64,6 +74,7 @@ interface Session {
  */
 export const startProjector = async (options: ProjectorOptions) => {
   const { redis, keys, group, logger } = options;
+  const logReader = options.logReader ?? createLogReader({ redis, keys });
   const owner = newLeaseOwner('projector');
   const lease = createLease(redis, keys.projectorLease(group), owner);
   const { db: given } = options;
@@ -143,6 +154,23 @@ export const startProjector = async (options: ProjectorOptions) => {
     const checkpointer = startCheckpointer(db, logger);
     session = { db, consumers, renewTimer, checkpointer };
     for (const log of keys.logs()) {
+      const { through } = await logReader.archived(log.key);
+      const at = projection.checkpoint(log.name);
+      if (through && (at === undefined || compareEntryIds(at, through) < 0)) {
+        const applied = await applyLogRange(projection, logReader, log, {
+          until: through,
+          batchSize: options.batchSize ?? 500,
+          onSkip: (entryId, error) =>
+            logger.error(
+              { log: log.name, entryId, err: error },
+              'archived entry not decodable: skipped',
+            ),
+          onBatch: () => checkpointer.afterCommit(),
+        });
+        logger.info({ log: log.name, applied, through }, 'caught up with the archive');
+        const checkpoint = projection.checkpoint(log.name);
+        if (applied && checkpoint) options.onApplied?.(log.name, applied, checkpoint);
+      }
       try {
         await redis.xgroup('CREATE', log.key, group, '0', 'MKSTREAM');
       } catch (error) {

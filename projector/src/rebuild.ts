@@ -1,11 +1,59 @@
 import { decodeEvent, fieldsToRecord, type KeyLayout } from '@tasksync/contracts';
-import { type RedisClient, readLog } from '@tasksync/platform';
+import { createLogReader, type LogReader, type RedisClient } from '@tasksync/platform';
 import type { ReadModelDb } from '@tasksync/platform/read-model';
 import { createProjection } from './projection/project';
 
+type Projection = ReturnType<typeof createProjection>;
+
+/**
+ * Applies a log's entries after the projection's checkpoint up to `until`
+ * (inclusive; `+` for the end), read through `logReader` (the archive, then
+ * Redis), in batches of one transaction each. Entries that do not decode are
+ * skipped and told to `onSkip`, as the live projector dead-letters them.
+ * Answers the events applied.
+ */
+export const applyLogRange = async (
+  projection: Projection,
+  logReader: LogReader,
+  log: { name: string; key: string },
+  options: {
+    until: string;
+    batchSize: number;
+    onSkip?: ((entryId: string, error: unknown) => void) | undefined;
+    onBatch?: ((applied: number) => void) | undefined;
+    signal?: AbortSignal | undefined;
+  },
+) => {
+  const { batchSize } = options;
+  const fetchAfter = (after: string) =>
+    logReader.readLogRange(log.key, after, batchSize, options.until);
+  let applied = 0;
+  // The next page is fetched while this one is applied: Redis works on the other core.
+  let page = await fetchAfter(projection.checkpoint(log.name) ?? '0');
+  while (page.length) {
+    options.signal?.throwIfAborted();
+    const next =
+      page.length < batchSize ? Promise.resolve([]) : fetchAfter(page[page.length - 1]![0]);
+    const events = page.flatMap(([id, fields]) => {
+      try {
+        return [decodeEvent(id, fieldsToRecord(fields))];
+      } catch (error) {
+        options.onSkip?.(id, error);
+        return [];
+      }
+    });
+    const batch = projection.applyBatch(log.name, events).applied;
+    applied += batch;
+    options.onBatch?.(batch);
+    page = await next;
+  }
+  return applied;
+};
+
 /**
  * Builds a read model from position 0 of every log with the live projection
- * code, in batches of one transaction each. Sends no notifications.
+ * code, in batches of one transaction each, reading archived entries first
+ * (`logReader`; Redis alone without). Sends no notifications.
  */
 export const rebuildReadModel = async (
   db: ReadModelDb,
@@ -20,45 +68,52 @@ export const rebuildReadModel = async (
     until?: Map<string, string>;
     /** Stops between batches (the model keeps what was applied: it is consistent per batch). */
     signal?: AbortSignal;
+    /** The logs with their archive (design §11). */
+    logReader?: LogReader;
   } = {},
 ) => {
   const projection = createProjection(db);
-  const batchSize = options.batchSize ?? 1_000;
+  const logReader = options.logReader ?? createLogReader({ redis, keys });
   // A model being rebuilt is thrown away if the process dies, so it need not
   // wait for the disk on every commit; the live projector's file does.
   db.pragma('synchronous = OFF');
   let total = 0;
   for (const log of keys.logs()) {
     if (options.until && !options.until.has(log.name)) continue;
-    const until = options.until?.get(log.name) ?? '+';
-    const fetchAfter = (after: string) => readLog(redis, log.key, after, batchSize, until);
-    // The next page is fetched while this one is applied: Redis works on the other core.
-    let page = await fetchAfter(projection.checkpoint(log.name) ?? '0');
-    while (page.length) {
-      options.signal?.throwIfAborted();
-      const next =
-        page.length < batchSize ? Promise.resolve([]) : fetchAfter(page[page.length - 1]![0]);
-      const events = page.flatMap(([id, fields]) => {
-        try {
-          return [decodeEvent(id, fieldsToRecord(fields))];
-        } catch (error) {
-          options.onSkip?.(id, error);
-          return [];
-        }
-      });
-      total += projection.applyBatch(log.name, events).applied;
-      options.onProgress?.(total);
-      page = await next;
-    }
+    await applyLogRange(projection, logReader, log, {
+      until: options.until?.get(log.name) ?? '+',
+      batchSize: options.batchSize ?? 1_000,
+      onSkip: options.onSkip,
+      signal: options.signal,
+      onBatch: (applied) => {
+        total += applied;
+        options.onProgress?.(total);
+      },
+    });
   }
   db.pragma('synchronous = NORMAL');
   return total;
 };
 
 /** Every table of the model, by the columns that order its rows completely. */
-/** Entries in every log: what a rebuild from position 0 has to apply. */
-export const countLogEntries = async (redis: RedisClient, keys: KeyLayout) =>
-  (await Promise.all(keys.logs().map((log) => redis.xlen(log.key)))).reduce((a, b) => a + b, 0);
+/**
+ * Entries in every log, archived ones too: what a rebuild from position 0 has
+ * to apply (for progress: an entry archived but not yet trimmed counts twice).
+ */
+export const countLogEntries = async (
+  redis: RedisClient,
+  keys: KeyLayout,
+  logReader: LogReader = createLogReader({ redis, keys }),
+) =>
+  (
+    await Promise.all(
+      keys
+        .logs()
+        .map(
+          async (log) => (await redis.xlen(log.key)) + (await logReader.archived(log.key)).entries,
+        ),
+    )
+  ).reduce((a, b) => a + b, 0);
 
 const READ_MODEL_TABLES = {
   meta: 'key',

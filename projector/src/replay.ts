@@ -12,7 +12,14 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createKeyLayout } from '@tasksync/contracts';
-import { createRedis, ensureLayout, loadDotEnv, runMain } from '@tasksync/platform';
+import {
+  createLogReader,
+  createRedis,
+  ensureLayout,
+  loadDotEnv,
+  openArchive,
+  runMain,
+} from '@tasksync/platform';
 import { openReadModel, openReadModelReadOnly } from '@tasksync/platform/read-model';
 import { loadProjectorConfig } from './config';
 import { progressMeter, throttled } from './progress';
@@ -73,13 +80,16 @@ const main = async () => {
     live = { dump, until };
   }
 
-  const report = progressReporter(await countLogEntries(redis, keys));
+  // The logs as written: archived entries from ARCHIVE_DIR first, then Redis (design §11).
+  const logReader = createLogReader({ redis, keys, archive: openArchive(config) });
+  const report = progressReporter(await countLogEntries(redis, keys, logReader));
   const db = openReadModel(out);
   const started = Date.now();
   let skipped = 0;
   let total = 0;
   const build = (until?: Map<string, string>) =>
     rebuildReadModel(db, redis, keys, {
+      logReader,
       batchSize: 2_000,
       onProgress: (done) => report(total + done),
       onSkip: (entryId, error) => {

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { KeyLayout } from '@tasksync/contracts';
-import type { Logger, RedisClient, ServiceMetrics } from '@tasksync/platform';
+import type { Logger, LogReader, RedisClient, ServiceMetrics } from '@tasksync/platform';
 import {
   type OutdatedReadModelError,
   openReadModel,
@@ -91,11 +91,13 @@ export const upgradeReadModel = async (options: {
   gauges?: UpgradeGauges;
   signal?: AbortSignal;
   batchSize?: number;
+  /** The logs with their archive (design §11); Redis alone without. */
+  logReader?: LogReader;
 }) => {
-  const { redis, keys, path, logger, gauges } = options;
+  const { redis, keys, path, logger, gauges, logReader } = options;
   removeAbandonedUpgrades(path, logger);
   const out = upgradeFileName(path);
-  const total = await countLogEntries(redis, keys);
+  const total = await countLogEntries(redis, keys, logReader);
   logger.warn(
     { path, from: options.outdated.version, to: READ_MODEL_VERSION, out, events: total },
     'the read model is of an older schema; rebuilding it beside, readers stay on the old one until the swap',
@@ -119,6 +121,7 @@ export const upgradeReadModel = async (options: {
   const build = async () => {
     const before = applied;
     await rebuildReadModel(db, redis, keys, {
+      ...(logReader ? { logReader } : {}),
       batchSize: options.batchSize ?? 2_000,
       onProgress: (done) => {
         applied = before + done;

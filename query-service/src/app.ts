@@ -1,5 +1,6 @@
 import type { KeyLayout } from '@tasksync/contracts';
 import {
+  type ArchivedEntries,
   createBaseApp,
   finishApp,
   isRedisReady,
@@ -30,6 +31,8 @@ export interface QueryAppDeps {
   readModel: ReadModelAccess;
   /** Answer cache for task lists; none when CACHE_TTL_SECONDS is 0. */
   cache?: AnswerCache | undefined;
+  /** Where events no longer in their log are read, for `asOf` (the runtime's LogReader, design §11). */
+  logReader?: ArchivedEntries | undefined;
 }
 
 /** Builds the query-service's express app from its dependencies, without listening. */

@@ -1,5 +1,5 @@
 import { decodeEvent, fieldsToRecord, type KeyLayout } from '@tasksync/contracts';
-import { type Logger, type RedisClient, readLog } from '@tasksync/platform';
+import type { Logger, LogReader, RedisClient } from '@tasksync/platform';
 
 /** The `ts:meta` field that says the assigned-tasks index holds every task appended before it existed. */
 export const ASSIGNED_INDEX_FIELD = 'assignedIndex';
@@ -25,8 +25,10 @@ export const backfillAssignedIndex = async (deps: {
   redis: RedisClient;
   keys: KeyLayout;
   logger: Logger;
+  /** The logs as they were written: archived entries first (design §11). */
+  logReader: LogReader;
 }) => {
-  const { redis, keys, logger } = deps;
+  const { redis, keys, logger, logReader } = deps;
   if ((await redis.hget(keys.meta, ASSIGNED_INDEX_FIELD)) === '1') return false;
   const started = Date.now();
   let events = 0;
@@ -35,7 +37,7 @@ export const backfillAssignedIndex = async (deps: {
     const tasks = new Map<string, Placement>();
     let after = '0';
     for (;;) {
-      const entries = await readLog(redis, keys.taskLog(partition), after, BATCH);
+      const entries = await logReader.readLogRange(keys.taskLog(partition), after, BATCH);
       for (const [entryId, fields] of entries) {
         const event = decodeEvent(entryId, fieldsToRecord(fields));
         const task = tasks.get(event.agg);

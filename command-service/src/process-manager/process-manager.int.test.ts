@@ -10,6 +10,7 @@ import {
 } from '@tasksync/contracts';
 import {
   type Consumer,
+  createLogReader,
   createMetrics,
   createTokenService,
   readLastEntryId,
@@ -447,7 +448,9 @@ describe('the assigned-tasks index backfill', () => {
     await redis.hset(keys.assignedTasks(keys.partitionOf(live), GENERAL_PROJECT_ID), live, y);
 
     const ran = await Promise.all(
-      Array.from({ length: 3 }, () => backfillAssignedIndex({ redis, keys, logger })),
+      Array.from({ length: 3 }, () =>
+        backfillAssignedIndex({ redis, keys, logger, logReader: createLogReader({ redis, keys }) }),
+      ),
     );
     expect(ran.some(Boolean)).toBe(true);
     expect(await redis.hget(keys.meta, ASSIGNED_INDEX_FIELD)).toBe('1');
@@ -460,7 +463,14 @@ describe('the assigned-tasks index backfill', () => {
       expect((await assignedIn(keys, GENERAL_PROJECT_ID))[id]).toBeUndefined();
     // Recorded as done: a later start does not scan again.
     await redis.del(keys.assignedTasks(keys.partitionOf(assigned[0]!), GENERAL_PROJECT_ID));
-    expect(await backfillAssignedIndex({ redis, keys, logger })).toBe(false);
+    expect(
+      await backfillAssignedIndex({
+        redis,
+        keys,
+        logger,
+        logReader: createLogReader({ redis, keys }),
+      }),
+    ).toBe(false);
     expect(
       await redis.exists(keys.assignedTasks(keys.partitionOf(assigned[0]!), GENERAL_PROJECT_ID)),
     ).toBe(0);
@@ -470,7 +480,12 @@ describe('the assigned-tasks index backfill', () => {
     const sys = await system();
     const [admin, x] = await Promise.all([sys.user('admin'), sys.user()]);
     const old = await Promise.all(Array.from({ length: 5 }, () => v1Task(sys.keys, x.userId)));
-    await backfillAssignedIndex({ redis, keys: sys.keys, logger });
+    await backfillAssignedIndex({
+      redis,
+      keys: sys.keys,
+      logger,
+      logReader: createLogReader({ redis, keys: sys.keys }),
+    });
     sys.startProcessManager();
     // General turns private: x is no member of it.
     await ok(

@@ -8,6 +8,7 @@ import {
 } from '@tasksync/contracts';
 import {
   type AggregateStore,
+  type ArchivedEntries,
   type CommandCounters,
   type CommandOutcome,
   createAggregateStore,
@@ -23,10 +24,18 @@ export type { MemberLookup };
 
 export type ProjectStore = AggregateStore<ProjectState, ProjectEvent>;
 
-/** Projects folded from their streams (`ts:{p}:project:<id>`), cached like every aggregate. */
-export const createProjectStore = (redis: RedisClient, keys: KeyLayout): ProjectStore =>
+/**
+ * Projects folded from their events (by their index `ts:{p}:project:<id>`;
+ * those archived from `archive`), cached like every aggregate.
+ */
+export const createProjectStore = (
+  redis: RedisClient,
+  keys: KeyLayout,
+  archive?: ArchivedEntries,
+): ProjectStore =>
   createAggregateStore<ProjectState, ProjectEvent>({
     redis,
+    archive,
     streamKey: keys.projectStream,
     logKey: () => keys.projectLog,
     evolve: evolveProject,

@@ -11,6 +11,7 @@ import {
 } from '@tasksync/contracts';
 import {
   type AggregateStore,
+  type ArchivedEntries,
   type CommandCounters,
   type CommandOutcome,
   createAggregateStore,
@@ -37,16 +38,22 @@ export interface TaskCommandDeps {
   newId: () => string;
 }
 
-export const createTaskStores = (redis: RedisClient, keys: KeyLayout) => ({
+/** The aggregates a command decides on; events no longer in their log are read from `archive`. */
+export const createTaskStores = (
+  redis: RedisClient,
+  keys: KeyLayout,
+  archive?: ArchivedEntries,
+) => ({
   tasks: createAggregateStore<TaskState, TaskEvent>({
     redis,
+    archive,
     streamKey: keys.taskStream,
     logKey: (taskId) => keys.taskLog(keys.partitionOf(taskId)),
     evolve: evolveTask,
     initial: null,
   }),
-  projects: createProjectStore(redis, keys),
-  users: createUserStore(redis, keys),
+  projects: createProjectStore(redis, keys, archive),
+  users: createUserStore(redis, keys, archive),
 });
 
 /** Who the system's own commands (the process manager's) are appended by. */

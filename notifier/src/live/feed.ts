@@ -13,10 +13,10 @@ import {
   InvalidTokenError,
   type LogEntry,
   type Logger,
+  type LogReader,
   mergedLogOrder,
   type RedisClient,
   readLastEntryId,
-  readLog,
   type ServiceMetrics,
   startLogTail,
   type TokenService,
@@ -114,7 +114,9 @@ export interface LiveFeedOptions {
   metrics: ServiceMetrics;
   /** Past this many missed events a client is told to `resync` instead. */
   maxReplay: number;
-  /** Tasks whose project the feed keeps in memory (the rest are read from their streams). */
+  /** The logs from any position: archived entries first, then Redis (design §11). */
+  logReader: LogReader;
+  /** Tasks whose project the feed keeps in memory (the rest are read by their index). */
   taskCacheSize?: number;
 }
 
@@ -199,6 +201,7 @@ export const startLiveFeed = async (options: LiveFeedOptions) => {
   const taskProjects = createTaskProjects({
     redis,
     keys,
+    archive: options.logReader,
     capacity: options.taskCacheSize ?? 100_000,
   });
   /** Live board sockets by user: those a membership or role change joins to rooms or removes. */
@@ -220,7 +223,7 @@ export const startLiveFeed = async (options: LiveFeedOptions) => {
     const head = (await readLastEntryId(redis, key)) ?? '0-0';
     let after = '0-0';
     while (compareEntryIds(after, head) < 0) {
-      const page = await readLog(redis, key, after, REPLAY_BATCH, head);
+      const page = await options.logReader.readLogRange(key, after, REPLAY_BATCH, head);
       if (page.length === 0) break;
       for (const entry of decodeEntries(page)) {
         if ('event' in entry) followAccess(entry.event);
@@ -503,8 +506,7 @@ export const startLiveFeed = async (options: LiveFeedOptions) => {
       if (drained.length) {
         await Promise.all(
           drained.map(async (page) => {
-            const raw = await readLog(
-              redis,
+            const raw = await options.logReader.readLogRange(
               keys.logKeyByName(page.log)!,
               page.after,
               REPLAY_BATCH,

@@ -13,6 +13,7 @@ import {
 import { taskCreated } from '@tasksync/contracts/testing';
 import {
   appendToStream,
+  createLogReader,
   createMetrics,
   createTokenService,
   type RedisClient,
@@ -53,6 +54,7 @@ const startForgetfulNotifier = async (keys: KeyLayout, taskCacheSize: number) =>
     logger,
     metrics,
     maxReplay: 10_000,
+    logReader: createLogReader({ redis, keys }),
     taskCacheSize,
   });
   const server = createServer();

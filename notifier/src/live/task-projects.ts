@@ -5,7 +5,12 @@ import {
   type KeyLayout,
   type StoredEvent,
 } from '@tasksync/contracts';
-import { type RawEntry, type RedisClient, readAggregateEntries } from '@tasksync/platform';
+import {
+  type ArchivedEntries,
+  type RawEntry,
+  type RedisClient,
+  readAggregateEntries,
+} from '@tasksync/platform';
 
 /**
  * Where a task was over time: the entry ids of its TaskCreated and TaskMoved
@@ -68,8 +73,10 @@ export const createTaskProjects = (options: {
   redis: RedisClient;
   keys: KeyLayout;
   capacity: number;
+  /** Where a task's events no longer in its log are read (design §11). */
+  archive?: ArchivedEntries;
 }) => {
-  const { redis, keys, capacity } = options;
+  const { redis, keys, capacity, archive } = options;
   const histories = new Map<string, ProjectHistory>();
 
   const get = (taskId: string) => {
@@ -97,7 +104,13 @@ export const createTaskProjects = (options: {
     };
     let readTo = '0';
     for (let revision = 0; ; revision += PAGE) {
-      const page: RawEntry[] = await readAggregateEntries(redis, aggregate, revision, PAGE);
+      const page: RawEntry[] = await readAggregateEntries(
+        redis,
+        aggregate,
+        revision,
+        PAGE,
+        archive,
+      );
       for (const [entryId, fields] of page) {
         const record = fieldsToRecord(fields);
         if (record.type !== 'TaskCreated' && record.type !== 'TaskMoved') continue;

@@ -45,6 +45,12 @@ export interface LogReader {
    * ArchiveCorruptionError. Never a partial answer.
    */
   readEntriesByIds(logKey: string, entryIds: readonly string[]): Promise<RawEntry[]>;
+  /**
+   * How much of the log is archived now: the last archived entry id (none
+   * when nothing is) and how many entries the segments hold. Consumer groups
+   * read Redis alone, so a reader starting below `through` catches up here.
+   */
+  archived(logKey: string): Promise<{ through: string | undefined; entries: number }>;
 }
 
 export interface LogReaderOptions {
@@ -83,6 +89,7 @@ const withoutArchive = (redis: RedisClient): LogReader => ({
     if (entryIds.length > 0) throw new ArchivedEntryNotFoundError(logKey, [...entryIds]);
     return [];
   },
+  archived: async () => ({ through: undefined, entries: 0 }),
 });
 
 export const createLogReader = (options: LogReaderOptions): LogReader => {
@@ -155,6 +162,15 @@ export const createLogReader = (options: LogReaderOptions): LogReader => {
   };
 
   return {
+    archived: async (logKey) => {
+      const log = logNames.get(logKey);
+      if (!log) return { through: undefined, entries: 0 };
+      const manifest = await archive.readManifest(log);
+      return {
+        through: archivedThrough(manifest),
+        entries: manifest.segments.reduce((sum, segment) => sum + segment.count, 0),
+      };
+    },
     readLogRange: async (logKey, afterEntryId, count, untilEntryId = '+') => {
       const log = logNames.get(logKey);
       if (!log) return readLog(redis, logKey, afterEntryId, count, untilEntryId);

@@ -6,14 +6,23 @@ import {
   type UserState,
 } from '@tasksync/contracts';
 import type { RedisClient } from '../redis/client';
+import type { ArchivedEntries } from '../redis/readers';
 import { type AggregateStore, createAggregateStore } from './aggregate-store';
 
 export type UserStore = AggregateStore<UserState, UserEvent>;
 
-/** Users folded from their streams (`ts:{id}:user:<id>`), cached like every aggregate. */
-export const createUserStore = (redis: RedisClient, keys: KeyLayout): UserStore =>
+/**
+ * Users folded from their events (by their index `ts:{id}:user:<id>`; those
+ * archived from `archive`), cached like every aggregate.
+ */
+export const createUserStore = (
+  redis: RedisClient,
+  keys: KeyLayout,
+  archive?: ArchivedEntries,
+): UserStore =>
   createAggregateStore<UserState, UserEvent>({
     redis,
+    archive,
     streamKey: keys.userStream,
     logKey: () => keys.identityLog,
     evolve: evolveUser,

@@ -1,5 +1,5 @@
 import { type KeyLayout, parseWith, problems } from '@tasksync/contracts';
-import { authOf, type RedisClient, uuidParam } from '@tasksync/platform';
+import { type ArchivedEntries, authOf, type RedisClient, uuidParam } from '@tasksync/platform';
 import { Router } from 'express';
 import { callerIn, NO_PROJECT, projectAccessIn, seesParams, seesProjectSql } from '../access';
 import { type AnswerCache, answerCachedRead } from '../answer-cache';
@@ -18,6 +18,7 @@ export const taskRoutes = (deps: {
   redis: RedisClient;
   keys: KeyLayout;
   cache?: AnswerCache | undefined;
+  logReader?: ArchivedEntries | undefined;
 }) => {
   const router = Router();
   const readTask = taskReader(deps.readModel.positionSql);
@@ -53,7 +54,7 @@ export const taskRoutes = (deps: {
     const auth = authOf(req);
     if (req.query.asOf !== undefined) {
       const asOf = String(req.query.asOf);
-      const { deleted, ...task } = await taskAsOf(deps.redis, deps.keys, id, asOf, (projectId) =>
+      const { deleted, ...task } = await taskAsOf(deps, id, asOf, (projectId) =>
         deps.readModel.snapshot(() => {
           const db = deps.readModel.db();
           res.setHeader('X-Read-Position', deps.readModel.readPosition(db));

@@ -7,7 +7,7 @@ import {
   type StoredEvent,
   type TaskEvent,
 } from '@tasksync/contracts';
-import { type RedisClient, readAggregate } from '@tasksync/platform';
+import { type ArchivedEntries, type RedisClient, readAggregate } from '@tasksync/platform';
 
 /**
  * The task as it was at `asOf` (an ISO time or a position on the task's own
@@ -21,8 +21,11 @@ import { type RedisClient, readAggregate } from '@tasksync/platform';
  * when there is no task at all, so every answer says which model state decided it.
  */
 export const taskAsOf = async (
-  redis: RedisClient,
-  keys: KeyLayout,
+  {
+    redis,
+    keys,
+    logReader,
+  }: { redis: RedisClient; keys: KeyLayout; logReader?: ArchivedEntries | undefined },
   id: string,
   asOf: string,
   sees: (projectId: string | undefined) => boolean,
@@ -38,10 +41,12 @@ export const taskAsOf = async (
       `This task's positions are on log ${taskLog}; positions compare only within one log.`,
     );
   }
-  const events = (await readAggregate(redis, {
-    streamKey: keys.taskStream(id),
-    logKey: keys.taskLog(keys.partitionOf(id)),
-  })) as StoredEvent<TaskEvent>[];
+  const events = (await readAggregate(
+    redis,
+    { streamKey: keys.taskStream(id), logKey: keys.taskLog(keys.partitionOf(id)) },
+    undefined,
+    logReader,
+  )) as StoredEvent<TaskEvent>[];
   if (!sees(foldTask(events)?.projectId)) throw problems.notFound('No task with this id.');
   const bound = position.success ? position.data[0]!.entryId : undefined;
   const upTo = events.filter((e) =>
