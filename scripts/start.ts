@@ -35,6 +35,8 @@ interface ServiceSpec {
   portVariable: keyof typeof ports;
   label: string;
   color: number;
+  /** Started only when this says so (the archiver: when ARCHIVE_AFTER is set). */
+  when?: (env: NodeJS.ProcessEnv) => boolean;
 }
 
 const SERVICES: ServiceSpec[] = [
@@ -79,6 +81,14 @@ const SERVICES: ServiceSpec[] = [
     portVariable: 'NOTIFIER_PORT',
     label: 'live board and Socket.IO',
     color: 34,
+  },
+  {
+    name: 'archiver',
+    dir: 'archiver',
+    portVariable: 'ARCHIVER_PORT',
+    label: 'moves old log entries to ARCHIVE_DIR',
+    color: 90,
+    when: (env) => Boolean(env.ARCHIVE_AFTER),
   },
 ];
 
@@ -171,8 +181,9 @@ const main = async () => {
     say(`embedded Redis on ${redis.url} (AOF on, data in ${dir})`);
   }
 
-  const running = SERVICES.filter((service) =>
-    existsSync(join(repoRoot, service.dir, 'src/main.ts')),
+  const running = SERVICES.filter(
+    (service) =>
+      existsSync(join(repoRoot, service.dir, 'src/main.ts')) && (service.when?.(env) ?? true),
   );
   const children = new Map<string, ChildProcess>();
   let stopping = false;

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKeyLayout } from '@tasksync/contracts';
 import {
-  archiverLeaseKey,
   createDirectoryArchive,
   createLogReader,
   type RawEntry,
@@ -71,7 +70,7 @@ const archiveOnce = (env: NodeJS.ProcessEnv) =>
 describe('archiver --once killed (SIGKILL) after a step of its first segment', () => {
   for (const step of ['segment', 'manifest', 'trim'] as const) {
     it(`after the ${step}: the next run completes, nothing lost, nothing duplicated`, async () => {
-      const { env, log, store, everything, before } = await seeded(1_000, 20);
+      const { keys, env, log, store, everything, before } = await seeded(1_000, 20);
 
       const crashed = archiveOnce({ ...env, ARCHIVER_CRASH_AFTER: step });
       expect(await crashed.exited, crashed.output()).toBeNull();
@@ -84,7 +83,7 @@ describe('archiver --once killed (SIGKILL) after a step of its first segment', (
       // archiver meanwhile leaves the log alone.
       expect(await archiveOnce(env).exited).toBe(0);
       expect((await store.readManifest(log.name)).segments).toHaveLength(listed);
-      await redis.del(archiverLeaseKey(log.key));
+      await redis.del(keys.archiverLease(log.key));
       const rerun = archiveOnce(env);
       expect(await rerun.exited, rerun.output()).toBe(0);
       expect(await everything()).toEqual(before);

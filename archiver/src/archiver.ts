@@ -34,7 +34,7 @@ export const archiveEveryLog = async (options: ArchiverOptions) => {
   const { redis, keys, store, logger, owner } = options;
   for (const log of keys.logs()) {
     if (options.stopping?.()) return;
-    const lease = createArchiverLease(redis, log.key, owner);
+    const lease = createArchiverLease(redis, keys, log.key, owner);
     if (!(await lease.tryTake())) {
       logger.debug({ log: log.name }, 'another archiver holds this log');
       continue;

@@ -1,4 +1,4 @@
-import { archiveEnv, commonEnv, Duration, parseConfig } from '@tasksync/platform';
+import { archiveEnv, commonEnv, Duration, parseConfig, ports } from '@tasksync/platform';
 import { z } from 'zod';
 
 /**
@@ -10,7 +10,7 @@ export const loadArchiverConfig = (env: NodeJS.ProcessEnv = process.env) =>
     {
       ...commonEnv,
       ...archiveEnv,
-      ARCHIVER_PORT: z.coerce.number().int().min(0).max(65_535).default(3006),
+      ARCHIVER_PORT: ports.ARCHIVER_PORT,
       /** Entries whose id time is older than this move to the archive: `30d`, `12h`, `10s`. */
       ARCHIVE_AFTER: Duration.optional(),
       /** How often each log is looked at. */

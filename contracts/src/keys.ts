@@ -34,6 +34,11 @@ export interface KeyLayout {
   credentials(userId: string): string;
   loginFailures(normalizedEmail: string): string;
   deadLetters(logKey: string, group: string): string;
+  /**
+   * The lease one archiver holds on a log (design §11), beside the log (same
+   * hash tag), so its trim checks the lease in the same script.
+   */
+  archiverLease(logKey: string): string;
   meta: string;
   /** Pub/sub channel on which a projector group announces each new checkpoint. */
   checkpointChannel(group: string): string;
@@ -82,6 +87,7 @@ export const createKeyLayout = (prefix: string, partitions: number): KeyLayout =
     loginFailures: (email) => `${prefix}:{id}:login-failures:${email}`,
     // The dead-letter stream sits beside its log: same hash tag, same slot.
     deadLetters: (logKey, group) => logKey.replace(/:log$/, `:dlq:${group}`),
+    archiverLease: (logKey) => logKey.replace(/:log$/, ':archiver-lease'),
     meta: `${prefix}:meta`,
     checkpointChannel: (group) => `${prefix}:checkpoints:${group}`,
     projectorLease: (group) => `${prefix}:lock:projector:${group}`,

@@ -105,6 +105,8 @@ export const ports = {
   QUERY_PORT: port(3004),
   NOTIFIER_PORT: port(3001),
   PROJECTOR_PORT: port(3005),
+  /** The archiver's health and metrics (design §11). */
+  ARCHIVER_PORT: port(3006),
 };
 
 /**

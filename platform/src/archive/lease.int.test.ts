@@ -23,8 +23,8 @@ describe('the archiver lease of a log', () => {
     const log = keys.logs()[0]!;
     await seed(log.key, 300);
     const store = createDirectoryArchive(mkdtempSync(join(tmpdir(), 'archive-')), keys.prefix);
-    const first = createArchiverLease(redis, log.key, 'first');
-    const second = createArchiverLease(redis, log.key, 'second');
+    const first = createArchiverLease(redis, keys, log.key, 'first');
+    const second = createArchiverLease(redis, keys, log.key, 'second');
     expect(await first.tryTake()).toBe(true);
     expect(await second.tryTake()).toBe(false);
 

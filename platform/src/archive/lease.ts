@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { KeyLayout } from '@tasksync/contracts';
 import type { RedisClient } from '../redis/client';
 
 export const ARCHIVER_LEASE_MS = 30_000;
@@ -7,19 +8,21 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 /** The trim, fenced: only while this archiver still holds the log's lease. */
 const FENCED_TRIM = `if redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('ARCHIVER_LEASE_LOST the archiver lease of this log is held by another') end return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])`;
 
-/**
- * The key of the lease one archiver holds on a log. It sits beside the log
- * (the same hash tag, as the dead letters do), so a trim can check it in the
- * same script on Redis Cluster too.
- */
-export const archiverLeaseKey = (logKey: string) => logKey.replace(/:log$/, ':archiver-lease');
-
 export const newArchiverOwner = () =>
   `archiver-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
-/** A lease per log (design §11: one archiver runs per log), SET NX PX and renewed between segments. */
-export const createArchiverLease = (redis: RedisClient, logKey: string, owner: string) => {
-  const key = archiverLeaseKey(logKey);
+/**
+ * A lease per log (design §11: one archiver runs per log), SET NX PX and
+ * renewed between segments, at `keys.archiverLease(logKey)`: beside the log,
+ * so a trim can check it in the same script on Redis Cluster too.
+ */
+export const createArchiverLease = (
+  redis: RedisClient,
+  keys: KeyLayout,
+  logKey: string,
+  owner: string,
+) => {
+  const key = keys.archiverLease(logKey);
   return {
     key,
     owner,

@@ -24,7 +24,7 @@ export type StoreLayout = 1 | 2;
 export const INDEX_ENTRY_BYTES = 16;
 
 /** Lua: an entry id packed for a layout-2 index, and back. Entry id parts stay below 2^53. */
-const INDEX_LUA = `
+export const INDEX_LUA = `
 local function packId(id)
   local dash = string.find(id, '-', 1, true)
   return struct.pack('>I8I8', tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1)))

@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KeyLayout } from '@tasksync/contracts';
-import { INDEX_ENTRY_BYTES } from '../redis/append';
+import { INDEX_ENTRY_BYTES, INDEX_LUA } from '../redis/append';
 import type { RedisClient } from '../redis/client';
 import type { RawEntry } from '../redis/readers';
 
@@ -75,16 +75,8 @@ export class MigrationError extends Error {
   override readonly name = 'MigrationError';
 }
 
-/** Lua: entry ids packed as layout 2's index holds them (append.ts), and compared. */
-const INDEX_LUA = `
-local function packId(id)
-  local dash = string.find(id, '-', 1, true)
-  return struct.pack('>I8I8', tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1)))
-end
-local function unpackId(bytes)
-  local ms, seq = struct.unpack('>I8I8', bytes)
-  return string.format('%.0f-%.0f', ms, seq)
-end
+/** Lua: entry ids packed as layout 2's index holds them (append.ts's INDEX_LUA), and compared. */
+const MIGRATION_LUA = `${INDEX_LUA}
 local function lastIndexed(key)
   local len = redis.call('STRLEN', key)
   if len == 0 then return nil end
@@ -111,7 +103,7 @@ end
  * ARGV: the checkpoint the batch was read after, then per entry: aggregate number (0: none), entry id.
  * Answers {'ok', copied} or {'moved', checkpoint} when another run copied past it.
  */
-const COPY_SCRIPT = `${INDEX_LUA}
+const COPY_SCRIPT = `${MIGRATION_LUA}
 local after = redis.call('HGET', KEYS[2], 'after') or '0'
 if after ~= ARGV[1] then return {'moved', after} end
 local n = (#ARGV - 1) / 2
@@ -176,7 +168,7 @@ return {'ok', tostring(redis.call('HINCRBY', KEYS[2], 'copied', n))}
  * KEYS: per aggregate, its key and its shadow. Answers per aggregate {'same'},
  * {'switched'} (also when it was already), or {'differs', the stream's events, the shadow's ids}.
  */
-const SWITCH_SCRIPT = `${INDEX_LUA}
+const SWITCH_SCRIPT = `${MIGRATION_LUA}
 local function switch(key, shadow)
   local kind = redis.call('TYPE', key)['ok']
   if kind == 'string' then
