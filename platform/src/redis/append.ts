@@ -254,7 +254,8 @@ export const appendToStream = async (
     ...hash.flatMap((h) => [h.field, h.value ?? '']),
   ];
   for (const event of request.events) {
-    // Nothing a reader would refuse is ever written: logs are never trimmed or fixed.
+    // Nothing a reader would refuse is ever written: logs are never fixed (archived
+    // entries are kept as written).
     if (!isValidEventData(event.type, event.data)) {
       throw new Error(`refusing to append an invalid ${event.type}`);
     }
