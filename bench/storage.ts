@@ -505,6 +505,12 @@ const timedSlice = async (
   tally.seconds += (performance.now() - started) / 1000;
 };
 
+interface Measured {
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
 /** Runs each layout's operation for `seconds`, interleaved in slices (layout 1 first), as bench/pair.ts does. */
 const interleaved = async (
   seconds: number,
@@ -528,11 +534,6 @@ const interleaved = async (
     };
   }) as [Measured, Measured];
 };
-interface Measured {
-  perSecond: number;
-  p50: number;
-  p99: number;
-}
 
 /** A layout's tasks on the append path's Redis: loaded ones of 5 events, appended-to ones. */
 interface SeededLayout {
@@ -573,7 +574,7 @@ const appendOne =
       type: 'TaskDetailsChanged',
       data: { title: `Renamed ${k}` },
       at: new Date().toISOString(),
-      actor: task.taskId,
+      actor: storeId(id.user, worker),
       corr: newId(),
     } as NewEvent;
     await appendOrThrow(
