@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { newId } from '@tasksync/contracts';
-import {} from '@tasksync/platform';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ApiRequest, ExpectedEvent } from '../api-spec';
 import { expectProblem, type JsonAnswer, readEventsOf, waitFor } from '../support';

@@ -1,5 +1,4 @@
 import { GENERAL_PROJECT_ID } from '@tasksync/contracts';
-import {} from '@tasksync/platform';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ApiRequest, ExpectedEvent } from '../api-spec';
 import { expectProblem, readEventsOf } from '../support';
