@@ -99,13 +99,22 @@ export const readIndexIds = async (
   return ids;
 };
 
-/** The id of a stream's newest entry, or undefined for an empty or missing stream. */
+/**
+ * The id of the newest entry a stream has had, or undefined for a missing
+ * stream or one that never had an entry. A log the archiver has trimmed
+ * completely (design §11) holds no entry but is still at its last id, which
+ * Redis keeps as the stream's last-generated-id.
+ */
 export const readLastEntryId = async (
   redis: RedisClient,
   streamKey: string,
 ): Promise<string | undefined> => {
   const [last] = (await redis.xrevrange(streamKey, '+', '-', 'COUNT', 1)) as RawEntry[];
-  return last?.[0];
+  if (last) return last[0];
+  if (!(await redis.exists(streamKey))) return undefined;
+  const info = (await redis.xinfo('STREAM', streamKey)) as unknown[];
+  const generated = String(info[info.indexOf('last-generated-id') + 1]);
+  return generated === '0-0' ? undefined : generated;
 };
 
 /** Reads up to `count` raw entries of a log after `afterEntryId` (exclusive; `0` for the start). */
