@@ -23,48 +23,11 @@ import {
   type RedisClient,
 } from '@tasksync/platform';
 import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-server';
+import { taskEnvelope, usedMemory } from './task-envelope';
 
 const DAY = 86_400_000;
 const EVENTS_PER_TASK = 5;
 const PAGE = 1_000;
-
-const created = () =>
-  JSON.stringify({
-    title: 'A task with a title of ordinary length',
-    description: 'A description of a task, a sentence or two long, as people write them.',
-    status: 'pending',
-    assigneeId: null,
-    priority: 'high',
-    dueDate: null,
-    labels: ['bench', 'ops'],
-    createdBy: randomUUID(),
-    projectId: randomUUID(),
-  });
-const changed = JSON.stringify({ from: 'pending', to: 'in-progress' });
-
-const envelope = (taskId: string, rev: number, at: number) => [
-  'id',
-  randomUUID(),
-  'type',
-  rev === 0 ? 'TaskCreated' : 'TaskStatusChanged',
-  'v',
-  rev === 0 ? '2' : '1',
-  'agg',
-  taskId,
-  'rev',
-  String(rev),
-  'at',
-  new Date(at).toISOString(),
-  'actor',
-  randomUUID(),
-  'corr',
-  randomUUID(),
-  'data',
-  rev === 0 ? created() : changed,
-];
-
-const usedMemory = async (redis: RedisClient) =>
-  Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
 
 /** `events` entries on the log, evenly over the last `days` days, oldest first. */
 const seed = async (redis: RedisClient, logKey: string, events: number, days: number) => {
@@ -76,7 +39,7 @@ const seed = async (redis: RedisClient, logKey: string, events: number, days: nu
     for (let i = first; i < Math.min(events, first + PAGE); i++) {
       if (i % EVENTS_PER_TASK === 0) taskId = randomUUID();
       const at = Math.floor(start + i * step);
-      batch.xadd(logKey, `${at}-*`, ...envelope(taskId, i % EVENTS_PER_TASK, at));
+      batch.xadd(logKey, `${at}-*`, ...taskEnvelope(taskId, i % EVENTS_PER_TASK, at));
     }
     await batch.exec();
   }

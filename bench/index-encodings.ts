@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-server';
+import { taskEnvelope, usedMemory } from './task-envelope';
 
 const TASKS = Number(process.env.TASKS ?? 40_000);
 const EVENTS_PER_TASK = 5;
@@ -21,41 +22,6 @@ const layouts = [
   'a list of id strings',
 ] as const;
 
-const created = () =>
-  JSON.stringify({
-    title: 'A task with a title of ordinary length',
-    description: 'A description of a task, a sentence or two long, as people write them.',
-    status: 'pending',
-    assigneeId: null,
-    priority: 'high',
-    dueDate: null,
-    labels: ['bench', 'ops'],
-    createdBy: randomUUID(),
-    projectId: randomUUID(),
-  });
-const changed = JSON.stringify({ from: 'pending', to: 'in-progress' });
-
-const envelope = (taskId: string, rev: number) => [
-  'id',
-  randomUUID(),
-  'type',
-  rev === 0 ? 'TaskCreated' : 'TaskStatusChanged',
-  'v',
-  '2',
-  'agg',
-  taskId,
-  'rev',
-  String(rev),
-  'at',
-  new Date().toISOString(),
-  'actor',
-  randomUUID(),
-  'corr',
-  randomUUID(),
-  'data',
-  rev === 0 ? created() : changed,
-];
-
 /** An entry id `<ms>-<seq>` as two big-endian unsigned 64-bit integers. */
 const packed = (id: string) => {
   const [ms, seq] = id.split('-');
@@ -64,9 +30,6 @@ const packed = (id: string) => {
   bytes.writeBigUInt64BE(BigInt(seq!), 8);
   return bytes;
 };
-
-const usedMemory = async (redis: Redis) =>
-  Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
 
 const measure = async (layout: (typeof layouts)[number]) => {
   const binary = findRedisServer();
@@ -80,7 +43,7 @@ const measure = async (layout: (typeof layouts)[number]) => {
       for (let start = 0; start < TASKS; start += 1_000) {
         const batch = taskIds.slice(start, start + 1_000);
         const logged = redis.pipeline();
-        const envelopes = batch.map((taskId) => envelope(taskId, rev));
+        const envelopes = batch.map((taskId) => taskEnvelope(taskId, rev));
         for (const fields of envelopes) logged.xadd('ts:{t0}:log', '*', ...fields);
         const ids = (await logged.exec())!.map(([, id]) => id as string);
         const indexed = redis.pipeline();

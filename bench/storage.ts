@@ -26,6 +26,7 @@ import {
 } from '@tasksync/platform';
 import { type MigrationPhase, migrateLayout } from '@tasksync/platform/migrate-layout';
 import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-server';
+import { benchArchive } from './archive';
 import { quantile } from './http-client';
 import { createProgress, formatClock, type PlannedPhase, type Progress } from './progress';
 import type { Figure } from './read-side';
@@ -52,6 +53,8 @@ const EVENTS_PER_TASK = 5;
  * Without it, layout 2's memory is the migrated store's.
  */
 const WRITE_V2 = Boolean(process.env.BENCH_STORAGE_WRITE_V2);
+/** Events the archive figures seed, evenly over 30 days (BENCH_ARCHIVE_EVENTS). */
+const ARCHIVE_EVENTS = Number(process.env.BENCH_ARCHIVE_EVENTS ?? 1_000_000);
 const LAYOUTS = [1, 2] as const;
 
 const layoutName: Record<StoreLayout, string> = {
@@ -67,6 +70,7 @@ const phaseName = {
   appends: 'appendToStream, one event per append, layout 1 and 2 interleaved',
   loads: 'readAggregate of a 5-event task, layout 1 and 2 interleaved',
   cached: 'readAggregate after its last revision (a cached aggregate), layout 1 and 2 interleaved',
+  archive: `archive all but the last day of ${count(ARCHIVE_EVENTS)} events over 30 days, replay from Redis and from the archive`,
 };
 
 /**
@@ -83,6 +87,7 @@ export const storagePhases = (duration: number): PlannedPhase[] => [
   { name: phaseName.appends, seconds: 2 + 2 * duration },
   { name: phaseName.loads, seconds: 1 + duration },
   { name: phaseName.cached, seconds: 1 + duration },
+  { name: phaseName.archive, seconds: Math.round(10 + ARCHIVE_EVENTS / 4_500) },
 ];
 
 /**
@@ -766,6 +771,37 @@ export const benchStorage = async (
         '',
         `${IN_FLIGHT} in flight, ${loadSeconds} s per layout; what every command on an aggregate in the command-service's cache reads before its append (nothing new: an XRANGE after the entry id on layout 1, the index script from the next revision on layout 2)`,
       ),
+    );
+
+    // 3. The archive: Redis memory before and after, and a replay from each tier.
+    progress.phase(phaseName.archive);
+    const archived = await benchArchive({ events: ARCHIVE_EVENTS });
+    const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+    figures.push(
+      {
+        name: 'Redis used_memory after archiving all but the last day',
+        value: Math.round(archived.usedMemoryAfter / 1e5) / 10,
+        unit: 'MB',
+        note: `${mb(archived.usedMemoryBefore)} before (${Math.round(archived.bytesPerEventInRedis)} bytes per event), ${(archived.usedMemoryBefore / archived.usedMemoryAfter).toFixed(1)}× less after; ${count(archived.events)} task events evenly over 30 days on one log, every one acknowledged; ${count(archived.archivedEvents)} archived in ${archived.segments} segments, ${mb(archived.archiveBytes)} on disk (${Math.round(archived.archiveBytes / archived.archivedEvents)} bytes per event, Brotli)`,
+      },
+      {
+        name: 'archiving',
+        value: Math.round(archived.archivedEvents / archived.archiveSeconds),
+        unit: 'events/s',
+        note: `${archived.archiveSeconds.toFixed(1)} s: segments written and fsynced, the manifest, then XTRIM MINID, per segment`,
+      },
+      {
+        name: 'replay from Redis (read and decode every event)',
+        value: Math.round(archived.replayFromRedisPerSecond),
+        unit: 'events/s',
+        note: `${count(archived.events)} events through the range reader before archiving; reading alone ${count(Math.round(archived.readFromRedisPerSecond))} events/s`,
+      },
+      {
+        name: 'replay from the archive (read and decode every event)',
+        value: Math.round(archived.replayFromArchivePerSecond),
+        unit: 'events/s',
+        note: `the same events after archiving (all but the last day from segments, the rest from Redis); reading alone ${count(Math.round(archived.readFromArchivePerSecond))} events/s; ${(archived.replayFromArchivePerSecond / archived.replayFromRedisPerSecond).toFixed(2)}× the replay from Redis`,
+      },
     );
     progress.log(`storage section: ${formatClock((performance.now() - started) / 1000)}`);
     return figures;
