@@ -1,6 +1,7 @@
+import { compareEntryIds } from '@tasksync/contracts';
 import type { RedisClient } from '../redis/client';
 import { readLog } from '../redis/readers';
-import { compareEntryIds, minEntryId, nextEntryId, previousEntryId } from './entry-id';
+import { minEntryId, nextEntryId, previousEntryId } from './entry-id';
 import { encodeSegment } from './segment';
 import { type ArchiveStore, archivedThrough } from './store';
 

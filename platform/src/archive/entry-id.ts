@@ -3,6 +3,8 @@
  * and step: the archive works with inclusive id bounds, and XTRIM MINID needs
  * the id right after the last archived one.
  */
+import { compareEntryIds } from '@tasksync/contracts';
+
 const MAX_SEQ = 2n ** 64n - 1n;
 
 export interface EntryId {
@@ -22,13 +24,6 @@ export const parseEntryId = (id: string, missingSeq: 'first' | 'last' = 'first')
 };
 
 export const formatEntryId = ({ ms, seq }: EntryId) => `${ms}-${seq}`;
-
-export const compareEntryIds = (a: string, b: string): number => {
-  const x = parseEntryId(a);
-  const y = parseEntryId(b);
-  if (x.ms !== y.ms) return x.ms < y.ms ? -1 : 1;
-  return x.seq === y.seq ? 0 : x.seq < y.seq ? -1 : 1;
-};
 
 /** The smallest id after `id`. */
 export const nextEntryId = (id: string): string => {

@@ -1,16 +1,11 @@
+import { compareEntryIds } from '@tasksync/contracts';
 import { describe, expect, it } from 'vitest';
-import {
-  compareEntryIds,
-  inclusiveEnd,
-  minEntryId,
-  nextEntryId,
-  previousEntryId,
-} from './entry-id';
+import { inclusiveEnd, minEntryId, nextEntryId, previousEntryId } from './entry-id';
 
 const MAX_SEQ = '18446744073709551615';
 
 describe('entry ids', () => {
-  it('compare as numbers, not as text', () => {
+  it('compare as numbers, not as text (the contracts compare them for the archive too)', () => {
     expect(compareEntryIds('9-0', '10-0')).toBe(-1);
     expect(compareEntryIds('10-2', '10-10')).toBe(-1);
     expect(compareEntryIds('10-10', '10-10')).toBe(0);

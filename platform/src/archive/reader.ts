@@ -1,10 +1,10 @@
-import type { KeyLayout } from '@tasksync/contracts';
+import { compareEntryIds, type KeyLayout } from '@tasksync/contracts';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { ServiceMetrics } from '../http/app';
 import type { RedisClient } from '../redis/client';
 import { type RawEntry, readLog } from '../redis/readers';
-import { compareEntryIds, inclusiveEnd } from './entry-id';
+import { inclusiveEnd } from './entry-id';
 import { ArchiveCorruptionError, decodeSegment, type SegmentInfo } from './segment';
 import { type ArchiveStore, archivedThrough, type Manifest } from './store';
 
