@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
-import type { DomainEvent, StoredEvent, TaskEvent } from '../events';
-import { GENERAL_PROJECT_ID } from '../ids';
+import type { DomainEvent, NewEvent, StoredEvent, TaskEvent } from '../events';
+import { GENERAL_PROJECT_ID, newId } from '../ids';
 
 type TaskCreated = Extract<TaskEvent, { type: 'TaskCreated' }>;
 
@@ -24,6 +24,16 @@ export const taskCreated = (
     projectId: GENERAL_PROJECT_ID,
     ...fields,
   },
+});
+
+/** A CommentAdded ready to append (id, time, actor `system`), for tests of the append itself. */
+export const newComment = (text: string): NewEvent => ({
+  id: newId(),
+  type: 'CommentAdded',
+  data: { commentId: newId(), text, authorId: newId() },
+  at: new Date().toISOString(),
+  actor: 'system',
+  corr: 'test',
 });
 
 /** Turns bare events into stored ones (revisions 0, 1, …) for Given/When/Then tests. */

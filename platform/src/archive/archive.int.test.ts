@@ -1,7 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type KeyLayout, type NewEvent, newId } from '@tasksync/contracts';
+import { type KeyLayout, newId } from '@tasksync/contracts';
+import { newComment } from '@tasksync/contracts/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capturingLogger, connectTestRedis, testKeys } from '../../../test/support';
 import { createMetrics } from '../http/app';
@@ -125,14 +126,7 @@ describe('archiveLog and the range reader', () => {
       streamKey: keys.taskStream(taskId),
       logKey: keys.taskLog(keys.partitionOf(taskId)),
     };
-    const comment = (text: string): NewEvent => ({
-      id: newId(),
-      type: 'CommentAdded',
-      data: { commentId: newId(), text, authorId: newId() },
-      at: new Date().toISOString(),
-      actor: 'system',
-      corr: 'test',
-    });
+    const comment = newComment;
     const append = (expectedRevision: 'none' | number, texts: string[]) =>
       appendToStream(
         redis,

@@ -1,4 +1,5 @@
-import { decodeEvent, fieldsToRecord, type NewEvent, newId } from '@tasksync/contracts';
+import { decodeEvent, fieldsToRecord, newId } from '@tasksync/contracts';
+import { newComment } from '@tasksync/contracts/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendUserRegistered, connectTestRedis, testKeys } from '../../../test/support';
 import {
@@ -13,14 +14,7 @@ import { readLog, readStream } from './readers';
 const redis = connectTestRedis();
 afterAll(() => redis.quit());
 
-const comment = (text: string): NewEvent => ({
-  id: newId(),
-  type: 'CommentAdded',
-  data: { commentId: newId(), text, authorId: newId() },
-  at: new Date().toISOString(),
-  actor: 'system',
-  corr: 'test',
-});
+const comment = newComment;
 
 /*
  * Every guarantee of the append holds on both layouts (design §11): a stream
