@@ -3,7 +3,7 @@ import {
   ConfigError,
   createServiceRuntime,
   loadDotEnv,
-  newArchiverOwner,
+  newLeaseOwner,
   openArchive,
   runMain,
   serve,
@@ -34,7 +34,7 @@ const main = async () => {
   const options = {
     ...runtime,
     store,
-    owner: newArchiverOwner(),
+    owner: newLeaseOwner('archiver'),
     archiveAfterMs: config.ARCHIVE_AFTER ?? 0,
     segmentEntries: config.ARCHIVE_SEGMENT_ENTRIES,
     onRun: recordRun,

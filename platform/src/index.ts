@@ -19,6 +19,7 @@ export * from './logger';
 export * from './redis/append';
 export * from './redis/client';
 export * from './redis/consumer';
+export * from './redis/lease';
 export * from './redis/log-tail';
 export * from './redis/meta';
 export * from './redis/readers';

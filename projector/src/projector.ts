@@ -5,12 +5,13 @@ import {
   duplicateRedis,
   type Logger,
   type LogReader,
+  newLeaseOwner,
   type RedisClient,
   startConsumer,
 } from '@tasksync/platform';
 import { OutdatedReadModelError, type ReadModelDb } from '@tasksync/platform/read-model';
 import { startCheckpointer } from './checkpointer';
-import { createLease, LEASE_MS, newLeaseOwner } from './lease';
+import { groupLease, LEASE_MS } from './lease';
 import { createProjection } from './projection/project';
 import { applyLogRange } from './rebuild';
 
@@ -76,7 +77,7 @@ export const startProjector = async (options: ProjectorOptions) => {
   const { redis, keys, group, logger } = options;
   const logReader = options.logReader ?? createLogReader({ redis, keys });
   const owner = newLeaseOwner('projector');
-  const lease = createLease(redis, keys.projectorLease(group), owner);
+  const lease = groupLease(redis, keys, group, owner);
   const { db: given } = options;
   const ownsDb = typeof given === 'function';
   const openDb = typeof given === 'function' ? given : () => given;

@@ -11,9 +11,9 @@ import {
 } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { KeyLayout } from '@tasksync/contracts';
-import type { RedisClient } from '@tasksync/platform';
+import { newLeaseOwner, type RedisClient } from '@tasksync/platform';
 import type { ReadModelDb } from '@tasksync/platform/read-model';
-import { createLease, LEASE_MS, newLeaseOwner } from './lease';
+import { groupLease, LEASE_MS } from './lease';
 
 /**
  * Takes a group's lease from its live projector (replay --swap): asks it to
@@ -27,7 +27,7 @@ export const pauseProjector = async (
   timeoutMs = 30_000,
 ) => {
   const owner = newLeaseOwner('replay');
-  const lease = createLease(redis, keys.projectorLease(group), owner);
+  const lease = groupLease(redis, keys, group, owner);
   const control = keys.readModelControl(group);
   const deadline = Date.now() + timeoutMs;
   let asked = 0;
