@@ -1,5 +1,4 @@
 import type { DomainEvent, StoredEvent } from '@tasksync/contracts';
-import type { StoreLayout } from '../redis/append';
 import type { RedisClient } from '../redis/client';
 import { type ArchivedEntries, readAggregate } from '../redis/readers';
 
@@ -15,9 +14,7 @@ export interface AggregateStore<State, E extends DomainEvent> {
   readonly evolve: (state: State, event: StoredEvent<E>) => State;
   /** The aggregate before its first event. */
   readonly empty: LoadedAggregate<State>;
-  /** How its events are kept (design §11); appends to it use the same. */
-  readonly layout: StoreLayout;
-  /** The aggregate's stream (layout 1) or index into its log (layout 2). */
+  /** The aggregate's index into its log (design §11). */
   streamKey(aggregateId: string): string;
   load(aggregateId: string): Promise<LoadedAggregate<State>>;
   /** Drops a cached state (after a revision conflict: someone else appended). */
@@ -25,27 +22,24 @@ export interface AggregateStore<State, E extends DomainEvent> {
 }
 
 /**
- * Loads aggregates by folding their events with `evolve`, from their own
- * streams (layout 1) or through their index into the log (layout 2). Folded states are
- * kept in a bounded in-process cache (least recently used out); a load then
- * reads only the events after the cached one, so a long-lived aggregate costs
- * one short read instead of its whole history. The cache is only a starting
+ * Loads aggregates by folding their events with `evolve`, read through their
+ * index into their log (layout 2, design §11). Folded states are kept in a
+ * bounded in-process cache (least recently used out); a load then reads only
+ * the events after the cached revision, so a long-lived aggregate costs one
+ * short read instead of its whole history. The cache is only a starting
  * point: every append still checks the revision.
  */
 export const createAggregateStore = <State, E extends DomainEvent>(options: {
   redis: RedisClient;
   streamKey: (aggregateId: string) => string;
-  /** The log an aggregate's events go to: read by layout 2's index. */
+  /** The log an aggregate's events go to, which its index points into. */
   logKey: (aggregateId: string) => string;
   evolve: (state: State, event: StoredEvent<E>) => State;
   initial: State;
-  /** 2 unless told: layout 1 is written only by the migration's tests. */
-  layout?: StoreLayout;
   /** Where events no longer in the log are read (design §11); none: they are an error. */
   archive?: ArchivedEntries | undefined;
   capacity?: number;
 }): AggregateStore<State, E> => {
-  const layout = options.layout ?? 2;
   const capacity = options.capacity ?? 10_000;
   const cache = new Map<string, LoadedAggregate<State>>();
   const empty: LoadedAggregate<State> = { state: options.initial, revision: -1, lastEntryId: '' };
@@ -59,13 +53,12 @@ export const createAggregateStore = <State, E extends DomainEvent>(options: {
   return {
     evolve: options.evolve,
     empty,
-    layout,
     streamKey: options.streamKey,
     async load(aggregateId) {
       const cached = cache.get(aggregateId);
       const events = (await readAggregate(
         options.redis,
-        { layout, streamKey: options.streamKey(aggregateId), logKey: options.logKey(aggregateId) },
+        { streamKey: options.streamKey(aggregateId), logKey: options.logKey(aggregateId) },
         cached && { revision: cached.revision, entryId: cached.lastEntryId },
         options.archive,
       )) as StoredEvent<E>[];

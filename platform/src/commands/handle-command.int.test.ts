@@ -9,7 +9,6 @@ import {
 import { taskCreated } from '@tasksync/contracts/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectTestRedis, testKeys } from '../../../test/support';
-import type { StoreLayout } from '../redis/append';
 import { readAggregate, readLog } from '../redis/readers';
 import { createAggregateStore } from './aggregate-store';
 import { type CommandRequest, handleCommand, MAX_ATTEMPTS } from './handle-command';
@@ -30,7 +29,7 @@ const counted = () => {
 };
 
 /** A task aggregate whose command is "add this comment", or "create" on an empty stream. */
-const setup = (layout: StoreLayout) => {
+const setup = () => {
   const keys = testKeys();
   const taskId = newId();
   const author = newId();
@@ -41,7 +40,6 @@ const setup = (layout: StoreLayout) => {
     logKey: (id) => keys.taskLog(keys.partitionOf(id)),
     evolve: evolveTask,
     initial: null,
-    layout,
   });
   const deps = { redis, counters, now: () => new Date('2026-01-01T00:00:00Z'), newId };
   const partition = keys.partitionOf(taskId);
@@ -69,7 +67,7 @@ const setup = (layout: StoreLayout) => {
   const run = (text: string, extra?: Partial<CommandRequest<TaskState, string, TaskEvent>>) =>
     handleCommand(deps, request(text, extra));
   const stream = () =>
-    readAggregate(redis, { layout, streamKey: keys.taskStream(taskId), logKey: log.key });
+    readAggregate(redis, { streamKey: keys.taskStream(taskId), logKey: log.key });
   return { keys, taskId, partition, deps, store, counts, run, request, stream, log };
 };
 
@@ -84,10 +82,9 @@ const failure = async (promise: Promise<unknown>) => {
   throw new Error('expected the command to fail');
 };
 
-// Every guarantee of the command handler holds on both storage layouts (design §11).
-describe.each([1, 2] as const)('handleCommand, layout %i', (layout: StoreLayout) => {
+describe('handleCommand', () => {
   it('appends what decide returns with the loaded revision, and answers the folded state', async () => {
-    const { run, stream, counts, log } = setup(layout);
+    const { run, stream, counts, log } = setup();
     const created = await run('create', { create: true });
     expect(created).toMatchObject({ status: 200, revision: 0, replayed: false });
     expect(created.body).toEqual({
@@ -108,7 +105,7 @@ describe.each([1, 2] as const)('handleCommand, layout %i', (layout: StoreLayout)
   });
 
   it('appends nothing for a command that changes nothing, answering the current revision', async () => {
-    const { run, stream } = setup(layout);
+    const { run, stream } = setup();
     await run('create', { create: true });
     const first = await run('first');
     const noop = await run('nothing');
@@ -117,7 +114,7 @@ describe.each([1, 2] as const)('handleCommand, layout %i', (layout: StoreLayout)
   });
 
   it(`lands ${MAX_ATTEMPTS} concurrent writers to one aggregate, each exactly once, by retrying conflicts`, async () => {
-    const { run, stream, counts } = setup(layout);
+    const { run, stream, counts } = setup();
     await run('create', { create: true });
     const texts = Array.from({ length: MAX_ATTEMPTS }, (_, i) => `writer ${i}`);
     const outcomes = await Promise.all(texts.map((text) => run(text)));
@@ -133,7 +130,7 @@ describe.each([1, 2] as const)('handleCommand, layout %i', (layout: StoreLayout)
   });
 
   it('answers 412 with If-Match naming a stale revision, before and after a conflict', async () => {
-    const { run, stream } = setup(layout);
+    const { run, stream } = setup();
     await run('create', { create: true });
     await run('one');
     expect(await failure(run('two', { ifMatch: 0 }))).toEqual({
@@ -145,7 +142,7 @@ describe.each([1, 2] as const)('handleCommand, layout %i', (layout: StoreLayout)
   });
 
   it('replays an Idempotency-Key exactly once, and refuses it for another request (422)', async () => {
-    const { run, stream, keys, taskId, partition, counts } = setup(layout);
+    const { run, stream, keys, taskId, partition, counts } = setup();
     await run('create', { create: true });
     // The record lives in the task's slot, as the command-service keeps it.
     const idempotency = {
@@ -163,7 +160,7 @@ describe.each([1, 2] as const)('handleCommand, layout %i', (layout: StoreLayout)
   });
 
   it('answers a taken unique key with the given problem, appending nothing', async () => {
-    const { run, keys, stream, log, partition } = setup(layout);
+    const { run, keys, stream, log, partition } = setup();
     const unique = [{ key: `${keys.prefix}:{t${partition}}:unique-test`, value: 'x' }];
     await redis.set(unique[0]!.key, 'taken');
     const before = await readLog(redis, log.key, '0', 100);
@@ -181,7 +178,7 @@ describe.each([1, 2] as const)('handleCommand, layout %i', (layout: StoreLayout)
   });
 
   it('reads only newer events into a cached aggregate, and sees what another process appended', async () => {
-    const first = setup(layout);
+    const first = setup();
     await first.run('create', { create: true });
     await first.run('a');
     // A second store (another process) appends to the same task.
@@ -191,7 +188,6 @@ describe.each([1, 2] as const)('handleCommand, layout %i', (layout: StoreLayout)
       logKey: () => first.log.key,
       evolve: evolveTask,
       initial: null,
-      layout,
     });
     await handleCommand(first.deps, { ...first.request('b'), store: other });
     const loaded = await first.store.load(first.taskId);

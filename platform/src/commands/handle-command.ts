@@ -218,31 +218,27 @@ export const handleCommand = async <State, Command, E extends DomainEvent>(
         corr: request.correlationId,
       }),
     );
-    const result = await appendToStream(
-      deps.redis,
-      {
-        streamKey: store.streamKey(request.aggregateId),
-        logKey: request.log.key,
-        aggregateId: request.aggregateId,
-        expectedRevision: exists ? loaded.revision : 'none',
-        events: events as NewEvent[],
-        ...(idempotency
-          ? {
-              idempotency: {
-                key: idempotency.key,
-                requestHash: idempotency.requestHash,
-                status: request.success.status,
-                body: request.success.body ? JSON.stringify(request.success.body) : '',
-                ttlSeconds: IDEMPOTENCY_TTL_SECONDS,
-              },
-            }
-          : {}),
-        ...(request.unique ? { unique: request.unique } : {}),
-        ...(request.set ? { set: request.set } : {}),
-        ...(request.index ? { hash: request.index(state, decided) } : {}),
-      },
-      store.layout,
-    );
+    const result = await appendToStream(deps.redis, {
+      streamKey: store.streamKey(request.aggregateId),
+      logKey: request.log.key,
+      aggregateId: request.aggregateId,
+      expectedRevision: exists ? loaded.revision : 'none',
+      events: events as NewEvent[],
+      ...(idempotency
+        ? {
+            idempotency: {
+              key: idempotency.key,
+              requestHash: idempotency.requestHash,
+              status: request.success.status,
+              body: request.success.body ? JSON.stringify(request.success.body) : '',
+              ttlSeconds: IDEMPOTENCY_TTL_SECONDS,
+            },
+          }
+        : {}),
+      ...(request.unique ? { unique: request.unique } : {}),
+      ...(request.set ? { set: request.set } : {}),
+      ...(request.index ? { hash: request.index(state, decided) } : {}),
+    });
     switch (result.outcome) {
       case 'appended': {
         for (const event of events) deps.counters.eventsAppended.inc({ type: event.type });
