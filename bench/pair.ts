@@ -19,7 +19,19 @@ export interface Measured {
 }
 
 /** Seconds per slice: short enough to share the machine's moods, long enough to load it. */
-const SLICE_SECONDS = 2;
+export const SLICE_SECONDS = 2;
+
+/**
+ * Runs each side for `duration` seconds in all, in slices of about
+ * SLICE_SECONDS taken in turn (the first side first).
+ */
+export const interleaveSlices = async (
+  sides: readonly ((seconds: number) => Promise<void>)[],
+  duration: number,
+) => {
+  const slices = Math.max(1, Math.round(duration / SLICE_SECONDS));
+  for (let i = 0; i < slices; i++) for (const side of sides) await side(duration / slices);
+};
 
 interface Tally {
   latencies: number[];
@@ -63,14 +75,16 @@ export const measurePair = async (
   yardstick: autocannon.Options,
   duration: number,
 ): Promise<[Measured, Measured]> => {
-  const slices = Math.max(1, Math.round(duration / SLICE_SECONDS));
   const tallies: [Tally, Tally] = [
     { latencies: [], requests: 0, seconds: 0, errors: 0 },
     { latencies: [], requests: 0, seconds: 0, errors: 0 },
   ];
-  for (let i = 0; i < slices; i++) {
-    await slice(measured, duration / slices, tallies[0]);
-    await slice(yardstick, duration / slices, tallies[1]);
-  }
+  await interleaveSlices(
+    [
+      (seconds) => slice(measured, seconds, tallies[0]),
+      (seconds) => slice(yardstick, seconds, tallies[1]),
+    ],
+    duration,
+  );
   return [summary(tallies[0]), summary(tallies[1])];
 };

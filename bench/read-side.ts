@@ -38,6 +38,16 @@ export interface Figure {
   ratio?: number;
 }
 
+/** A section's figures as a Markdown table, as `npm run bench` prints them. */
+export const figureTable = (title: string, figures: Figure[]) =>
+  [
+    `| ${title} | value | target | note |`,
+    '|---|---:|---|---|',
+    ...figures.map(
+      (f) => `| ${f.name} | ${f.value} ${f.unit} | ${f.target ?? ''} | ${f.note ?? ''} |`,
+    ),
+  ].join('\n');
+
 /**
  * BENCH_READ_PARTS=reads,visible,replay,upgrade (the default: all) picks what
  * runs after the projector catch-up, which always runs: the reads need its

@@ -29,7 +29,7 @@ import { measurePair } from './pair';
 import { createProgress, type PlannedPhase, type Progress } from './progress';
 import {
   benchReadSide,
-  type Figure,
+  figureTable,
   readSidePhases,
   startProjectorProcess,
   waitForCheckpoint,
@@ -312,15 +312,6 @@ const benchWholeSystem = async (options: {
     await Promise.all(processes.map((p) => p.stop()));
   }
 };
-
-const figureTable = (title: string, figures: Figure[]) =>
-  [
-    `| ${title} | value | target | note |`,
-    '|---|---:|---|---|',
-    ...figures.map(
-      (f) => `| ${f.name} | ${f.value} ${f.unit} | ${f.target ?? ''} | ${f.note ?? ''} |`,
-    ),
-  ].join('\n');
 
 const main = async (progress: Progress) => {
   const binary = findRedisServer();

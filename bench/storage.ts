@@ -28,8 +28,9 @@ import { type MigrationPhase, migrateLayout } from '@tasksync/platform/migrate-l
 import { findRedisServer, freePort, startRedisServer } from '../scripts/redis-server';
 import { benchArchive } from './archive';
 import { quantile } from './http-client';
+import { interleaveSlices, SLICE_SECONDS } from './pair';
 import { createProgress, formatClock, type PlannedPhase, type Progress } from './progress';
-import type { Figure } from './read-side';
+import { type Figure, figureTable } from './read-side';
 
 /** Events of the store whose memory is measured: users, projects with members, tasks × 5. */
 const EVENTS = Number(process.env.BENCH_STORAGE_EVENTS ?? 1_000_000);
@@ -41,7 +42,6 @@ const PARTITIONS = 4;
 const WRITERS = 256;
 /** Appends or loads in flight while the append path is timed. */
 const IN_FLIGHT = 64;
-const SLICE_SECONDS = 2;
 /** The append path's tasks per layout: loaded ones (5 events each) and appended-to ones. */
 const LOADED_TASKS = 5_000;
 const APPENDED_TASKS = 5_000;
@@ -525,10 +525,12 @@ const interleaved = async (
     1: { operations: 0, seconds: 0, latencies: [] },
     2: { operations: 0, seconds: 0, latencies: [] },
   };
-  const slices = Math.max(1, Math.round(seconds / SLICE_SECONDS));
-  for (let i = 0; i < slices; i++)
-    for (const layout of LAYOUTS)
-      await timedSlice(seconds / slices, tallies[layout], operation[layout]);
+  await interleaveSlices(
+    LAYOUTS.map(
+      (layout) => (slice: number) => timedSlice(slice, tallies[layout], operation[layout]),
+    ),
+    seconds,
+  );
   return LAYOUTS.map((layout) => {
     const { operations, seconds: spent, latencies } = tallies[layout];
     const sorted = Float64Array.from(latencies).sort();
@@ -812,23 +814,13 @@ export const benchStorage = async (
   }
 };
 
-/** The figures as a Markdown table, as bench/run.ts prints its sections. */
-export const storageTable = (figures: Figure[]) =>
-  [
-    '| storage | value | target | note |',
-    '|---|---:|---|---|',
-    ...figures.map(
-      (f) => `| ${f.name} | ${f.value} ${f.unit} | ${f.target ?? ''} | ${f.note ?? ''} |`,
-    ),
-  ].join('\n');
-
 const runAlone = async () => {
   const duration = Number(process.env.BENCH_DURATION ?? 10);
   const progress = createProgress(storagePhases(duration));
   try {
     const figures = await benchStorage(progress, { duration });
     progress.finish();
-    process.stdout.write(`\n${storageTable(figures)}\n`);
+    process.stdout.write(`\n${figureTable('storage', figures)}\n`);
   } catch (error) {
     progress.close();
     console.error(error);
