@@ -1,13 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  archiveEnv,
-  commonEnv,
-  jwtEnv,
-  readModelEnv,
-  repoRoot,
-  resolveJwtSecret,
-} from '@tasksync/platform';
+import { commonEnv, jwtEnv, readModelEnv, repoRoot, resolveJwtSecret } from '@tasksync/platform';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadArchiverConfig } from '../archiver/src/config';
@@ -86,7 +79,6 @@ const configNames = (workspace: keyof typeof configSource) => {
   if (source.includes('...jwtEnv')) for (const name of Object.keys(jwtEnv)) names.add(name);
   if (source.includes('...readModelEnv'))
     for (const name of Object.keys(readModelEnv)) names.add(name);
-  if (source.includes('...archiveEnv')) for (const name of Object.keys(archiveEnv)) names.add(name);
   return names;
 };
 

@@ -1,4 +1,4 @@
-import { archiveEnv, commonEnv, Duration, parseConfig, ports } from '@tasksync/platform';
+import { commonEnv, Duration, parseConfig, ports } from '@tasksync/platform';
 import { z } from 'zod';
 
 /**
@@ -9,7 +9,6 @@ export const loadArchiverConfig = (env: NodeJS.ProcessEnv = process.env) =>
   parseConfig(
     {
       ...commonEnv,
-      ...archiveEnv,
       ARCHIVER_PORT: ports.ARCHIVER_PORT,
       /** Entries whose id time is older than this move to the archive: `30d`, `12h`, `10s`. */
       ARCHIVE_AFTER: Duration.optional(),
