@@ -102,9 +102,18 @@ export const createKeyLayout = (prefix: string, partitions: number): KeyLayout =
  * tag (`<prefix>:{t3}:task:<id>` → `<prefix>:{t3}:log`); see KeyLayout.logOf.
  */
 export const logOfAggregateKey = (aggregateKey: string): string => {
-  const match = /^(.*):(\{[^}]+\}):(?:task|project|user):[^:{}]+$/.exec(aggregateKey);
-  if (!match) throw new Error(`${aggregateKey} is not an aggregate's key`);
-  return `${match[1]}:${match[2]}:log`;
+  const parts = aggregateKeyParts(aggregateKey);
+  if (!parts) throw new Error(`${aggregateKey} is not an aggregate's key`);
+  return `${parts.prefix}:${parts.tag}:log`;
+};
+
+/**
+ * A task's, project's or user's key in its parts (`<prefix>:{t3}:task:<id>`:
+ * prefix, hash tag, kind, id); undefined for any other key.
+ */
+export const aggregateKeyParts = (key: string) => {
+  const match = /^(.*):(\{(?:t\d+|p|id)\}):(task|project|user):([^:{}]+)$/.exec(key);
+  return match ? { prefix: match[1]!, tag: match[2]!, kind: match[3]!, id: match[4]! } : undefined;
 };
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PositionList } from './api';
-import { createKeyLayout } from './keys';
+import { aggregateKeyParts, createKeyLayout } from './keys';
 import { compareEntryIds } from './positions';
 
 /** Redis Cluster hashes only the part between the first `{` and the next `}`. */
@@ -48,6 +48,13 @@ describe('key layout', () => {
     expect(keys.logOf(keys.userStream('u'))).toBe(keys.identityLog);
     expect(() => keys.logOf(keys.email('a@b.c'))).toThrow(/not an aggregate's key/);
     expect(() => keys.logOf(`other:{t0}:task:${taskId}`)).toThrow(/not an aggregate's key/);
+    expect(aggregateKeyParts(keys.taskStream(taskId))).toEqual({
+      prefix: 'ts',
+      tag: `{t${keys.partitionOf(taskId)}}`,
+      kind: 'task',
+      id: taskId,
+    });
+    expect(aggregateKeyParts(keys.taskLog(0))).toBeUndefined();
   });
 
   it('names the logs as positions name them', () => {

@@ -20,7 +20,7 @@
  * renames resumes too.
  */
 import { createHash } from 'node:crypto';
-import type { KeyLayout } from '@tasksync/contracts';
+import { aggregateKeyParts, type KeyLayout } from '@tasksync/contracts';
 import { INDEX_ENTRY_BYTES, INDEX_LUA } from '../redis/append';
 import type { RedisClient } from '../redis/client';
 import type { RawEntry } from '../redis/readers';
@@ -235,19 +235,17 @@ interface MigratingLog {
   mismatches: string;
 }
 
-const AGGREGATE_KEY = /^\{(?:t\d+\}:task|p\}:project|id\}:user):/;
-
 /**
  * The shadow index beside an aggregate's stream, in its slot:
- * `<prefix>:{t3}:task:x` → `<prefix>:{t3}:migrating:task:x` (a prefix holds no brace).
+ * `<prefix>:{t3}:task:x` → `<prefix>:{t3}:migrating:task:x`.
  */
 export const shadowKeyOf = (aggregateKey: string) => {
-  const tagEnd = aggregateKey.indexOf('}:') + 2;
-  return `${aggregateKey.slice(0, tagEnd)}migrating:${aggregateKey.slice(tagEnd)}`;
+  const { prefix, tag, kind, id } = aggregateKeyParts(aggregateKey)!;
+  return `${prefix}:${tag}:migrating:${kind}:${id}`;
 };
 
 const isAggregateKey = (keys: KeyLayout, key: string) =>
-  key.startsWith(`${keys.prefix}:`) && AGGREGATE_KEY.test(key.slice(keys.prefix.length + 1));
+  aggregateKeyParts(key)?.prefix === keys.prefix;
 
 const migratingLogs = (keys: KeyLayout): MigratingLog[] => {
   const log = (key: string, aggregateKey: (aggregateId: string) => string): MigratingLog => {
@@ -422,7 +420,7 @@ const entryIsCopied = async (redis: RedisClient, log: MigratingLog, key: string,
 };
 
 /** An aggregate key's hash tag: the keys a script may touch together. */
-const hashTagOf = (key: string) => key.slice(key.indexOf('{'), key.indexOf('}') + 1);
+const hashTagOf = (key: string) => aggregateKeyParts(key)!.tag;
 
 /**
  * Runs the switch script on aggregates: `batchSize` of one slot per call, the
