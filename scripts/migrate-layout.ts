@@ -20,7 +20,7 @@ import {
   type MigrationProgress,
   migrateLayout,
 } from '@tasksync/platform/migrate-layout';
-import { progressMeter, throttled } from '../projector/src/progress';
+import { progressMeter, throttled, writeProgress } from '../projector/src/progress';
 
 const UNITS: Record<MigrationPhase, string> = {
   copy: 'events copied',
@@ -38,15 +38,7 @@ const phaseReporter = (
   return throttled(intervalMs, (progress: MigrationProgress, final: boolean) => {
     const { eventsPerSecond, etaSeconds } = measure(progress.done - resumedAt);
     const text = `${phase} ${progress.done.toLocaleString('en')} / ${progress.total.toLocaleString('en')} ${UNITS[phase]}  ${eventsPerSecond.toLocaleString('en')}/s  ETA ${etaSeconds} s`;
-    if (process.stderr.isTTY) {
-      const width = 30;
-      const filled = Math.round(Math.min(1, progress.done / Math.max(progress.total, 1)) * width);
-      process.stderr.write(
-        `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${text}${final ? '\n' : ''}`,
-      );
-    } else {
-      process.stderr.write(`migrate-layout: ${text}\n`);
-    }
+    writeProgress('migrate-layout', progress.done / Math.max(progress.total, 1), text, final);
   });
 };
 

@@ -38,3 +38,19 @@ export const throttled = <T>(intervalMs: number, report: (value: T, final: boole
     report(value, final);
   };
 };
+
+/**
+ * A CLI's progress on stderr: a bar redrawn in place on a terminal (ended by
+ * the final call), a line `<name>: <text>` otherwise.
+ */
+export const writeProgress = (name: string, fraction: number, text: string, final: boolean) => {
+  if (!process.stderr.isTTY) {
+    process.stderr.write(`${name}: ${text}\n`);
+    return;
+  }
+  const width = 30;
+  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
+  process.stderr.write(
+    `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${text}${final ? '\n' : ''}`,
+  );
+};

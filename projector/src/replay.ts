@@ -22,7 +22,7 @@ import {
 } from '@tasksync/platform';
 import { openReadModel, openReadModelReadOnly } from '@tasksync/platform/read-model';
 import { loadProjectorConfig } from './config';
-import { progressMeter, throttled } from './progress';
+import { progressMeter, throttled, writeProgress } from './progress';
 import { countLogEntries, dumpReadModel, type ReadModelDump, rebuildReadModel } from './rebuild';
 import { catchUpRebuilt, pauseProjector, swapInRebuilt } from './swap';
 
@@ -32,15 +32,7 @@ const progressReporter = (total: number) => {
   return throttled(process.stderr.isTTY ? 100 : 1_000, (done: number, final: boolean) => {
     const { eventsPerSecond, etaSeconds, fraction } = measure(done);
     const text = `${done.toLocaleString('en')} / ${total.toLocaleString('en')} events  ${eventsPerSecond.toLocaleString('en')} events/s  ETA ${etaSeconds} s`;
-    if (process.stderr.isTTY) {
-      const width = 30;
-      const filled = Math.round(fraction * width);
-      process.stderr.write(
-        `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${text}${final ? '\n' : ''}`,
-      );
-    } else {
-      process.stderr.write(`replay: ${text}\n`);
-    }
+    writeProgress('replay', fraction, text, final);
   });
 };
 
