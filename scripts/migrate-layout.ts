@@ -42,6 +42,17 @@ const phaseReporter = (
   });
 };
 
+/**
+ * For the kill tests only: MIGRATE_LAYOUT_STOP_AT=<phase>:<n> stops the
+ * process (SIGSTOP) once that phase has done n, right after the step that did
+ * it, so the test's SIGKILL lands exactly there and not wherever a fast run
+ * has got to by the time the signal arrives.
+ */
+const stopAt = (() => {
+  const [phase, done] = (process.env.MIGRATE_LAYOUT_STOP_AT ?? '').split(':');
+  return phase ? { phase, done: Number(done) } : undefined;
+})();
+
 const progressReporter = (intervalMs: number) => {
   let phase: MigrationPhase | undefined;
   let report: (progress: MigrationProgress, final: boolean) => void = () => {};
@@ -51,6 +62,10 @@ const progressReporter = (intervalMs: number) => {
       report = phaseReporter(progress, intervalMs);
     }
     report(progress, progress.done >= progress.total);
+    if (stopAt?.phase === progress.phase && progress.done >= stopAt.done) {
+      process.stderr.write(`migrate-layout: stopped at ${progress.phase} ${progress.done}\n`);
+      process.kill(process.pid, 'SIGSTOP');
+    }
   };
 };
 
