@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTokenService, repoRoot } from '@tasksync/platform';
+import { createTokenService, masters, repoRoot } from '@tasksync/platform';
 import { describe, expect, it } from 'vitest';
 import { runTs } from '../scripts/processes';
 import { freePort } from '../scripts/redis-server';
@@ -298,7 +298,8 @@ describe('start-up refusals', () => {
         );
       }
       // Nothing was written in the other layout, and the store still says v1.
-      expect(await redis.keys(`${prefix}:*`)).toEqual([`${prefix}:meta`]);
+      const written = await Promise.all(masters(redis).map((node) => node.keys(`${prefix}:*`)));
+      expect(written.flat()).toEqual([`${prefix}:meta`]);
       expect(await redis.hget(`${prefix}:meta`, 'layoutVersion')).toBe('1');
     } finally {
       await redis.quit();

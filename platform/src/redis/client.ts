@@ -64,6 +64,10 @@ export const duplicateRedis = (
       : client.duplicate(options),
   );
 
+/** The nodes that hold keys: the cluster's masters, or the one node. */
+export const masters = (client: RedisClient): RedisClient[] =>
+  'nodes' in client ? (client.nodes('master') as RedisClient[]) : [client];
+
 export const isRedisReady = async (client: RedisClient): Promise<boolean> => {
   try {
     return (await client.ping()) === 'PONG';

@@ -1,6 +1,6 @@
 import type { KeyLayout } from '@tasksync/contracts';
 import { ConfigError } from '../config';
-import type { RedisClient } from './client';
+import { masters, type RedisClient } from './client';
 
 /**
  * The key layout this build reads and writes (design §11): 2, each event
@@ -45,8 +45,7 @@ export const ensureLayout = async (redis: RedisClient, keys: KeyLayout) => {
  * A Redis without AOF is refused unless the operator says they accept that.
  */
 export const ensureDurableRedis = async (redis: RedisClient) => {
-  const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
-  for (const node of nodes) {
+  for (const node of masters(redis)) {
     const info = await node.info('persistence');
     if (/^aof_enabled:1\r?$/m.test(info)) continue;
     throw new ConfigError(

@@ -8,7 +8,7 @@ import {
 } from '../../../test/fixtures/v1-store';
 import { connectTestRedis, testKeys } from '../../../test/support';
 import { appendToStream, INDEX_ENTRY_BYTES } from '../redis/append';
-import type { RedisClient } from '../redis/client';
+import { masters } from '../redis/client';
 import { type RawEntry, readAggregate } from '../redis/readers';
 import { MigrationError, migrateLayout } from './migrate-layout';
 
@@ -16,9 +16,6 @@ const redis = connectTestRedis();
 afterAll(() => redis.quit());
 
 const layoutVersion = (keys: KeyLayout) => redis.hget(keys.meta, 'layoutVersion');
-
-const masters = (client: RedisClient): RedisClient[] =>
-  'nodes' in client ? (client.nodes('master') as RedisClient[]) : [client];
 
 /** Every key the migration keeps beside the logs (shadows, checkpoints, differences), on every master. */
 const bookkeepingKeys = async (keys: KeyLayout) => {

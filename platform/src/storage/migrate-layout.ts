@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto';
 import { aggregateKeyParts, type KeyLayout } from '@tasksync/contracts';
 import { INDEX_ENTRY_BYTES, INDEX_LUA } from '../redis/append';
-import type { RedisClient } from '../redis/client';
+import { masters, type RedisClient } from '../redis/client';
 import type { RawEntry } from '../redis/readers';
 
 /** The phases a run reports progress in: events copied, aggregates verified, aggregates switched. */
@@ -269,9 +269,6 @@ const migratingLogs = (keys: KeyLayout): MigratingLog[] => {
     log(keys.identityLog, keys.userStream),
   ];
 };
-
-const masters = (redis: RedisClient): RedisClient[] =>
-  'nodes' in redis ? (redis.nodes('master') as RedisClient[]) : [redis];
 
 /** Every layout-1 aggregate stream of the store, on every master. */
 const scanAggregateStreams = async (redis: RedisClient, keys: KeyLayout) => {
